@@ -1,0 +1,22 @@
+"""lpack: reproducible AWS Lambda artifacts for Python functions, built without Docker."""
+
+from __future__ import annotations
+
+from lpack.build import BuildResult, Event, FunctionResult, build
+from lpack.config import BuildConfig, FunctionConfig, Overrides, load_config
+from lpack.errors import LpackError
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "BuildConfig",
+    "BuildResult",
+    "Event",
+    "FunctionConfig",
+    "FunctionResult",
+    "LpackError",
+    "Overrides",
+    "__version__",
+    "build",
+    "load_config",
+]

@@ -1,0 +1,200 @@
+"""The pipeline: resolve -> sources -> prune -> bytecode -> emit -> size. The only module that connects stages."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lpack import _archive, sources
+from lpack.bytecode import BytecodeResult, compile_tree
+from lpack.config import BuildConfig, FunctionConfig
+from lpack.emit import Artifact, get_emitter
+from lpack.errors import ConfigError, LpackError, SizeLimitError
+from lpack.prune import PruneReport, prune
+from lpack.resolve._run import Runner, run_subprocess
+from lpack.resolve.python import Resolved, installer_state, resolve, target_label
+from lpack.runtimes import RUNTIME_PROVIDED_PYTHON
+from lpack.size import SizeReport, measure
+from lpack.staging import Entry, StagingTree, retarget, scan
+
+log = logging.getLogger("lpack")
+TASK_ROOT = "/var/task"  # where Lambda extracts a function zip (LAMBDA_TASK_ROOT)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Progress: `stage` started (or `done`) for `function`."""
+
+    function: str
+    stage: str
+    detail: str = ""
+
+
+EventHandler = Callable[[Event], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FunctionResult:
+    name: str
+    runtime: str
+    architecture: str
+    artifact: Artifact
+    size: SizeReport
+    pruned: PruneReport
+    bytecode: BytecodeResult
+    installer: str
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildResult:
+    functions: tuple[FunctionResult, ...]
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(f"{f.name}: {w}" for f in self.functions for w in f.warnings)
+
+
+def build(config: BuildConfig, *, runner: Runner = run_subprocess, on_event: EventHandler | None = None) -> BuildResult:
+    """Build every function in `config` into `config.out_dir`; raises LpackError on the first failure."""
+    notify = on_event or (lambda _e: None)
+    results = []
+    for fn in config.functions:
+        try:
+            results.append(_build_function(fn, config.out_dir, runner, notify))
+        except LpackError as err:
+            if len(config.functions) > 1:
+                raise err.prefixed(fn.name) from err
+            raise
+    return BuildResult(functions=tuple(results))
+
+
+def _build_function(fn: FunctionConfig, out_dir: Path, runner: Runner, notify: EventHandler) -> FunctionResult:
+    warnings: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:
+        work = Path(tmp)
+        notify(Event(function=fn.name, stage="resolve", detail=target_label(fn)))
+        resolved = resolve(fn, work / "deps", work / "resolve", runner=runner)
+        warnings += resolved.notes
+        tree = _stage(fn, resolved, work, out_dir, warnings, notify)
+        notify(Event(function=fn.name, stage="prune"))
+        provided = RUNTIME_PROVIDED_PYTHON if fn.exclude_runtime_provided else ()
+        tree, pruned = prune(tree, fn.prune, runtime_provided=provided, direct=resolved.direct)
+        warnings += check_handler(fn, tree)
+        notify(Event(function=fn.name, stage="bytecode"))
+        tree, bytecode = _bytecode(fn, tree, work / "pyc")
+        if bytecode.reason:
+            warnings.append(bytecode.reason)
+        notify(Event(function=fn.name, stage="emit"))
+        artifact, size = _emit(fn, tree, out_dir)
+        warnings += [f.message for f in size.findings if f.severity == "warning"]
+    notify(Event(function=fn.name, stage="done", detail=str(artifact.path)))
+    return FunctionResult(name=fn.name, runtime=fn.runtime.name, architecture=fn.architecture, artifact=artifact,
+                          size=size, pruned=pruned, bytecode=bytecode, installer=resolved.installer,
+                          warnings=tuple(warnings))
+
+
+def _stage(fn: FunctionConfig, resolved: Resolved, work: Path, out_dir: Path, warnings: list[str],
+           notify: EventHandler) -> StagingTree:
+    deps_dir = work / "deps"
+    keep = lambda rel, is_dir: not installer_state(rel, is_dir)  # noqa: E731
+    deps = scan(deps_dir, "deps", keep=keep) if deps_dir.is_dir() else StagingTree.of([])
+    deps = normalize_scripts(deps, work / "scripts")
+    if fn.requirements is None and resolved.installer != "none" and not fn.source_set and _built_wheel(resolved):
+        return deps  # the project's own wheel carries its code
+    notify(Event(function=fn.name, stage="sources", detail=str(fn.source)))
+    if not fn.source.is_dir():
+        raise ConfigError(f"source directory {fn.source} does not exist", hint="fix `source` in the config")
+    selection = sources.collect(fn.source, include=fn.include, exclude=fn.exclude, out_dir=out_dir)
+    if selection.skipped_sensitive:
+        shown = ", ".join(selection.skipped_sensitive[:8])
+        more = f" and {len(selection.skipped_sensitive) - 8} more" if len(selection.skipped_sensitive) > 8 else ""
+        warnings.append(f"not packed (list them in `include` to pack them): {shown}{more}")
+    shadowed = sorted(deps.paths() & selection.tree.paths())
+    if shadowed:
+        warnings.append(f"project files replace files from dependencies: {', '.join(shadowed[:5])}")
+    return deps.merged(selection.tree)
+
+
+def _built_wheel(resolved: Resolved) -> bool:
+    return any(note.startswith("built ") for note in resolved.notes)
+
+
+def normalize_scripts(tree: StagingTree, overlay: Path) -> StagingTree:
+    """Console scripts get `#!/usr/bin/env python3`: the installer wrote this machine's interpreter path."""
+
+    def fix(entry: Entry) -> Entry:
+        if not entry.path.startswith("bin/") or entry.size > 1 << 20:
+            return entry
+        data = entry.source.read_bytes()
+        first, sep, rest = data.partition(b"\n")
+        if not first.startswith(b"#!/") or b"python" not in first:
+            return entry
+        target = overlay / entry.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"#!/usr/bin/env python3" + sep + rest)
+        return retarget(entry, target)
+
+    return tree.mapped(fix)
+
+
+def check_handler(fn: FunctionConfig, tree: StagingTree) -> list[str]:
+    """The handler's module must be in the artifact; a missing function is a warning (it may be dynamic)."""
+    module, _, func = fn.handler.rpartition(".")
+    base = module.replace(".", "/")
+    candidates = [f"{base}.py", f"{base}/__init__.py"]
+    paths = tree.paths()
+    found = next((c for c in candidates if c in paths), None)
+    if found is None:
+        if any(p.startswith(base + ".") and p.endswith(".so") for p in paths):
+            return []
+        raise ConfigError(f'handler "{fn.handler}": neither {candidates[0]} nor {candidates[1]} is in the artifact',
+                          hint="fix `handler`, or `source`/`include` so the module is packed")
+    entry = next(e for e in tree if e.path == found)
+    return [] if _defines(entry.source, func) else [f'handler "{fn.handler}": {found} has no top-level "{func}"']
+
+
+def _defines(path: Path, name: str) -> bool:
+    try:
+        module = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError):
+        return False
+    for node in module.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            return True
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name) == name for a in node.names):
+            return True
+    return False
+
+
+def _bytecode(fn: FunctionConfig, tree: StagingTree, work: Path) -> tuple[StagingTree, BytecodeResult]:
+    if fn.bytecode == "none":
+        return tree, BytecodeResult(compiled=0, failed=0, interpreter=None, reason=None)
+    return compile_tree(tree, fn.runtime, work, root=TASK_ROOT, python=fn.python)
+
+
+def _emit(fn: FunctionConfig, tree: StagingTree, out_dir: Path) -> tuple[Artifact, SizeReport]:
+    dest = out_dir / f"{fn.name}.zip"
+    with _archive.atomic_output(dest) as tmp:
+        artifact = get_emitter("zip").emit(tree, tmp)
+        size = measure(tree, zipped_bytes=artifact.zipped_bytes, budget=fn.budget)
+        if size.over:
+            first = next(f for f in size.findings if f.severity == "error")
+            raise SizeLimitError(f"{dest.name}: {first.message}", report=size,
+                                 hint=_size_hint(fn, size))
+    return dataclasses.replace(artifact, path=dest), size
+
+
+def _size_hint(fn: FunctionConfig, size: SizeReport) -> str:
+    top = ", ".join(f"{c.name} {c.bytes / 1e6:.1f} MB" for c in size.largest[:3])
+    extra = "" if fn.exclude_runtime_provided else "; set exclude-runtime-provided = true to drop boto3/botocore"
+    return f"largest: {top}{extra}"

@@ -1,0 +1,60 @@
+"""Exceptions raised by lpack's library code; the CLI maps them to exit codes."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_TOO_BIG = 3
+
+
+class LpackError(Exception):
+    """Base error: a one-line message plus an optional hint saying what to try."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, msg: str, *, hint: str | None = None, details: str | None = None) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.hint = hint
+        # Captured tool output (pip's, uv's): shown with -v, kept off the one-line message.
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.msg
+
+    def prefixed(self, context: str) -> LpackError:
+        """Return a copy of this error with `context: ` in front, keeping type, hint and details."""
+        err = type(self).__new__(type(self))
+        err.__dict__.update(self.__dict__)
+        LpackError.__init__(err, f"{context}: {self.msg}", hint=self.hint, details=self.details)
+        return err
+
+
+class ConfigError(LpackError):
+    """The project's configuration or the command line is wrong."""
+
+    exit_code = EXIT_USAGE
+
+
+class ResolveError(LpackError):
+    """Dependencies could not be installed for the target."""
+
+
+class AuditError(LpackError):
+    """The staged tree would not run on the target."""
+
+
+class SizeLimitError(LpackError):
+    """An artifact is over one of Lambda's limits or the project's budget."""
+
+    exit_code = EXIT_TOO_BIG
+
+    def __init__(self, msg: str, *, hint: str | None = None, report: object | None = None) -> None:
+        super().__init__(msg, hint=hint)
+        # The SizeReport (what is big) so the CLI can show the breakdown with the error.
+        self.report = report
+
+
+class EmitError(LpackError):
+    """An artifact could not be written."""

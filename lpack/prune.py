@@ -1,0 +1,175 @@
+"""Removes what a Lambda function never runs, without breaking an import or importlib.metadata."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import pathspec
+
+from lpack import _dists
+from lpack.config import PruneConfig
+from lpack.staging import Entry, StagingTree
+
+_TEST_DIRS = frozenset({"tests", "test"})
+_DOC_DIRS = frozenset({"docs", "doc", "examples", "example"})
+_C_SOURCES = (".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".pyx", ".pxd", ".pxi")
+# RECORD lists files we then prune or compile, INSTALLER/REQUESTED name the tool, and direct_url.json
+# holds a path on the build machine. METADATA, entry_points.txt and top_level.txt stay:
+# importlib.metadata.version() and entry-point plugins read them at run time.
+_INSTALL_RECORDS = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleResult:
+    rule: str
+    files: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PruneReport:
+    rules: tuple[RuleResult, ...]
+    kept_by_user: int  # files a `keep` pattern saved from a rule
+
+    @property
+    def files(self) -> int:
+        return sum(r.files for r in self.rules)
+
+    @property
+    def bytes(self) -> int:
+        return sum(r.bytes for r in self.rules)
+
+
+def _in_dist_info(entry: Entry) -> bool:
+    parts = entry.path.split("/")
+    return len(parts) == 2 and parts[0].endswith(".dist-info")
+
+
+def _is_bytecode(entry: Entry) -> bool:
+    return "__pycache__" in entry.path.split("/") or entry.path.endswith((".pyc", ".pyo"))
+
+
+def _has_dir(names: frozenset[str]) -> Callable[[Entry], bool]:
+    # A directory of that name inside a package, never the top level: a distribution may be called "docs".
+    return lambda e: any(part in names for part in e.path.split("/")[1:-1])
+
+
+# The safe profile: (rule name, predicate over dependency entries). Order matters only for the report:
+# a file counts under the first rule that removes it.
+SAFE_RULES: tuple[tuple[str, Callable[[Entry], bool]], ...] = (
+    ("bytecode caches", _is_bytecode),
+    ("install records", lambda e: _in_dist_info(e) and PurePosixPath(e.path).name in _INSTALL_RECORDS),
+    ("type stubs", lambda e: e.path.endswith(".pyi")),
+    ("docs and examples", _has_dir(_DOC_DIRS)),
+    ("C/Cython sources and headers", lambda e: e.path.endswith(_C_SOURCES)),
+)
+
+
+def prune(
+    tree: StagingTree,
+    config: PruneConfig,
+    *,
+    runtime_provided: Iterable[str] = (),
+    direct: Iterable[str] = (),
+) -> tuple[StagingTree, PruneReport]:
+    """Apply the profile, the runtime-provided exclusion and the user's patterns to `tree`."""
+    keep = _spec(config.keep)
+    removals: list[tuple[str, set[str]]] = []
+    provided = set(runtime_provided)
+    if provided:
+        removals.append(("runtime-provided packages", _dists.removable_paths(tree, provided, set(direct))))
+    if config.profile == "safe":
+        deps = [e for e in tree if e.origin == "deps"]
+        removals.extend((name, {e.path for e in deps if rule(e)}) for name, rule in SAFE_RULES)
+        removals.append(("package test suites", _unimported_test_dirs(deps)))
+    # Bytecode is never shipped from disk: timestamp pyc next to fixed zip dates is stale on every
+    # cold start (aws-lambda-builders#924). The bytecode stage compiles hash-based pyc instead.
+    removals.append(("bytecode caches", {e.path for e in tree if _is_bytecode(e) and e.origin != "bytecode"}))
+    if config.remove:
+        removals.append(("user remove patterns", set(_spec(config.remove).match_files(tree.paths()))))
+    return _apply(tree, removals, keep)
+
+
+def _spec(patterns: tuple[str, ...]) -> pathspec.PathSpec:
+    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+
+
+def _apply(
+    tree: StagingTree, removals: list[tuple[str, set[str]]], keep: pathspec.PathSpec
+) -> tuple[StagingTree, PruneReport]:
+    sizes = {e.path: e.size for e in tree}
+    gone: set[str] = set()
+    counts: dict[str, list[int]] = {}
+    saved: set[str] = set()
+    for name, paths in removals:
+        kept = {p for p in paths if keep.match_file(p)}
+        saved |= kept
+        new = paths - kept - gone
+        gone |= new
+        files, size = counts.setdefault(name, [0, 0])
+        counts[name] = [files + len(new), size + sum(sizes[p] for p in new)]
+    results = tuple(RuleResult(rule=n, files=c[0], bytes=c[1]) for n, c in counts.items() if c[0])
+    return tree.without(gone), PruneReport(rules=results, kept_by_user=len(saved))
+
+
+def _unimported_test_dirs(deps: list[Entry]) -> set[str]:
+    """Files in `tests/` or `test/` package directories that no module outside them imports."""
+    candidates = {_test_dir(e.path) for e in deps} - {None}
+    if not candidates:
+        return set()
+    outside = [e for e in deps if e.path.endswith(".py") and _test_dir(e.path) is None]
+    imported = _imported_dirs(outside, {c for c in candidates if c is not None})
+    doomed = {c for c in candidates if c is not None} - imported
+    return {e.path for e in deps if _test_dir(e.path) in doomed}
+
+
+def _test_dir(path: str) -> str | None:
+    parts = path.split("/")
+    for i, part in enumerate(parts[1:-1], start=1):
+        if part in _TEST_DIRS:
+            return "/".join(parts[: i + 1])
+    return None
+
+
+_IMPORT_WORD = re.compile(rb"\btests?\b")
+
+
+def _imported_dirs(modules: list[Entry], candidates: set[str]) -> set[str]:
+    """The candidate directories that some module imports, absolutely or relatively."""
+    dotted = {c.replace("/", "."): c for c in candidates}
+    found: set[str] = set()
+    for entry in modules:
+        data = entry.source.read_bytes()
+        if not _IMPORT_WORD.search(data):
+            continue  # cheap filter: parse only files that mention a test package at all
+        for name in _imports(data, entry.path):
+            found |= {c for d, c in dotted.items() if name == d or name.startswith(d + ".")}
+    return found
+
+
+def _imports(data: bytes, path: str) -> set[str]:
+    try:
+        module = ast.parse(data)
+    except (SyntaxError, ValueError):
+        return set()
+    package = path.split("/")[:-1]  # for pkg/mod.py and pkg/__init__.py alike, "." is pkg
+    names: set[str] = set()
+    for node in ast.walk(module):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node, package)
+            names.add(base)
+            names |= {f"{base}.{alias.name}" for alias in node.names}
+    return names
+
+
+def _absolute(node: ast.ImportFrom, package: list[str]) -> str:
+    if not node.level:
+        return node.module or ""
+    parent = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+    return ".".join([*parent, *([node.module] if node.module else [])])

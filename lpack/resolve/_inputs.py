@@ -1,0 +1,170 @@
+"""What to install: a lock file (given, or made from requirements.in / [project] deps) and built wheels."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from email.parser import HeaderParser
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from lpack import runtimes
+from lpack.config import FunctionConfig, _read_toml
+from lpack.errors import ConfigError, ResolveError
+from lpack.resolve._run import Runner, installer_env
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Inputs:
+    lock: Path | None  # pinned requirements to install (with hashes when we made them)
+    direct: frozenset[str]  # what the user named: never removed as "only needed by boto3"
+    wheels: tuple[Path, ...] = ()  # the project's own wheel, installed with --no-deps after the lock
+    notes: tuple[str, ...] = field(default=())
+
+
+def display(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name
+
+
+def has_hashes(lock: Path) -> bool:
+    return "--hash=" in lock.read_text(encoding="utf-8")
+
+
+def gather(fn: FunctionConfig, work: Path, runner: Runner) -> Inputs:
+    if fn.requirements is not None:
+        return _from_requirements(fn, fn.requirements, work, runner)
+    pyproject = fn.project_dir / "pyproject.toml"
+    data = _read_toml(pyproject) if pyproject.is_file() else {}
+    project = data.get("project") if isinstance(data.get("project"), dict) else None
+    if project is None:
+        return Inputs(lock=None, direct=frozenset())
+    if "build-system" in data and not fn.source_set:
+        return _from_built_wheel(fn, project, work, runner)
+    deps = [str(d) for d in project.get("dependencies", [])]
+    return _locked(fn, deps, work, runner, "pyproject.toml [project] dependencies")
+
+
+def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runner) -> Inputs:
+    if not path.is_file():
+        raise ConfigError(f"{display(path, fn.project_dir)}: requirements file not found",
+                          hint="fix `requirements` in the config, or create the file")
+    if path.suffix == ".in":
+        # The .in is the user's intent; lock it for this target, as pip-compile would, with hashes.
+        lines = _requirement_lines(path)
+        return _locked(fn, lines, work, runner, display(path, fn.project_dir), source=path)
+    return Inputs(lock=path, direct=direct_names(path))
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    return [ln for ln in (raw.split(" #")[0].strip() for raw in path.read_text().splitlines()) if ln]
+
+
+def _locked(fn: FunctionConfig, lines: list[str], work: Path, runner: Runner, what: str,
+            source: Path | None = None) -> Inputs:
+    if not lines:
+        return Inputs(lock=None, direct=frozenset())
+    infile = source or work / "requirements.in"
+    if source is None:
+        infile.write_text("\n".join(lines) + "\n")
+    lock = work / "requirements.lock.txt"
+    lock_requirements(fn, infile, lock, runner, what)
+    names = {canonicalize_name(r.name) for r in map(_parse, lines) if r is not None}
+    return Inputs(lock=lock, direct=frozenset(names), notes=(f"locked {what} with hashes",))
+
+
+def _parse(line: str) -> Requirement | None:
+    try:
+        return Requirement(line)
+    except InvalidRequirement:
+        return None  # an option line such as "--index-url": uv reads it from the file itself
+
+
+def lock_requirements(fn: FunctionConfig, infile: Path, lock: Path, runner: Runner, what: str) -> None:
+    """pip-tools' format (pinned, --hash per file, `# via` notes), resolved for the target's markers."""
+    from lpack.resolve.python import index_args, target_label, uv_bin
+
+    assert fn.runtime.version is not None
+    cmd = [uv_bin(), "pip", "compile", str(infile), "-o", str(lock), "--generate-hashes", "--no-header",
+           "--no-emit-index-url", "--no-emit-find-links", "--quiet",
+           "--python-version", f"{fn.runtime.version[0]}.{fn.runtime.version[1]}",
+           "--python-platform", runtimes.uv_platform(fn.runtime, fn.architecture), *index_args(fn.index)]
+    proc = runner(cmd, env=installer_env(), cwd=fn.project_dir)
+    if proc.returncode != 0:
+        from lpack.resolve.python import explain_failure
+
+        raise explain_failure(fn, proc.stdout + proc.stderr, f"locking {what} for {target_label(fn)}", " ".join(cmd))
+
+
+def direct_names(lock: Path) -> frozenset[str]:
+    """Names in a requirements file that the user asked for, not only pulled in by another package.
+
+    pip-tools notes each pin with an indented `# via ...` block; a pin with none, or one via
+    `-r file`, is direct.
+    """
+    names: set[str] = set()
+    current: str | None = None
+    via: list[str] = []
+    for raw in [*lock.read_text(encoding="utf-8").splitlines(), "END"]:
+        line = raw.strip()
+        if raw[:1] in (" ", "\t"):
+            if line.startswith("#"):
+                note = line[1:].strip()
+                note = note[3:].strip() if note.startswith("via") else note
+                via += [note] if note else []
+            continue
+        if not line or line.startswith(("#", "-")):
+            continue
+        if current and (not via or any(v.startswith(("-r", "-c")) for v in via)):
+            names.add(current)
+        req = _parse(line.rstrip("\\").strip())
+        current, via = (canonicalize_name(req.name) if req else None), []
+    return frozenset(names)
+
+
+def pinned_version(name: str, text: str) -> str | None:
+    match = re.search(rf"(?im)^\s*{re.escape(name)}==([^\s;\\]+)", text)
+    return match.group(1) if match else None
+
+
+def _from_built_wheel(fn: FunctionConfig, project: dict[str, object], work: Path, runner: Runner) -> Inputs:
+    """Build the project with pypa/build, then lock its dependencies and install it after them."""
+    out = work / "wheel"
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(fn.project_dir)]
+    proc = runner(cmd, env=installer_env(), cwd=fn.project_dir)
+    wheels = sorted(out.glob("*.whl")) if out.is_dir() else []
+    if proc.returncode != 0 or len(wheels) != 1:
+        last = next((ln for ln in reversed((proc.stdout + proc.stderr).splitlines()) if ln.strip()), "no wheel")
+        raise ResolveError(f"building {fn.project_dir.name} into a wheel: {last.strip()}",
+                           hint="run `python -m build --wheel` in the project to see why",
+                           details=proc.stdout + proc.stderr)
+    wheel = wheels[0]
+    _check_pure(wheel, fn)
+    deps = _wheel_requires(wheel)
+    inputs = _locked(fn, deps, work, runner, f"{wheel.name} dependencies")
+    name = canonicalize_name(str(project.get("name", wheel.name.split("-")[0])))
+    return Inputs(lock=inputs.lock, direct=inputs.direct | {name}, wheels=(wheel,),
+                  notes=(*inputs.notes, f"built {wheel.name}"))
+
+
+def _check_pure(wheel: Path, fn: FunctionConfig) -> None:
+    _, _, _, tags = parse_wheel_filename(wheel.name)
+    if not any(t.abi == "none" and t.platform == "any" for t in tags):
+        raise ResolveError(f"{wheel.name}: the project builds a platform wheel on this machine, "
+                           f"which cannot run on {fn.runtime.name}/{fn.architecture}",
+                           hint="keep native code in a dependency with manylinux wheels, or build on the target")
+
+
+def _wheel_requires(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as zf:
+        meta_name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        meta = HeaderParser().parsestr(zf.read(meta_name).decode("utf-8"))
+    return list(meta.get_all("Requires-Dist") or [])

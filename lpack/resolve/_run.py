@@ -1,0 +1,49 @@
+"""The seam to the outside world: running installers. Tests may pass another Runner."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from lpack._archive import source_date_epoch
+
+log = logging.getLogger("lpack")
+
+# Variables that would send pip's or uv's output somewhere other than where we asked.
+_DROP = ("PIP_REQUIRE_VIRTUALENV", "PIP_TARGET", "PIP_PREFIX", "PIP_USER", "PIP_ROOT", "PYTHONPATH",
+         "PYTHONHOME", "UV_TARGET", "UV_SYSTEM_PYTHON", "PIP_NO_COMPILE", "UV_COMPILE_BYTECODE")
+
+
+class Runner(Protocol):
+    def __call__(self, cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path | None = None
+                 ) -> subprocess.CompletedProcess[str]: ...
+
+
+def run_subprocess(cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path | None = None
+                   ) -> subprocess.CompletedProcess[str]:
+    """Run and capture; the output goes to the debug log (shown with -v) and into errors."""
+    log.debug("running %s", " ".join(cmd))
+    proc = subprocess.run(list(cmd), env=dict(env), cwd=cwd, capture_output=True, text=True, check=False)
+    for line in (proc.stdout + proc.stderr).splitlines():
+        log.debug("  %s", line)
+    return proc
+
+
+def installer_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for pip and uv: reproducible, and never touching the user's environment."""
+    env = {k: v for k, v in os.environ.items() if k not in _DROP}
+    env.update(
+        PYTHONHASHSEED="0",
+        SOURCE_DATE_EPOCH=str(source_date_epoch()),
+        PYTHONDONTWRITEBYTECODE="1",
+        # uv may otherwise download a CPython build to satisfy --python-version; lpack needs none.
+        UV_PYTHON_DOWNLOADS="never",
+        UV_NO_PROGRESS="1",
+        PIP_NO_INPUT="1",
+    )
+    env.update(extra or {})
+    return env

@@ -1,0 +1,207 @@
+"""Python dependencies for a Lambda target, installed without Docker into a staging directory.
+
+uv does the work (0.7 s where `pip --target` takes 40 s, measured in the performance issue), told the
+target's exact manylinux level. uv knows only some glibc levels (2_17, 2_28, 2_31+), so for Amazon Linux 2
+(glibc 2.26) it is told 2_17, and a wheel tagged 2_18 .. 2_26 only is fetched by pip, with every
+`--platform` spelled out: pip does not expand that flag (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from lpack import runtimes
+from lpack.config import FunctionConfig, IndexOptions
+from lpack.errors import ResolveError
+from lpack.resolve import _inputs, _offered
+from lpack.resolve._run import Runner, installer_env, run_subprocess
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resolved:
+    """What was installed into the staging directory, and how."""
+
+    lock: Path | None  # the hash-pinned requirements that were installed
+    direct: frozenset[str]  # canonical names the user asked for by name
+    installer: str  # "uv", "pip" or "none"
+    notes: tuple[str, ...] = field(default=())
+
+
+def installer_state(rel: str, is_dir: bool) -> bool:
+    """Files the installers leave that hold times or build-machine paths: never part of an artifact.
+
+    uv writes `.lock` into the target and `uv_cache.json` (with a timestamp) into each dist-info;
+    `direct_url.json` holds the local path a wheel came from.
+    """
+    name = rel.rsplit("/", 1)[-1]
+    return not is_dir and (rel == ".lock" or name in ("uv_cache.json", "direct_url.json"))
+
+
+def target_label(fn: FunctionConfig) -> str:
+    return f"{fn.runtime.name}/{fn.architecture}"
+
+
+def resolve(fn: FunctionConfig, dest: Path, work: Path, *, runner: Runner = run_subprocess) -> Resolved:
+    """Install `fn`'s dependencies for its runtime and architecture into `dest`."""
+    work.mkdir(parents=True, exist_ok=True)
+    inputs = _inputs.gather(fn, work, runner)
+    if inputs.lock is None and not inputs.wheels:
+        return Resolved(lock=None, direct=inputs.direct, installer="none")
+    installer, notes = "none", list(inputs.notes)
+    if inputs.lock is not None:
+        installer = _install_lock(fn, inputs.lock, dest, runner, notes)
+    for wheel in inputs.wheels:
+        _run_uv(fn, ["--no-deps", str(wheel)], dest, runner, context=wheel.name)
+    return Resolved(lock=inputs.lock, direct=inputs.direct, installer=installer, notes=tuple(notes))
+
+
+def _install_lock(fn: FunctionConfig, lock: Path, dest: Path, runner: Runner, notes: list[str]) -> str:
+    args = ["-r", str(lock)]
+    if _inputs.has_hashes(lock):
+        args.insert(0, "--require-hashes")
+    where = f"{_inputs.display(lock, fn.project_dir)} for {target_label(fn)}"
+    if fn.installer == "pip":
+        _run_pip(fn, args, dest, runner, where)
+        return "pip"
+    proc = _run_uv(fn, args, dest, runner, context=where, check=False)
+    if proc.returncode == 0:
+        return "uv"
+    output = proc.stdout + proc.stderr
+    if _NO_MATCHING_TAG.search(output) and _uv_glibc(fn) < fn.runtime.glibc:
+        # uv was told an older glibc than the runtime has; pip knows every level in between.
+        notes.append(f"uv found no wheel at manylinux_{_uv_glibc(fn)[0]}_{_uv_glibc(fn)[1]}; installed with pip "
+                     f"for manylinux_{fn.runtime.glibc[0]}_{fn.runtime.glibc[1]}")
+        _clear(dest)
+        _run_pip(fn, args, dest, runner, where, uv_output=output)
+        return "pip"
+    raise explain_failure(fn, output, where, " ".join(proc.args))
+
+
+def _clear(dest: Path) -> None:
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+
+
+def _uv_glibc(fn: FunctionConfig) -> tuple[int, int]:
+    platform = runtimes.uv_platform(fn.runtime, fn.architecture)
+    match = re.search(r"_(\d+)_(\d+)$", platform)
+    return (int(match.group(1)), int(match.group(2))) if match else (2, 17)
+
+
+def index_args(index: IndexOptions) -> list[str]:
+    args: list[str] = []
+    if index.index_url:
+        args += ["--index-url", index.index_url]
+    for url in index.extra_index_urls:
+        args += ["--extra-index-url", url]
+    for link in index.find_links:
+        args += ["--find-links", link]
+    if index.no_index:
+        args.append("--no-index")
+    return args
+
+
+def uv_bin() -> str:
+    from uv import find_uv_bin
+
+    return find_uv_bin()
+
+
+def _target_args(fn: FunctionConfig) -> list[str]:
+    assert fn.runtime.version is not None
+    major, minor = fn.runtime.version
+    return ["--python-version", f"{major}.{minor}", "--python-platform", runtimes.uv_platform(fn.runtime, fn.architecture)]
+
+
+def _run_uv(fn: FunctionConfig, args: list[str], dest: Path, runner: Runner, *, context: str,
+            check: bool = True) -> _Proc:
+    cmd = [uv_bin(), "pip", "install", "--target", str(dest), *_target_args(fn), "--link-mode", "copy",
+           "--no-compile-bytecode", *index_args(fn.index), *args]
+    proc = runner(cmd, env=installer_env(_pip_env_for_uv()), cwd=fn.project_dir)
+    if check and proc.returncode != 0:
+        raise explain_failure(fn, proc.stdout + proc.stderr, context, " ".join(cmd))
+    return proc
+
+
+def _pip_env_for_uv() -> dict[str, str]:
+    # CI often points pip at a mirror with PIP_INDEX_URL; uv reads only UV_*. Carry the pip ones over
+    # unless the UV_ ones are set, so both installers see the same index.
+    pairs = {"PIP_INDEX_URL": "UV_INDEX_URL", "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL",
+             "PIP_FIND_LINKS": "UV_FIND_LINKS", "PIP_NO_INDEX": "UV_NO_INDEX"}
+    return {uv: os.environ[pip] for pip, uv in pairs.items() if pip in os.environ and uv not in os.environ}
+
+
+def pip_target_args(fn: FunctionConfig) -> list[str]:
+    """pip's flags for the target: one --platform per glibc level, the CPython ABI, wheels only."""
+    assert fn.runtime.version is not None
+    tag = fn.runtime.python_tag
+    args = ["--implementation", "cp", "--python-version", f"{fn.runtime.version[0]}.{fn.runtime.version[1]}",
+            "--abi", tag, "--abi", "abi3", "--abi", "none", "--only-binary", ":all:"]
+    for platform in runtimes.manylinux_platforms(fn.runtime, fn.architecture):
+        args += ["--platform", platform]
+    return args
+
+
+def _run_pip(fn: FunctionConfig, args: list[str], dest: Path, runner: Runner, where: str,
+             uv_output: str = "") -> None:
+    cmd = [sys.executable, "-m", "pip", "install", "--target", str(dest), "--no-compile", "--no-warn-script-location",
+           "--disable-pip-version-check", *pip_target_args(fn), *index_args(fn.index), *args]
+    proc = runner(cmd, env=installer_env(), cwd=fn.project_dir)
+    if proc.returncode != 0:
+        output = proc.stdout + proc.stderr
+        if "No module named pip" in output:
+            raise ResolveError(f"resolving {where}: pip is not installed next to lpack",
+                               hint='install pip, or use installer = "uv"', details=output)
+        raise explain_failure(fn, uv_output + "\n" + output, where, " ".join(cmd))
+
+
+_NO_MATCHING_TAG = re.compile(
+    r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==(?P<version>[^\s`]+))? has no wheels with a matching "
+    r"(?P<what>platform|Python ABI|Python implementation|Python version)? ?tag"
+)
+_PIP_NO_MATCH = re.compile(r"No matching distribution found for (?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)")
+_NATIVE_BUILT = re.compile(r"The built wheel `(?P<wheel>[^`]+)` is not compatible with the target")
+_NOT_FOUND = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) was not found in the (?:package registry|provided)")
+_HASH = re.compile(r"(Hash mismatch|hash mismatch|do not match the hashes|must have a hash|not have a hash)")
+
+
+def explain_failure(fn: FunctionConfig, output: str, where: str, command: str) -> ResolveError:
+    """Turn an installer's failure into one typed, actionable error."""
+    details = f"$ {command}\n{output.strip()}"
+    if match := _NATIVE_BUILT.search(output):
+        name = match.group("wheel").split("-")[0]
+        return ResolveError(
+            f"resolving {where}: '{canonicalize_name(name)}' has only a source distribution with native code, "
+            f"which cannot be built for {target_label(fn)} on this machine",
+            hint=f"use a version of {canonicalize_name(name)} that publishes manylinux wheels, or build it for the "
+                 "target elsewhere and add the wheel with find-links",
+            details=details)
+    if match := (_NO_MATCHING_TAG.search(output) or _PIP_NO_MATCH.search(output)):
+        version = match.groupdict().get("version") or _inputs.pinned_version(match.group("name"), output)
+        return _no_wheel_error(fn, match.group("name"), version, where, details)
+    if match := _NOT_FOUND.search(output):
+        return ResolveError(f"resolving {where}: package '{match.group('name')}' was not found in the index",
+                            hint="check the name and version, and index-url / find-links", details=details)
+    if _HASH.search(output):
+        return ResolveError(f"resolving {where}: a downloaded file does not match the hash in the lock",
+                            hint="re-lock (pip-compile --generate-hashes) if the change is expected", details=details)
+    last = next((ln.strip() for ln in reversed(output.splitlines()) if ln.strip()), "installer failed")
+    return ResolveError(f"resolving {where}: {last}", hint="run with -v to see the installer's output",
+                        details=details)
+
+
+def _no_wheel_error(fn: FunctionConfig, name: str, version: str | None, where: str, details: str) -> ResolveError:
+    offered = _offered.offered_files(name, fn.index, fn.project_dir)
+    summary = _offered.describe(name, version, offered, fn.runtime, fn.architecture)
+    return ResolveError(f"resolving {where}: no wheel of '{canonicalize_name(name)}' fits {target_label(fn)} "
+                        f"(glibc {fn.runtime.glibc[0]}.{fn.runtime.glibc[1]}); {summary.message}",
+                        hint=summary.hint, details=details)
+

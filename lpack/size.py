@@ -1,0 +1,92 @@
+"""Sizes against Lambda's limits and the project's budget, with what is big."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
+
+from lpack import runtimes
+from lpack._units import format_size
+from lpack.config import Budget
+from lpack.staging import StagingTree
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Contributor:
+    name: str  # "numpy" or "app.py": a top-level package, module or directory
+    bytes: int
+    files: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    severity: Severity
+    limit: str  # "lambda-unzipped", "budget-zipped", ...
+    message: str
+    actual: int
+    allowed: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SizeReport:
+    zipped_bytes: int
+    unzipped_bytes: int
+    files: int
+    largest: tuple[Contributor, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def over(self) -> bool:
+        return any(f.severity == "error" for f in self.findings)
+
+
+_DIST_INFO = re.compile(r"^(?P<name>[^-]+)-[^-]+\.(dist|egg)-info$")
+
+
+def _group(path: str) -> str:
+    top = path.split("/", 1)[0]
+    # A distribution's metadata counts toward its package: "numpy-2.1.dist-info" -> "numpy".
+    match = _DIST_INFO.match(top)
+    return match.group("name").lower() if match else top
+
+
+def largest(tree: StagingTree, count: int = 10) -> tuple[Contributor, ...]:
+    sizes: Counter[str] = Counter()
+    files: Counter[str] = Counter()
+    for entry in tree:
+        key = _group(entry.path)
+        sizes[key] += entry.size
+        files[key] += 1
+    ranked = sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))[:count]
+    return tuple(Contributor(name=n, bytes=b, files=files[n]) for n, b in ranked)
+
+
+def _check(limit: str, actual: int, allowed: int | None, severity: Severity, what: str) -> list[Finding]:
+    if allowed is None or actual <= allowed:
+        return []
+    message = f"{what} is {format_size(actual)} ({actual:,} bytes), over {format_size(allowed)} ({allowed:,} bytes)"
+    return [Finding(severity=severity, limit=limit, message=message, actual=actual, allowed=allowed)]
+
+
+def measure(tree: StagingTree, *, zipped_bytes: int, budget: Budget) -> SizeReport:
+    """Check one artifact's sizes; an "error" finding means the build must not ship it."""
+    unzipped = tree.unzipped_bytes
+    findings = [
+        *_check("lambda-unzipped", unzipped, runtimes.MAX_UNZIPPED, "error", "unzipped size"),
+        # Over 50 MB still deploys, but only through S3: say so, do not fail.
+        *_check("lambda-zipped-direct", zipped_bytes, runtimes.MAX_ZIPPED, "warning",
+                "zipped size (direct upload limit; deploy through S3)"),
+        *_check("budget-zipped", zipped_bytes, budget.max_zipped, "error", "zipped size (budget max-zipped)"),
+        *_check("budget-unzipped", unzipped, budget.max_unzipped, "error", "unzipped size (budget max-unzipped)"),
+    ]
+    return SizeReport(
+        zipped_bytes=zipped_bytes,
+        unzipped_bytes=unzipped,
+        files=len(tree),
+        largest=largest(tree),
+        findings=tuple(findings),
+    )

@@ -1,0 +1,95 @@
+"""Selects the project's own code with gitignore-style include/exclude patterns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+from lpack.staging import StagingTree, scan
+
+# Never packed unless the user lists them in `include`: secrets, VCS data, environments, build output
+# and the project's own test suite. Found ones are named in a warning so nothing vanishes silently.
+SENSITIVE = (
+    ".git/",
+    ".hg/",
+    ".svn/",
+    ".venv/",
+    "venv/",
+    ".env",
+    ".env.*",
+    "*.pem",
+    "id_rsa*",
+    "id_ed25519*",
+    ".aws/",
+    "dist/",
+    "/tests/",
+    "/test/",
+)
+# Noise: caches and tool state, dropped without a warning.
+NOISE = (
+    "__pycache__/",
+    "*.py[cod]",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".tox/",
+    ".nox/",
+    ".lpack/",
+    ".idea/",
+    ".vscode/",
+    ".DS_Store",
+    "node_modules/",
+    ".lpackignore",
+    "lpack.toml",
+    "pyproject.toml",
+    "requirements*.txt",
+    "requirements*.in",
+    ".gitignore",
+    ".pre-commit-config.yaml",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceSelection:
+    tree: StagingTree
+    skipped_sensitive: tuple[str, ...]  # paths left out by SENSITIVE, for the warning
+
+
+def _spec(patterns: list[str]) -> pathspec.PathSpec:
+    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+
+
+def collect(source: Path, *, include: tuple[str, ...], exclude: tuple[str, ...], out_dir: Path) -> SourceSelection:
+    """The files under `source` that go into the artifact."""
+    ignore_file = source / ".lpackignore"
+    user_exclude = [*exclude, *(ignore_file.read_text().splitlines() if ignore_file.is_file() else [])]
+    excluded = _spec(user_exclude)
+    sensitive = _spec(list(SENSITIVE))
+    noise = _spec(list(NOISE))
+    included = _spec(list(include)) if include else None
+    out_rel = _relative(out_dir, source)
+    skipped: list[str] = []
+
+    def keep(rel: str, is_dir: bool) -> bool:
+        if out_rel is not None and (rel.rstrip("/") == out_rel or rel.startswith(out_rel + "/")):
+            return False
+        explicitly = included is not None and included.match_file(rel)
+        if excluded.match_file(rel) or (noise.match_file(rel) and not explicitly):
+            return False
+        if sensitive.match_file(rel) and not explicitly:
+            skipped.append(rel)
+            return False
+        # A directory is walked unless excluded; `include` filters files only, as in MANIFEST-style lists.
+        return is_dir or included is None or explicitly
+
+    tree = scan(source, "code", keep=keep)
+    return SourceSelection(tree=tree, skipped_sensitive=tuple(skipped))
+
+
+def _relative(path: Path, root: Path) -> str | None:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
