@@ -35,8 +35,10 @@ def source_date_epoch() -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise EmitError(f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds",
-                        hint="set it to a Unix time such as $(git log -1 --format=%ct), or unset it") from None
+        raise EmitError(
+            f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds",
+            hint="set it to a Unix time such as $(git log -1 --format=%ct), or unset it",
+        ) from None
     return max(value, ZIP_EPOCH_MIN)
 
 

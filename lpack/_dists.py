@@ -47,7 +47,7 @@ def _dist(dist_info: str, texts: dict[str, str], tree: StagingTree) -> Dist:
         if row and not row[0].startswith(("../", "/")):
             files.add(row[0])
     return Dist(
-        name=canonicalize_name(meta.get("Name", dist_info.split("-")[0])),
+        name=canonicalize_name(meta.get("Name", dist_info.split("-", maxsplit=1)[0])),
         version=meta.get("Version", ""),
         dist_info=dist_info,
         requires=frozenset(requires),
@@ -62,11 +62,11 @@ def removable_paths(tree: StagingTree, provided: set[str], direct: set[str]) -> 
     what the user asked for by name (`direct`): their code may import jmespath itself.
     """
     dists = distributions(tree)
-    provided = {canonicalize_name(p) for p in provided} & set(dists)
+    provided = {str(canonicalize_name(p)) for p in provided} & set(dists)
     if not provided:
         return set()
     required_by_anyone = {r for d in dists.values() for r in d.requires}
-    direct = {canonicalize_name(d) for d in direct}
+    direct = {str(canonicalize_name(d)) for d in direct}
     roots = (set(dists) - required_by_anyone - provided) | _roots_kept_by_cycles(dists, provided)
     roots |= (direct & set(dists)) - provided
     reachable = _closure(roots, dists, stop=provided)

@@ -20,7 +20,7 @@ _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 def parse_size(text: str | int) -> int:
     """Bytes in `text` ("40MB", "200MiB", "1.5GiB", 1000); ValueError when it is not a size."""
     if isinstance(text, bool):
-        raise ValueError(f"expected a size like \"40MB\" or \"200MiB\", got {text!r}")
+        raise ValueError(f'expected a size like "40MB" or "200MiB", got {text!r}')
     if isinstance(text, int):
         if text < 0:
             raise ValueError(f"a size cannot be negative: {text}")

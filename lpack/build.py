@@ -16,8 +16,8 @@ from lpack.config import BuildConfig, FunctionConfig
 from lpack.emit import Artifact, get_emitter
 from lpack.errors import ConfigError, LpackError, SizeLimitError
 from lpack.prune import PruneReport, prune
-from lpack.resolve._run import Runner, run_subprocess
-from lpack.resolve.python import Resolved, installer_state, resolve, target_label
+from lpack.resolve._run import Runner, run_subprocess, target_label
+from lpack.resolve.python import Resolved, installer_state, resolve
 from lpack.runtimes import RUNTIME_PROVIDED_PYTHON
 from lpack.size import SizeReport, measure
 from lpack.staging import Entry, StagingTree, retarget, scan
@@ -48,6 +48,7 @@ class FunctionResult:
     pruned: PruneReport
     bytecode: BytecodeResult
     installer: str
+    notes: tuple[str, ...]  # what was done (locked, built, fell back to pip)
     warnings: tuple[str, ...]
 
 
@@ -80,8 +81,7 @@ def _build_function(fn: FunctionConfig, out_dir: Path, runner: Runner, notify: E
         work = Path(tmp)
         notify(Event(function=fn.name, stage="resolve", detail=target_label(fn)))
         resolved = resolve(fn, work / "deps", work / "resolve", runner=runner)
-        warnings += resolved.notes
-        tree = _stage(fn, resolved, work, out_dir, warnings, notify)
+        tree = _stage(fn, resolved, work, out_dir, warnings=warnings, notify=notify)
         notify(Event(function=fn.name, stage="prune"))
         provided = RUNTIME_PROVIDED_PYTHON if fn.exclude_runtime_provided else ()
         tree, pruned = prune(tree, fn.prune, runtime_provided=provided, direct=resolved.direct)
@@ -94,18 +94,28 @@ def _build_function(fn: FunctionConfig, out_dir: Path, runner: Runner, notify: E
         artifact, size = _emit(fn, tree, out_dir)
         warnings += [f.message for f in size.findings if f.severity == "warning"]
     notify(Event(function=fn.name, stage="done", detail=str(artifact.path)))
-    return FunctionResult(name=fn.name, runtime=fn.runtime.name, architecture=fn.architecture, artifact=artifact,
-                          size=size, pruned=pruned, bytecode=bytecode, installer=resolved.installer,
-                          warnings=tuple(warnings))
+    return FunctionResult(
+        name=fn.name,
+        runtime=fn.runtime.name,
+        architecture=fn.architecture,
+        artifact=artifact,
+        size=size,
+        pruned=pruned,
+        bytecode=bytecode,
+        installer=resolved.installer,
+        notes=resolved.notes,
+        warnings=tuple(warnings),
+    )
 
 
-def _stage(fn: FunctionConfig, resolved: Resolved, work: Path, out_dir: Path, warnings: list[str],
-           notify: EventHandler) -> StagingTree:
+def _stage(
+    fn: FunctionConfig, resolved: Resolved, work: Path, out_dir: Path, *, warnings: list[str], notify: EventHandler
+) -> StagingTree:
     deps_dir = work / "deps"
     keep = lambda rel, is_dir: not installer_state(rel, is_dir)  # noqa: E731
     deps = scan(deps_dir, "deps", keep=keep) if deps_dir.is_dir() else StagingTree.of([])
     deps = normalize_scripts(deps, work / "scripts")
-    if fn.requirements is None and resolved.installer != "none" and not fn.source_set and _built_wheel(resolved):
+    if resolved.built_wheel and not fn.source_set:
         return deps  # the project's own wheel carries its code
     notify(Event(function=fn.name, stage="sources", detail=str(fn.source)))
     if not fn.source.is_dir():
@@ -119,10 +129,6 @@ def _stage(fn: FunctionConfig, resolved: Resolved, work: Path, out_dir: Path, wa
     if shadowed:
         warnings.append(f"project files replace files from dependencies: {', '.join(shadowed[:5])}")
     return deps.merged(selection.tree)
-
-
-def _built_wheel(resolved: Resolved) -> bool:
-    return any(note.startswith("built ") for note in resolved.notes)
 
 
 def normalize_scripts(tree: StagingTree, overlay: Path) -> StagingTree:
@@ -153,8 +159,10 @@ def check_handler(fn: FunctionConfig, tree: StagingTree) -> list[str]:
     if found is None:
         if any(p.startswith(base + ".") and p.endswith(".so") for p in paths):
             return []
-        raise ConfigError(f'handler "{fn.handler}": neither {candidates[0]} nor {candidates[1]} is in the artifact',
-                          hint="fix `handler`, or `source`/`include` so the module is packed")
+        raise ConfigError(
+            f'handler "{fn.handler}": neither {candidates[0]} nor {candidates[1]} is in the artifact',
+            hint="fix `handler`, or `source`/`include` so the module is packed",
+        )
     entry = next(e for e in tree if e.path == found)
     return [] if _defines(entry.source, func) else [f'handler "{fn.handler}": {found} has no top-level "{func}"']
 
@@ -189,8 +197,7 @@ def _emit(fn: FunctionConfig, tree: StagingTree, out_dir: Path) -> tuple[Artifac
         size = measure(tree, zipped_bytes=artifact.zipped_bytes, budget=fn.budget)
         if size.over:
             first = next(f for f in size.findings if f.severity == "error")
-            raise SizeLimitError(f"{dest.name}: {first.message}", report=size,
-                                 hint=_size_hint(fn, size))
+            raise SizeLimitError(f"{dest.name}: {first.message}", report=size, hint=_size_hint(fn, size))
     return dataclasses.replace(artifact, path=dest), size
 
 

@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from uv import find_uv_bin
+
 from lpack import runtimes
 from lpack.staging import Entry, StagingTree
 
@@ -63,19 +65,27 @@ def _pyenv_pythons(version: tuple[int, int]) -> list[Path]:
 
 def _version_of(python: str) -> tuple[int, int] | None:
     try:
-        out = subprocess.run([python, "-c", "import sys; print(*sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=30, check=True).stdout.split()
+        out = subprocess.run(
+            [python, "-c", "import sys; print(*sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.split()
     except (OSError, subprocess.SubprocessError):
         return None
     return (int(out[0]), int(out[1])) if len(out) == 2 else None
 
 
 def _uv_find(version: tuple[int, int]) -> str | None:
-    from uv import find_uv_bin
-
     try:
-        proc = subprocess.run([find_uv_bin(), "python", "find", "--no-python-downloads", f"{version[0]}.{version[1]}"],
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [find_uv_bin(), "python", "find", "--no-python-downloads", f"{version[0]}.{version[1]}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     path = proc.stdout.strip()
@@ -116,9 +126,11 @@ def _run_compiler(interpreter: str, plan: list[tuple[str, str, str]]) -> tuple[i
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
     chunks = [plan[i :: max(1, min(os.cpu_count() or 1, 4))] for i in range(max(1, min(os.cpu_count() or 1, 4)))]
     procs = [
-        subprocess.Popen([interpreter, "-I", "-c", _COMPILER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         env=env, text=True)
-        for chunk in chunks if chunk
+        subprocess.Popen(
+            [interpreter, "-I", "-c", _COMPILER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
+        )
+        for chunk in chunks
+        if chunk
     ]
     results = [p.communicate(json.dumps(chunk))[0] for p, chunk in zip(procs, [c for c in chunks if c], strict=True)]
     counts = [json.loads(r)[:2] for r in results]

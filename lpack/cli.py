@@ -35,19 +35,39 @@ def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Output directory [dist].")
 @click.option("--function", "functions", multiple=True, help="Build only this function (repeatable).")
 @click.option("--installer", type=click.Choice(["uv", "pip"]), help="Override the installer.")
-@click.option("--python", "python", type=click.Path(dir_okay=False, path_type=Path),
-              help="Interpreter of the target's Python version, for bytecode.")
-@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the JSON report to FILE.")
+@click.option(
+    "--python",
+    "python",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Interpreter of the target's Python version, for bytecode.",
+)
+@click.option(
+    "--report", "report_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report to FILE."
+)
 @click.option("--json", "json_mode", is_flag=True, help="Print the JSON report on stdout instead of the table.")
 @click.pass_context
-def build(ctx: click.Context, project: Path, runtime: str | None, architecture: str | None, out_dir: Path | None,
-          functions: tuple[str, ...], installer: str | None, python: Path | None, report_file: Path | None,
-          json_mode: bool) -> None:
+def build(
+    ctx: click.Context,
+    project: Path,
+    runtime: str | None,
+    architecture: str | None,
+    out_dir: Path | None,
+    functions: tuple[str, ...],
+    installer: str | None,
+    python: Path | None,
+    report_file: Path | None,
+    json_mode: bool,
+) -> None:
     """Build the project's functions into deterministic Lambda zips."""
     out = Output(quiet=ctx.obj["quiet"], verbose=ctx.obj["verbose"], json_mode=json_mode)
-    overrides = Overrides(runtime=runtime, architecture=architecture, out_dir=out_dir.resolve() if out_dir else None,
-                          functions=functions, installer=installer, python=python)
+    overrides = Overrides(
+        runtime=runtime,
+        architecture=architecture,
+        out_dir=out_dir.resolve() if out_dir else None,
+        functions=functions,
+        installer=installer,
+        python=python,
+    )
     try:
         config = load_config(project, overrides)
         result = run_build(config, on_event=out.event)

@@ -18,7 +18,7 @@ from lpack.runtimes import Arch
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 PruneProfile = Literal["safe", "none"]
 Installer = Literal["uv", "pip"]
@@ -102,7 +102,8 @@ class _Where:
         self.table = table
 
     def error(self, key: str, problem: str, hint: str | None = None) -> ConfigError:
-        return ConfigError(f"{self.file.name}: [{self.table}] {key}: {problem}", hint=hint)
+        where = f"[{self.table}] {key}" if self.table else key
+        return ConfigError(f"{self.file.name}: {where}: {problem}", hint=hint)
 
 
 def _closest(word: str, choices: list[str]) -> str | None:
@@ -145,12 +146,16 @@ def _parse_runtime(value: object, where: _Where, key: str) -> runtimes.Runtime:
     except KeyError:
         names = [r.name for r in runtimes.python_runtimes()]
         raise where.error(
-            key, f'unknown runtime "{name}"; {_did_you_mean(name, list(runtimes.RUNTIMES))}',
+            key,
+            f'unknown runtime "{name}"; {_did_you_mean(name, list(runtimes.RUNTIMES))}',
             hint="supported Python runtimes: " + ", ".join(names),
         ) from None
     if runtime.language != "python":
-        raise where.error(key, f'runtime "{name}" is not a Python runtime; lpack builds Python functions here',
-                          hint="use one of " + ", ".join(r.name for r in runtimes.python_runtimes()))
+        raise where.error(
+            key,
+            f'runtime "{name}" is not a Python runtime; lpack builds Python functions here',
+            hint="use one of " + ", ".join(r.name for r in runtimes.python_runtimes()),
+        )
     return runtime
 
 
@@ -233,7 +238,8 @@ def _parse_table(table: Mapping[str, object], where: _Where, extra: list[str]) -
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data: dict[str, Any] = tomllib.load(fh)
+            return data
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path.name}: invalid TOML: {err}", hint="fix the syntax at the line shown") from None
     except OSError as err:
@@ -253,12 +259,16 @@ def find_config(project_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any]
         tool_table = tool.get("lpack") if isinstance(tool, dict) else None
     if lpack_toml.is_file():
         if tool_table is not None:
-            raise ConfigError(f"{project_dir.name}: both lpack.toml and [tool.lpack] in pyproject.toml configure lpack",
-                              hint="keep one of them")
+            raise ConfigError(
+                f"{project_dir.name}: both lpack.toml and [tool.lpack] in pyproject.toml configure lpack",
+                hint="keep one of them",
+            )
         return lpack_toml, _read_toml(lpack_toml), project_table
     if tool_table is None:
-        raise ConfigError(f"{project_dir}: no lpack configuration found",
-                          hint="add a [tool.lpack] table to pyproject.toml or create lpack.toml (see `lpack init`)")
+        raise ConfigError(
+            f"{project_dir}: no lpack configuration found",
+            hint="add a [tool.lpack] table to pyproject.toml or create lpack.toml (see `lpack init`)",
+        )
     return pyproject, tool_table, project_table
 
 
@@ -305,7 +315,7 @@ def _select(configs: list[FunctionConfig], wanted: tuple[str, ...], file: Path) 
     names = [c.name for c in configs]
     for name in wanted:
         if name not in names:
-            raise ConfigError(f"{file.name}: no function named \"{name}\"; {_did_you_mean(name, names)}")
+            raise ConfigError(f'{file.name}: no function named "{name}"; {_did_you_mean(name, names)}')
     return [c for c in configs if c.name in wanted]
 
 
@@ -317,7 +327,9 @@ def _make_function(
     if overrides.architecture:
         values["architecture"] = _parse_arch(overrides.architecture, _Where(Path("command line"), "--arch"), "value")
     if overrides.installer:
-        values["installer"] = _choice(overrides.installer, ("uv", "pip"), _Where(Path("command line"), "--installer"), "value")
+        values["installer"] = _choice(
+            overrides.installer, ("uv", "pip"), _Where(Path("command line"), "--installer"), "value"
+        )
     if overrides.python:
         values["python"] = str(overrides.python)
     for required in ("runtime", "handler"):

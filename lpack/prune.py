@@ -8,9 +8,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-import pathspec
-
 from lpack import _dists
+from lpack._patterns import Patterns
 from lpack.config import PruneConfig
 from lpack.staging import Entry, StagingTree
 
@@ -77,7 +76,7 @@ def prune(
     direct: Iterable[str] = (),
 ) -> tuple[StagingTree, PruneReport]:
     """Apply the profile, the runtime-provided exclusion and the user's patterns to `tree`."""
-    keep = _spec(config.keep)
+    keep = Patterns(config.keep)
     removals: list[tuple[str, set[str]]] = []
     provided = set(runtime_provided)
     if provided:
@@ -90,23 +89,17 @@ def prune(
     # cold start (aws-lambda-builders#924). The bytecode stage compiles hash-based pyc instead.
     removals.append(("bytecode caches", {e.path for e in tree if _is_bytecode(e) and e.origin != "bytecode"}))
     if config.remove:
-        removals.append(("user remove patterns", set(_spec(config.remove).match_files(tree.paths()))))
+        removals.append(("user remove patterns", Patterns(config.remove).matching(tree.paths())))
     return _apply(tree, removals, keep)
 
 
-def _spec(patterns: tuple[str, ...]) -> pathspec.PathSpec:
-    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
-
-
-def _apply(
-    tree: StagingTree, removals: list[tuple[str, set[str]]], keep: pathspec.PathSpec
-) -> tuple[StagingTree, PruneReport]:
+def _apply(tree: StagingTree, removals: list[tuple[str, set[str]]], keep: Patterns) -> tuple[StagingTree, PruneReport]:
     sizes = {e.path: e.size for e in tree}
     gone: set[str] = set()
     counts: dict[str, list[int]] = {}
     saved: set[str] = set()
     for name, paths in removals:
-        kept = {p for p in paths if keep.match_file(p)}
+        kept = {p for p in paths if keep.match(p)}
         saved |= kept
         new = paths - kept - gone
         gone |= new

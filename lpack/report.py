@@ -35,15 +35,24 @@ def _artifact(fn: FunctionResult) -> dict[str, Any]:
         "runtime": fn.runtime,
         "architecture": fn.architecture,
         "installer": fn.installer,
-        "bytecode": {"compiled": fn.bytecode.compiled, "failed": fn.bytecode.failed,
-                     "interpreter": fn.bytecode.interpreter, "skipped_reason": fn.bytecode.reason},
+        "notes": list(fn.notes),
+        "bytecode": {
+            "compiled": fn.bytecode.compiled,
+            "failed": fn.bytecode.failed,
+            "interpreter": fn.bytecode.interpreter,
+            "skipped_reason": fn.bytecode.reason,
+        },
         "size": _size(fn.size),
     }
 
 
 def limits() -> dict[str, int]:
-    return {"zipped_direct_upload": runtimes.MAX_ZIPPED, "unzipped": runtimes.MAX_UNZIPPED,
-            "layers": runtimes.MAX_LAYERS, "image": runtimes.MAX_IMAGE_BYTES}
+    return {
+        "zipped_direct_upload": runtimes.MAX_ZIPPED,
+        "unzipped": runtimes.MAX_UNZIPPED,
+        "layers": runtimes.MAX_LAYERS,
+        "image": runtimes.MAX_IMAGE_BYTES,
+    }
 
 
 def build_report(result: BuildResult) -> dict[str, Any]:
@@ -51,8 +60,11 @@ def build_report(result: BuildResult) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "artifacts": [_artifact(f) for f in result.functions],
         "pruned": {
-            f.name: {"files": f.pruned.files, "bytes": f.pruned.bytes,
-                     "rules": [{"rule": r.rule, "files": r.files, "bytes": r.bytes} for r in f.pruned.rules]}
+            f.name: {
+                "files": f.pruned.files,
+                "bytes": f.pruned.bytes,
+                "rules": [{"rule": r.rule, "files": r.files, "bytes": r.bytes} for r in f.pruned.rules],
+            }
             for f in result.functions
         },
         "warnings": list(result.warnings),
@@ -64,8 +76,12 @@ def error_report(message: str, hint: str | None, exit_code: int, size: SizeRepor
     return {
         "schema_version": SCHEMA_VERSION,
         "artifacts": [],
-        "error": {"message": message, "hint": hint, "exit_code": exit_code,
-                  **({"size": _size(size)} if size is not None else {})},
+        "error": {
+            "message": message,
+            "hint": hint,
+            "exit_code": exit_code,
+            **({"size": _size(size)} if size is not None else {}),
+        },
         "warnings": [],
         "limits": limits(),
     }

@@ -48,7 +48,9 @@ _DIST_INFO = re.compile(r"^(?P<name>[^-]+)-[^-]+\.(dist|egg)-info$")
 
 
 def _group(path: str) -> str:
-    top = path.split("/", 1)[0]
+    top, _, rest = path.partition("/")
+    if top == "__pycache__":  # a top-level module's bytecode counts toward the module: "app.py"
+        return rest.split(".", 1)[0] + ".py"
     # A distribution's metadata counts toward its package: "numpy-2.1.dist-info" -> "numpy".
     match = _DIST_INFO.match(top)
     return match.group("name").lower() if match else top
@@ -78,8 +80,13 @@ def measure(tree: StagingTree, *, zipped_bytes: int, budget: Budget) -> SizeRepo
     findings = [
         *_check("lambda-unzipped", unzipped, runtimes.MAX_UNZIPPED, "error", "unzipped size"),
         # Over 50 MB still deploys, but only through S3: say so, do not fail.
-        *_check("lambda-zipped-direct", zipped_bytes, runtimes.MAX_ZIPPED, "warning",
-                "zipped size (direct upload limit; deploy through S3)"),
+        *_check(
+            "lambda-zipped-direct",
+            zipped_bytes,
+            runtimes.MAX_ZIPPED,
+            "warning",
+            "zipped size (direct upload limit; deploy through S3)",
+        ),
         *_check("budget-zipped", zipped_bytes, budget.max_zipped, "error", "zipped size (budget max-zipped)"),
         *_check("budget-unzipped", unzipped, budget.max_unzipped, "error", "unzipped size (budget max-unzipped)"),
     ]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pathspec
-
+from lpack._patterns import Patterns
 from lpack.staging import StagingTree, scan
 
 # Never packed unless the user lists them in `include`: secrets, VCS data, environments, build output
@@ -57,28 +56,24 @@ class SourceSelection:
     skipped_sensitive: tuple[str, ...]  # paths left out by SENSITIVE, for the warning
 
 
-def _spec(patterns: list[str]) -> pathspec.PathSpec:
-    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
-
-
 def collect(source: Path, *, include: tuple[str, ...], exclude: tuple[str, ...], out_dir: Path) -> SourceSelection:
     """The files under `source` that go into the artifact."""
     ignore_file = source / ".lpackignore"
     user_exclude = [*exclude, *(ignore_file.read_text().splitlines() if ignore_file.is_file() else [])]
-    excluded = _spec(user_exclude)
-    sensitive = _spec(list(SENSITIVE))
-    noise = _spec(list(NOISE))
-    included = _spec(list(include)) if include else None
+    excluded = Patterns(user_exclude)
+    sensitive = Patterns(list(SENSITIVE))
+    noise = Patterns(list(NOISE))
+    included = Patterns(list(include)) if include else None
     out_rel = _relative(out_dir, source)
     skipped: list[str] = []
 
     def keep(rel: str, is_dir: bool) -> bool:
         if out_rel is not None and (rel.rstrip("/") == out_rel or rel.startswith(out_rel + "/")):
             return False
-        explicitly = included is not None and included.match_file(rel)
-        if excluded.match_file(rel) or (noise.match_file(rel) and not explicitly):
+        explicitly = included is not None and included.match(rel)
+        if excluded.match(rel) or (noise.match(rel) and not explicitly):
             return False
-        if sensitive.match_file(rel) and not explicitly:
+        if sensitive.match(rel) and not explicitly:
             skipped.append(rel)
             return False
         # A directory is walked unless excluded; `include` filters files only, as in MANIFEST-style lists.

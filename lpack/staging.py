@@ -64,7 +64,8 @@ class StagingTree:
         return StagingTree.of(change(e) for e in self.entries)
 
     def directories(self) -> list[str]:
-        dirs = {"/".join(parts[:i]) for parts in (e.path.split("/") for e in self.entries) for i in range(1, len(parts))}
+        split = (e.path.split("/") for e in self.entries)
+        dirs = {"/".join(parts[:i]) for parts in split for i in range(1, len(parts))}
         return sorted(dirs)
 
     def content_hash(self) -> str:

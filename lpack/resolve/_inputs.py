@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 import zipfile
@@ -16,13 +15,15 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from lpack import runtimes
 from lpack.config import FunctionConfig, _read_toml
 from lpack.errors import ConfigError, ResolveError
-from lpack.resolve._run import Runner, installer_env
+from lpack.resolve._errors import explain_failure
+from lpack.resolve._run import Runner, index_args, installer_env, target_label, uv_bin
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Inputs:
     lock: Path | None  # pinned requirements to install (with hashes when we made them)
     direct: frozenset[str]  # what the user named: never removed as "only needed by boto3"
+    label: str = ""  # what the user wrote: "requirements.in", "pyproject.toml [project] dependencies"
     wheels: tuple[Path, ...] = ()  # the project's own wheel, installed with --no-deps after the lock
     notes: tuple[str, ...] = field(default=())
 
@@ -54,21 +55,24 @@ def gather(fn: FunctionConfig, work: Path, runner: Runner) -> Inputs:
 
 def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runner) -> Inputs:
     if not path.is_file():
-        raise ConfigError(f"{display(path, fn.project_dir)}: requirements file not found",
-                          hint="fix `requirements` in the config, or create the file")
+        raise ConfigError(
+            f"{display(path, fn.project_dir)}: requirements file not found",
+            hint="fix `requirements` in the config, or create the file",
+        )
     if path.suffix == ".in":
         # The .in is the user's intent; lock it for this target, as pip-compile would, with hashes.
         lines = _requirement_lines(path)
         return _locked(fn, lines, work, runner, display(path, fn.project_dir), source=path)
-    return Inputs(lock=path, direct=direct_names(path))
+    return Inputs(lock=path, direct=direct_names(path), label=display(path, fn.project_dir))
 
 
 def _requirement_lines(path: Path) -> list[str]:
     return [ln for ln in (raw.split(" #")[0].strip() for raw in path.read_text().splitlines()) if ln]
 
 
-def _locked(fn: FunctionConfig, lines: list[str], work: Path, runner: Runner, what: str,
-            source: Path | None = None) -> Inputs:
+def _locked(
+    fn: FunctionConfig, lines: list[str], work: Path, runner: Runner, what: str, *, source: Path | None = None
+) -> Inputs:
     if not lines:
         return Inputs(lock=None, direct=frozenset())
     infile = source or work / "requirements.in"
@@ -77,7 +81,7 @@ def _locked(fn: FunctionConfig, lines: list[str], work: Path, runner: Runner, wh
     lock = work / "requirements.lock.txt"
     lock_requirements(fn, infile, lock, runner, what)
     names = {canonicalize_name(r.name) for r in map(_parse, lines) if r is not None}
-    return Inputs(lock=lock, direct=frozenset(names), notes=(f"locked {what} with hashes",))
+    return Inputs(lock=lock, direct=frozenset(names), label=what, notes=(f"locked {what} with hashes",))
 
 
 def _parse(line: str) -> Requirement | None:
@@ -89,17 +93,27 @@ def _parse(line: str) -> Requirement | None:
 
 def lock_requirements(fn: FunctionConfig, infile: Path, lock: Path, runner: Runner, what: str) -> None:
     """pip-tools' format (pinned, --hash per file, `# via` notes), resolved for the target's markers."""
-    from lpack.resolve.python import index_args, target_label, uv_bin
-
     assert fn.runtime.version is not None
-    cmd = [uv_bin(), "pip", "compile", str(infile), "-o", str(lock), "--generate-hashes", "--no-header",
-           "--no-emit-index-url", "--no-emit-find-links", "--quiet",
-           "--python-version", f"{fn.runtime.version[0]}.{fn.runtime.version[1]}",
-           "--python-platform", runtimes.uv_platform(fn.runtime, fn.architecture), *index_args(fn.index)]
+    cmd = [
+        uv_bin(),
+        "pip",
+        "compile",
+        str(infile),
+        "-o",
+        str(lock),
+        "--generate-hashes",
+        "--no-header",
+        "--no-emit-index-url",
+        "--no-emit-find-links",
+        "--quiet",
+        "--python-version",
+        f"{fn.runtime.version[0]}.{fn.runtime.version[1]}",
+        "--python-platform",
+        runtimes.uv_platform(fn.runtime, fn.architecture),
+        *index_args(fn.index),
+    ]
     proc = runner(cmd, env=installer_env(), cwd=fn.project_dir)
     if proc.returncode != 0:
-        from lpack.resolve.python import explain_failure
-
         raise explain_failure(fn, proc.stdout + proc.stderr, f"locking {what} for {target_label(fn)}", " ".join(cmd))
 
 
@@ -129,11 +143,6 @@ def direct_names(lock: Path) -> frozenset[str]:
     return frozenset(names)
 
 
-def pinned_version(name: str, text: str) -> str | None:
-    match = re.search(rf"(?im)^\s*{re.escape(name)}==([^\s;\\]+)", text)
-    return match.group(1) if match else None
-
-
 def _from_built_wheel(fn: FunctionConfig, project: dict[str, object], work: Path, runner: Runner) -> Inputs:
     """Build the project with pypa/build, then lock its dependencies and install it after them."""
     out = work / "wheel"
@@ -143,24 +152,33 @@ def _from_built_wheel(fn: FunctionConfig, project: dict[str, object], work: Path
     wheels = sorted(out.glob("*.whl")) if out.is_dir() else []
     if proc.returncode != 0 or len(wheels) != 1:
         last = next((ln for ln in reversed((proc.stdout + proc.stderr).splitlines()) if ln.strip()), "no wheel")
-        raise ResolveError(f"building {fn.project_dir.name} into a wheel: {last.strip()}",
-                           hint="run `python -m build --wheel` in the project to see why",
-                           details=proc.stdout + proc.stderr)
+        raise ResolveError(
+            f"building {fn.project_dir.name} into a wheel: {last.strip()}",
+            hint="run `python -m build --wheel` in the project to see why",
+            details=proc.stdout + proc.stderr,
+        )
     wheel = wheels[0]
     _check_pure(wheel, fn)
     deps = _wheel_requires(wheel)
     inputs = _locked(fn, deps, work, runner, f"{wheel.name} dependencies")
     name = canonicalize_name(str(project.get("name", wheel.name.split("-")[0])))
-    return Inputs(lock=inputs.lock, direct=inputs.direct | {name}, wheels=(wheel,),
-                  notes=(*inputs.notes, f"built {wheel.name}"))
+    return Inputs(
+        lock=inputs.lock,
+        direct=inputs.direct | {name},
+        wheels=(wheel,),
+        label=inputs.label,
+        notes=(*inputs.notes, f"built {wheel.name}"),
+    )
 
 
 def _check_pure(wheel: Path, fn: FunctionConfig) -> None:
     _, _, _, tags = parse_wheel_filename(wheel.name)
     if not any(t.abi == "none" and t.platform == "any" for t in tags):
-        raise ResolveError(f"{wheel.name}: the project builds a platform wheel on this machine, "
-                           f"which cannot run on {fn.runtime.name}/{fn.architecture}",
-                           hint="keep native code in a dependency with manylinux wheels, or build on the target")
+        raise ResolveError(
+            f"{wheel.name}: the project builds a platform wheel on this machine, "
+            f"which cannot run on {fn.runtime.name}/{fn.architecture}",
+            hint="keep native code in a dependency with manylinux wheels, or build on the target",
+        )
 
 
 def _wheel_requires(wheel: Path) -> list[str]:

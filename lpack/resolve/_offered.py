@@ -51,8 +51,9 @@ def _project_of(filename: str) -> str | None:
 
 def _index_files(url: str, name: str) -> set[str]:
     # PEP 691 JSON where the index speaks it, else the PEP 503 HTML page; any failure means "unknown".
-    request = urllib.request.Request(f"{url.rstrip('/')}/{name}/", headers={
-        "Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"})
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
             body = response.read().decode("utf-8", "replace")
@@ -85,8 +86,11 @@ def describe(name: str, version: str | None, files: list[str], runtime: runtimes
     pinned = by_version.get(version, []) if version else [w for ws in by_version.values() for w in ws]
     platforms = sorted({t.platform for _, tags in pinned for t in tags})
     what = f"{name} {version}" if version else name
-    message = (f"{what} offers wheels for {', '.join(platforms)}" if platforms
-               else f"{what} offers no wheels{' (only a source distribution)' if files else ''}")
+    message = (
+        f"{what} offers wheels for {', '.join(platforms)}"
+        if platforms
+        else f"{what} offers no wheels{' (only a source distribution)' if files else ''}"
+    )
     suggestions = _other_runtimes(pinned, runtime, arch) + _other_versions(by_version, runtime, arch, version)
     hint = "; or ".join(suggestions) if suggestions else f"pick a package that publishes manylinux wheels for {arch}"
     return Summary(message=message, hint=hint)
@@ -97,14 +101,18 @@ def _other_runtimes(wheels: list[tuple[Version, frozenset[Tag]]], runtime: runti
     ok = [(r, a) for r in same_lang for a in r.architectures if any(fits(tags, r, a) for _, tags in wheels)]
     if not ok:
         return []
-    assert runtime.version is not None
-    best, best_arch = min(ok, key=lambda ra: (ra[1] != arch, abs((ra[0].version or (0, 0))[1] - runtime.version[1])))
+    minor = (runtime.version or (3, 0))[1]
+    best, best_arch = min(ok, key=lambda ra: (ra[1] != arch, abs((ra[0].version or (3, 0))[1] - minor)))
     why = f" (glibc {best.glibc[0]}.{best.glibc[1]})" if best.glibc != runtime.glibc else ""
     return [f'use runtime = "{best.name}"{why}' + (f' with architecture = "{best_arch}"' if best_arch != arch else "")]
 
 
-def _other_versions(by_version: dict[str, list[tuple[Version, frozenset[Tag]]]], runtime: runtimes.Runtime,
-                    arch: Arch, current: str | None) -> list[str]:
+def _other_versions(
+    by_version: dict[str, list[tuple[Version, frozenset[Tag]]]],
+    runtime: runtimes.Runtime,
+    arch: Arch,
+    current: str | None,
+) -> list[str]:
     good = [ws[0][0] for v, ws in by_version.items() if v != current and any(fits(t, runtime, arch) for _, t in ws)]
     if not good:
         return []

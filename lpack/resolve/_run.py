@@ -9,22 +9,38 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from uv import find_uv_bin
+
 from lpack._archive import source_date_epoch
+from lpack.config import FunctionConfig, IndexOptions
 
 log = logging.getLogger("lpack")
 
 # Variables that would send pip's or uv's output somewhere other than where we asked.
-_DROP = ("PIP_REQUIRE_VIRTUALENV", "PIP_TARGET", "PIP_PREFIX", "PIP_USER", "PIP_ROOT", "PYTHONPATH",
-         "PYTHONHOME", "UV_TARGET", "UV_SYSTEM_PYTHON", "PIP_NO_COMPILE", "UV_COMPILE_BYTECODE")
+_DROP = (
+    "PIP_REQUIRE_VIRTUALENV",
+    "PIP_TARGET",
+    "PIP_PREFIX",
+    "PIP_USER",
+    "PIP_ROOT",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "UV_TARGET",
+    "UV_SYSTEM_PYTHON",
+    "PIP_NO_COMPILE",
+    "UV_COMPILE_BYTECODE",
+)
 
 
 class Runner(Protocol):
-    def __call__(self, cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path | None = None
-                 ) -> subprocess.CompletedProcess[str]: ...
+    def __call__(
+        self, cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]: ...
 
 
-def run_subprocess(cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path | None = None
-                   ) -> subprocess.CompletedProcess[str]:
+def run_subprocess(
+    cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run and capture; the output goes to the debug log (shown with -v) and into errors."""
     log.debug("running %s", " ".join(cmd))
     proc = subprocess.run(list(cmd), env=dict(env), cwd=cwd, capture_output=True, text=True, check=False)
@@ -47,3 +63,24 @@ def installer_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     )
     env.update(extra or {})
     return env
+
+
+def target_label(fn: FunctionConfig) -> str:
+    return f"{fn.runtime.name}/{fn.architecture}"
+
+
+def index_args(index: IndexOptions) -> list[str]:
+    args: list[str] = []
+    if index.index_url:
+        args += ["--index-url", index.index_url]
+    for url in index.extra_index_urls:
+        args += ["--extra-index-url", url]
+    for link in index.find_links:
+        args += ["--find-links", link]
+    if index.no_index:
+        args.append("--no-index")
+    return args
+
+
+def uv_bin() -> str:
+    return find_uv_bin()

@@ -16,13 +16,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
 from lpack import runtimes
-from lpack.config import FunctionConfig, IndexOptions
+from lpack.config import FunctionConfig
 from lpack.errors import ResolveError
-from lpack.resolve import _inputs, _offered
-from lpack.resolve._run import Runner, installer_env, run_subprocess
+from lpack.resolve import _inputs
+from lpack.resolve._errors import NO_MATCHING_TAG, explain_failure
+from lpack.resolve._run import Runner, index_args, installer_env, run_subprocess, target_label, uv_bin
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,7 +31,8 @@ class Resolved:
     lock: Path | None  # the hash-pinned requirements that were installed
     direct: frozenset[str]  # canonical names the user asked for by name
     installer: str  # "uv", "pip" or "none"
-    notes: tuple[str, ...] = field(default=())
+    built_wheel: bool = False  # the project's own wheel was installed: it carries the code
+    notes: tuple[str, ...] = field(default=())  # what was done, for -v and the report
 
 
 def installer_state(rel: str, is_dir: bool) -> bool:
@@ -45,10 +45,6 @@ def installer_state(rel: str, is_dir: bool) -> bool:
     return not is_dir and (rel == ".lock" or name in ("uv_cache.json", "direct_url.json"))
 
 
-def target_label(fn: FunctionConfig) -> str:
-    return f"{fn.runtime.name}/{fn.architecture}"
-
-
 def resolve(fn: FunctionConfig, dest: Path, work: Path, *, runner: Runner = run_subprocess) -> Resolved:
     """Install `fn`'s dependencies for its runtime and architecture into `dest`."""
     work.mkdir(parents=True, exist_ok=True)
@@ -57,17 +53,21 @@ def resolve(fn: FunctionConfig, dest: Path, work: Path, *, runner: Runner = run_
         return Resolved(lock=None, direct=inputs.direct, installer="none")
     installer, notes = "none", list(inputs.notes)
     if inputs.lock is not None:
-        installer = _install_lock(fn, inputs.lock, dest, runner, notes)
+        installer = _install_lock(fn, inputs, dest, runner, notes)
     for wheel in inputs.wheels:
         _run_uv(fn, ["--no-deps", str(wheel)], dest, runner, context=wheel.name)
-    return Resolved(lock=inputs.lock, direct=inputs.direct, installer=installer, notes=tuple(notes))
+    return Resolved(
+        lock=inputs.lock, direct=inputs.direct, installer=installer, built_wheel=bool(inputs.wheels), notes=tuple(notes)
+    )
 
 
-def _install_lock(fn: FunctionConfig, lock: Path, dest: Path, runner: Runner, notes: list[str]) -> str:
+def _install_lock(fn: FunctionConfig, inputs: _inputs.Inputs, dest: Path, runner: Runner, notes: list[str]) -> str:
+    assert inputs.lock is not None
+    lock = inputs.lock
     args = ["-r", str(lock)]
     if _inputs.has_hashes(lock):
         args.insert(0, "--require-hashes")
-    where = f"{_inputs.display(lock, fn.project_dir)} for {target_label(fn)}"
+    where = f"{inputs.label} for {target_label(fn)}"
     if fn.installer == "pip":
         _run_pip(fn, args, dest, runner, where)
         return "pip"
@@ -75,10 +75,12 @@ def _install_lock(fn: FunctionConfig, lock: Path, dest: Path, runner: Runner, no
     if proc.returncode == 0:
         return "uv"
     output = proc.stdout + proc.stderr
-    if _NO_MATCHING_TAG.search(output) and _uv_glibc(fn) < fn.runtime.glibc:
+    if NO_MATCHING_TAG.search(output) and _uv_glibc(fn) < fn.runtime.glibc:
         # uv was told an older glibc than the runtime has; pip knows every level in between.
-        notes.append(f"uv found no wheel at manylinux_{_uv_glibc(fn)[0]}_{_uv_glibc(fn)[1]}; installed with pip "
-                     f"for manylinux_{fn.runtime.glibc[0]}_{fn.runtime.glibc[1]}")
+        notes.append(
+            f"uv found no wheel at manylinux_{_uv_glibc(fn)[0]}_{_uv_glibc(fn)[1]}; installed with pip "
+            f"for manylinux_{fn.runtime.glibc[0]}_{fn.runtime.glibc[1]}"
+        )
         _clear(dest)
         _run_pip(fn, args, dest, runner, where, uv_output=output)
         return "pip"
@@ -96,35 +98,33 @@ def _uv_glibc(fn: FunctionConfig) -> tuple[int, int]:
     return (int(match.group(1)), int(match.group(2))) if match else (2, 17)
 
 
-def index_args(index: IndexOptions) -> list[str]:
-    args: list[str] = []
-    if index.index_url:
-        args += ["--index-url", index.index_url]
-    for url in index.extra_index_urls:
-        args += ["--extra-index-url", url]
-    for link in index.find_links:
-        args += ["--find-links", link]
-    if index.no_index:
-        args.append("--no-index")
-    return args
-
-
-def uv_bin() -> str:
-    from uv import find_uv_bin
-
-    return find_uv_bin()
-
-
 def _target_args(fn: FunctionConfig) -> list[str]:
     assert fn.runtime.version is not None
     major, minor = fn.runtime.version
-    return ["--python-version", f"{major}.{minor}", "--python-platform", runtimes.uv_platform(fn.runtime, fn.architecture)]
+    return [
+        "--python-version",
+        f"{major}.{minor}",
+        "--python-platform",
+        runtimes.uv_platform(fn.runtime, fn.architecture),
+    ]
 
 
-def _run_uv(fn: FunctionConfig, args: list[str], dest: Path, runner: Runner, *, context: str,
-            check: bool = True) -> _Proc:
-    cmd = [uv_bin(), "pip", "install", "--target", str(dest), *_target_args(fn), "--link-mode", "copy",
-           "--no-compile-bytecode", *index_args(fn.index), *args]
+def _run_uv(
+    fn: FunctionConfig, args: list[str], dest: Path, runner: Runner, *, context: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    cmd = [
+        uv_bin(),
+        "pip",
+        "install",
+        "--target",
+        str(dest),
+        *_target_args(fn),
+        "--link-mode",
+        "copy",
+        "--no-compile-bytecode",
+        *index_args(fn.index),
+        *args,
+    ]
     proc = runner(cmd, env=installer_env(_pip_env_for_uv()), cwd=fn.project_dir)
     if check and proc.returncode != 0:
         raise explain_failure(fn, proc.stdout + proc.stderr, context, " ".join(cmd))
@@ -134,8 +134,12 @@ def _run_uv(fn: FunctionConfig, args: list[str], dest: Path, runner: Runner, *, 
 def _pip_env_for_uv() -> dict[str, str]:
     # CI often points pip at a mirror with PIP_INDEX_URL; uv reads only UV_*. Carry the pip ones over
     # unless the UV_ ones are set, so both installers see the same index.
-    pairs = {"PIP_INDEX_URL": "UV_INDEX_URL", "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL",
-             "PIP_FIND_LINKS": "UV_FIND_LINKS", "PIP_NO_INDEX": "UV_NO_INDEX"}
+    pairs = {
+        "PIP_INDEX_URL": "UV_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL",
+        "PIP_FIND_LINKS": "UV_FIND_LINKS",
+        "PIP_NO_INDEX": "UV_NO_INDEX",
+    }
     return {uv: os.environ[pip] for pip, uv in pairs.items() if pip in os.environ and uv not in os.environ}
 
 
@@ -143,65 +147,49 @@ def pip_target_args(fn: FunctionConfig) -> list[str]:
     """pip's flags for the target: one --platform per glibc level, the CPython ABI, wheels only."""
     assert fn.runtime.version is not None
     tag = fn.runtime.python_tag
-    args = ["--implementation", "cp", "--python-version", f"{fn.runtime.version[0]}.{fn.runtime.version[1]}",
-            "--abi", tag, "--abi", "abi3", "--abi", "none", "--only-binary", ":all:"]
+    args = [
+        "--implementation",
+        "cp",
+        "--python-version",
+        f"{fn.runtime.version[0]}.{fn.runtime.version[1]}",
+        "--abi",
+        tag,
+        "--abi",
+        "abi3",
+        "--abi",
+        "none",
+        "--only-binary",
+        ":all:",
+    ]
     for platform in runtimes.manylinux_platforms(fn.runtime, fn.architecture):
         args += ["--platform", platform]
     return args
 
 
-def _run_pip(fn: FunctionConfig, args: list[str], dest: Path, runner: Runner, where: str,
-             uv_output: str = "") -> None:
-    cmd = [sys.executable, "-m", "pip", "install", "--target", str(dest), "--no-compile", "--no-warn-script-location",
-           "--disable-pip-version-check", *pip_target_args(fn), *index_args(fn.index), *args]
+def _run_pip(
+    fn: FunctionConfig, args: list[str], dest: Path, runner: Runner, where: str, *, uv_output: str = ""
+) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--target",
+        str(dest),
+        "--no-compile",
+        "--no-warn-script-location",
+        "--disable-pip-version-check",
+        *pip_target_args(fn),
+        *index_args(fn.index),
+        *args,
+    ]
     proc = runner(cmd, env=installer_env(), cwd=fn.project_dir)
     if proc.returncode != 0:
         output = proc.stdout + proc.stderr
         if "No module named pip" in output:
-            raise ResolveError(f"resolving {where}: pip is not installed next to lpack",
-                               hint='install pip, or use installer = "uv"', details=output)
+            raise ResolveError(
+                f"resolving {where}: pip is not installed next to lpack",
+                hint='install pip, or use installer = "uv"',
+                details=output,
+            )
         raise explain_failure(fn, uv_output + "\n" + output, where, " ".join(cmd))
-
-
-_NO_MATCHING_TAG = re.compile(
-    r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==(?P<version>[^\s`]+))? has no wheels with a matching "
-    r"(?P<what>platform|Python ABI|Python implementation|Python version)? ?tag"
-)
-_PIP_NO_MATCH = re.compile(r"No matching distribution found for (?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)")
-_NATIVE_BUILT = re.compile(r"The built wheel `(?P<wheel>[^`]+)` is not compatible with the target")
-_NOT_FOUND = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) was not found in the (?:package registry|provided)")
-_HASH = re.compile(r"(Hash mismatch|hash mismatch|do not match the hashes|must have a hash|not have a hash)")
-
-
-def explain_failure(fn: FunctionConfig, output: str, where: str, command: str) -> ResolveError:
-    """Turn an installer's failure into one typed, actionable error."""
-    details = f"$ {command}\n{output.strip()}"
-    if match := _NATIVE_BUILT.search(output):
-        name = match.group("wheel").split("-")[0]
-        return ResolveError(
-            f"resolving {where}: '{canonicalize_name(name)}' has only a source distribution with native code, "
-            f"which cannot be built for {target_label(fn)} on this machine",
-            hint=f"use a version of {canonicalize_name(name)} that publishes manylinux wheels, or build it for the "
-                 "target elsewhere and add the wheel with find-links",
-            details=details)
-    if match := (_NO_MATCHING_TAG.search(output) or _PIP_NO_MATCH.search(output)):
-        version = match.groupdict().get("version") or _inputs.pinned_version(match.group("name"), output)
-        return _no_wheel_error(fn, match.group("name"), version, where, details)
-    if match := _NOT_FOUND.search(output):
-        return ResolveError(f"resolving {where}: package '{match.group('name')}' was not found in the index",
-                            hint="check the name and version, and index-url / find-links", details=details)
-    if _HASH.search(output):
-        return ResolveError(f"resolving {where}: a downloaded file does not match the hash in the lock",
-                            hint="re-lock (pip-compile --generate-hashes) if the change is expected", details=details)
-    last = next((ln.strip() for ln in reversed(output.splitlines()) if ln.strip()), "installer failed")
-    return ResolveError(f"resolving {where}: {last}", hint="run with -v to see the installer's output",
-                        details=details)
-
-
-def _no_wheel_error(fn: FunctionConfig, name: str, version: str | None, where: str, details: str) -> ResolveError:
-    offered = _offered.offered_files(name, fn.index, fn.project_dir)
-    summary = _offered.describe(name, version, offered, fn.runtime, fn.architecture)
-    return ResolveError(f"resolving {where}: no wheel of '{canonicalize_name(name)}' fits {target_label(fn)} "
-                        f"(glibc {fn.runtime.glibc[0]}.{fn.runtime.glibc[1]}); {summary.message}",
-                        hint=summary.hint, details=details)
-

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+WHEELS = FIXTURES / "wheels"
+SDISTS = FIXTURES / "sdists"
+PROJECTS = FIXTURES / "projects"
+
+# Settings from the machine that would change what pip and uv install; tests name their sources.
+_ISOLATE = ("PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX", "PIP_CONSTRAINT",
+            "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS", "UV_NO_INDEX", "UV_CONSTRAINT",
+            "SOURCE_DATE_EPOCH")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-network", action="store_true", help="also run tests that install from the package index")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-network") or os.environ.get("LPACK_RUN_NETWORK") == "1":
+        return
+    skip = pytest.mark.skip(reason="needs the package index: pass --run-network")
+    for item in items:
+        if "network" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_installers(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    for name in _ISOLATE:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("UV_NO_CONFIG", "1")
+
+
+def copy_project(name: str, dest: Path) -> Path:
+    """A copy of fixtures/projects/NAME whose find-links point at the fixture wheelhouse."""
+    target = dest / name
+    shutil.copytree(PROJECTS / name, target, ignore=shutil.ignore_patterns("dist", "__pycache__"))
+    for config in (target / "pyproject.toml", target / "lpack.toml"):
+        if config.is_file():
+            text = config.read_text().replace('"../../wheels"', f'"{WHEELS.as_posix()}"')
+            config.write_text(text.replace('"../../sdists"', f'"{SDISTS.as_posix()}"'))
+    return target
+
+
+MakeProject = Callable[[str], Path]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> MakeProject:
+    """project("name") -> a fresh copy of that fixture project in tmp_path."""
+    return lambda name: copy_project(name, tmp_path)
