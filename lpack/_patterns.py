@@ -7,11 +7,11 @@ import pathspec
 
 
 class Patterns:
-    """gitignore-syntax patterns (pathspec's "gitwildmatch"), matched against POSIX relative paths."""
+    """gitignore-syntax patterns (pathspec's GitIgnoreSpec, which follows git's own edge cases), matched against POSIX relative paths."""
 
     def __init__(self, lines: Iterable[str]) -> None:
         self.lines = tuple(lines)
-        self._spec: Any = pathspec.PathSpec.from_lines("gitwildmatch", self.lines)
+        self._spec: Any = pathspec.GitIgnoreSpec.from_lines(self.lines)
 
     def __bool__(self) -> bool:
         return bool(self.lines)

@@ -24,6 +24,8 @@ _HASH = re.compile(r"(Hash mismatch|hash mismatch|do not match the hashes|must h
 def explain_failure(fn: FunctionConfig, output: str, where: str, command: str) -> ResolveError:
     """Turn an installer's failure into one typed, actionable error."""
     details = f"$ {command}\n{output.strip()}"
+    # uv wraps long lines to the terminal's width; match on the text with whitespace folded.
+    output = " ".join(output.split())
     if match := _NATIVE_BUILT.search(output):
         name = match.group("wheel").split("-")[0]
         return ResolveError(
@@ -44,8 +46,10 @@ def explain_failure(fn: FunctionConfig, output: str, where: str, command: str) -
         )
     if _HASH.search(output):
         return ResolveError(
-            f"resolving {where}: a downloaded file does not match the hash in the lock",
-            hint="re-lock (pip-compile --generate-hashes) if the change is expected",
+            f"resolving {where}: a file for {target_label(fn)} does not match the hashes in the lock",
+            hint="a lock made for one platform lacks the hashes of other platforms' wheels: re-lock with "
+            "`uv pip compile --universal --generate-hashes` (or pip-compile on the target); "
+            "if a file changed upstream, find out why before re-locking",
             details=details,
         )
     last = next((ln.strip() for ln in reversed(output.splitlines()) if ln.strip()), "installer failed")
