@@ -7,7 +7,7 @@ import pathspec
 
 
 class Patterns:
-    """gitignore-syntax patterns (pathspec's GitIgnoreSpec, which follows git's own edge cases), matched against POSIX relative paths."""
+    """gitignore-syntax patterns matched against POSIX relative paths (pathspec's GitIgnoreSpec: git's own rules)."""
 
     def __init__(self, lines: Iterable[str]) -> None:
         self.lines = tuple(lines)

@@ -12,11 +12,11 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from lpack import runtimes
 from lpack.config import FunctionConfig, _read_toml
 from lpack.errors import ConfigError, ResolveError
 from lpack.resolve._errors import explain_failure
-from lpack.resolve._run import Runner, index_args, installer_env, target_label, uv_bin
+from lpack.resolve._pip import pip_fallback_note, pip_lock, uv_falls_short
+from lpack.resolve._run import Runner, index_args, installer_env, target_label, uv_bin, uv_env, uv_target_args
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,9 +79,10 @@ def _locked(
     if source is None:
         infile.write_text("\n".join(lines) + "\n")
     lock = work / "requirements.lock.txt"
-    lock_requirements(fn, infile, lock, runner, what)
+    notes = [f"locked {what} with hashes"]
+    lock_requirements(fn, infile, lock, runner, what=what, notes=notes)
     names = {canonicalize_name(r.name) for r in map(_parse, lines) if r is not None}
-    return Inputs(lock=lock, direct=frozenset(names), label=what, notes=(f"locked {what} with hashes",))
+    return Inputs(lock=lock, direct=frozenset(names), label=what, notes=tuple(notes))
 
 
 def _parse(line: str) -> Requirement | None:
@@ -91,7 +92,9 @@ def _parse(line: str) -> Requirement | None:
         return None  # an option line such as "--index-url": uv reads it from the file itself
 
 
-def lock_requirements(fn: FunctionConfig, infile: Path, lock: Path, runner: Runner, what: str) -> None:
+def lock_requirements(
+    fn: FunctionConfig, infile: Path, lock: Path, runner: Runner, *, what: str, notes: list[str]
+) -> None:
     """pip-tools' format (pinned, --hash per file, `# via` notes), resolved for the target's markers."""
     assert fn.runtime.version is not None
     cmd = [
@@ -106,15 +109,18 @@ def lock_requirements(fn: FunctionConfig, infile: Path, lock: Path, runner: Runn
         "--no-emit-index-url",
         "--no-emit-find-links",
         "--quiet",
-        "--python-version",
-        f"{fn.runtime.version[0]}.{fn.runtime.version[1]}",
-        "--python-platform",
-        runtimes.uv_platform(fn.runtime, fn.architecture),
+        *uv_target_args(fn),
         *index_args(fn.index),
     ]
-    proc = runner(cmd, env=installer_env(), cwd=fn.project_dir)
-    if proc.returncode != 0:
-        raise explain_failure(fn, proc.stdout + proc.stderr, f"locking {what} for {target_label(fn)}", " ".join(cmd))
+    proc = runner(cmd, env=uv_env(), cwd=fn.project_dir)
+    if proc.returncode == 0:
+        return
+    where = f"locking {what} for {target_label(fn)}"
+    output = proc.stdout + proc.stderr
+    if not uv_falls_short(fn, output):
+        raise explain_failure(fn, output, where, " ".join(cmd))
+    pip_lock(fn, infile, lock, runner, where, uv_output=output)
+    notes.append(pip_fallback_note(fn, "locked"))
 
 
 def direct_names(lock: Path) -> frozenset[str]:

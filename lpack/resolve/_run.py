@@ -11,6 +11,7 @@ from typing import Protocol
 
 from uv import find_uv_bin
 
+from lpack import runtimes
 from lpack._archive import source_date_epoch
 from lpack.config import FunctionConfig, IndexOptions
 
@@ -84,3 +85,27 @@ def index_args(index: IndexOptions) -> list[str]:
 
 def uv_bin() -> str:
     return find_uv_bin()
+
+
+def uv_target_args(fn: FunctionConfig) -> list[str]:
+    assert fn.runtime.version is not None
+    major, minor = fn.runtime.version
+    return [
+        "--python-version",
+        f"{major}.{minor}",
+        "--python-platform",
+        runtimes.uv_platform(fn.runtime, fn.architecture),
+    ]
+
+
+def uv_env() -> dict[str, str]:
+    """pip's index variables as uv's: CI often points pip at a mirror, and uv reads only UV_*."""
+    pairs = {
+        "PIP_INDEX_URL": "UV_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL",
+        "PIP_FIND_LINKS": "UV_FIND_LINKS",
+        "PIP_NO_INDEX": "UV_NO_INDEX",
+    }
+    return installer_env(
+        {uv: os.environ[pip] for pip, uv in pairs.items() if pip in os.environ and uv not in os.environ}
+    )

@@ -8,20 +8,24 @@ target's exact manylinux level. uv knows only some glibc levels (2_17, 2_28, 2_3
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lpack import runtimes
 from lpack.config import FunctionConfig
-from lpack.errors import ResolveError
 from lpack.resolve import _inputs
-from lpack.resolve._errors import NO_MATCHING_TAG, explain_failure
-from lpack.resolve._run import Runner, index_args, installer_env, run_subprocess, target_label, uv_bin
+from lpack.resolve._errors import explain_failure
+from lpack.resolve._pip import pip_fallback_note, pip_install, uv_falls_short
+from lpack.resolve._run import (
+    Runner,
+    index_args,
+    run_subprocess,
+    target_label,
+    uv_bin,
+    uv_env,
+    uv_target_args,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,20 +73,16 @@ def _install_lock(fn: FunctionConfig, inputs: _inputs.Inputs, dest: Path, runner
         args.insert(0, "--require-hashes")
     where = f"{inputs.label} for {target_label(fn)}"
     if fn.installer == "pip":
-        _run_pip(fn, args, dest, runner, where)
+        pip_install(fn, args, dest, runner, where)
         return "pip"
     proc = _run_uv(fn, args, dest, runner, context=where, check=False)
     if proc.returncode == 0:
         return "uv"
     output = proc.stdout + proc.stderr
-    if NO_MATCHING_TAG.search(output) and _uv_glibc(fn) < fn.runtime.glibc:
-        # uv was told an older glibc than the runtime has; pip knows every level in between.
-        notes.append(
-            f"uv found no wheel at manylinux_{_uv_glibc(fn)[0]}_{_uv_glibc(fn)[1]}; installed with pip "
-            f"for manylinux_{fn.runtime.glibc[0]}_{fn.runtime.glibc[1]}"
-        )
+    if uv_falls_short(fn, output):
+        notes.append(pip_fallback_note(fn, "installed"))
         _clear(dest)
-        _run_pip(fn, args, dest, runner, where, uv_output=output)
+        pip_install(fn, args, dest, runner, where, uv_output=output)
         return "pip"
     raise explain_failure(fn, output, where, " ".join(proc.args))
 
@@ -90,23 +90,6 @@ def _install_lock(fn: FunctionConfig, inputs: _inputs.Inputs, dest: Path, runner
 def _clear(dest: Path) -> None:
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
-
-
-def _uv_glibc(fn: FunctionConfig) -> tuple[int, int]:
-    platform = runtimes.uv_platform(fn.runtime, fn.architecture)
-    match = re.search(r"_(\d+)_(\d+)$", platform)
-    return (int(match.group(1)), int(match.group(2))) if match else (2, 17)
-
-
-def _target_args(fn: FunctionConfig) -> list[str]:
-    assert fn.runtime.version is not None
-    major, minor = fn.runtime.version
-    return [
-        "--python-version",
-        f"{major}.{minor}",
-        "--python-platform",
-        runtimes.uv_platform(fn.runtime, fn.architecture),
-    ]
 
 
 def _run_uv(
@@ -118,78 +101,14 @@ def _run_uv(
         "install",
         "--target",
         str(dest),
-        *_target_args(fn),
+        *uv_target_args(fn),
         "--link-mode",
         "copy",
         "--no-compile-bytecode",
         *index_args(fn.index),
         *args,
     ]
-    proc = runner(cmd, env=installer_env(_pip_env_for_uv()), cwd=fn.project_dir)
+    proc = runner(cmd, env=uv_env(), cwd=fn.project_dir)
     if check and proc.returncode != 0:
         raise explain_failure(fn, proc.stdout + proc.stderr, context, " ".join(cmd))
     return proc
-
-
-def _pip_env_for_uv() -> dict[str, str]:
-    # CI often points pip at a mirror with PIP_INDEX_URL; uv reads only UV_*. Carry the pip ones over
-    # unless the UV_ ones are set, so both installers see the same index.
-    pairs = {
-        "PIP_INDEX_URL": "UV_INDEX_URL",
-        "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL",
-        "PIP_FIND_LINKS": "UV_FIND_LINKS",
-        "PIP_NO_INDEX": "UV_NO_INDEX",
-    }
-    return {uv: os.environ[pip] for pip, uv in pairs.items() if pip in os.environ and uv not in os.environ}
-
-
-def pip_target_args(fn: FunctionConfig) -> list[str]:
-    """pip's flags for the target: one --platform per glibc level, the CPython ABI, wheels only."""
-    assert fn.runtime.version is not None
-    tag = fn.runtime.python_tag
-    args = [
-        "--implementation",
-        "cp",
-        "--python-version",
-        f"{fn.runtime.version[0]}.{fn.runtime.version[1]}",
-        "--abi",
-        tag,
-        "--abi",
-        "abi3",
-        "--abi",
-        "none",
-        "--only-binary",
-        ":all:",
-    ]
-    for platform in runtimes.manylinux_platforms(fn.runtime, fn.architecture):
-        args += ["--platform", platform]
-    return args
-
-
-def _run_pip(
-    fn: FunctionConfig, args: list[str], dest: Path, runner: Runner, where: str, *, uv_output: str = ""
-) -> None:
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--target",
-        str(dest),
-        "--no-compile",
-        "--no-warn-script-location",
-        "--disable-pip-version-check",
-        *pip_target_args(fn),
-        *index_args(fn.index),
-        *args,
-    ]
-    proc = runner(cmd, env=installer_env(), cwd=fn.project_dir)
-    if proc.returncode != 0:
-        output = proc.stdout + proc.stderr
-        if "No module named pip" in output:
-            raise ResolveError(
-                f"resolving {where}: pip is not installed next to lpack",
-                hint='install pip, or use installer = "uv"',
-                details=output,
-            )
-        raise explain_failure(fn, uv_output + "\n" + output, where, " ".join(cmd))

@@ -253,3 +253,12 @@ def test_a_pruned_tree_still_imports_every_package(project: MakeProject, tmp_pat
                           check=False)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["result"] == ["a+b", 42, 4]
+
+
+def test_al2_wheel_between_uv_levels_falls_back_to_pip(project: MakeProject) -> None:
+    # manylinux_2_24 fits python3.11 (glibc 2.26); uv knows only 2_17 below 2_28, pip gets every level.
+    report = build_json(project("al2-glibc-224"))
+    [artifact] = report["artifacts"]
+    assert artifact["installer"] == "pip"
+    assert any("pip for manylinux_2_26" in note for note in artifact["notes"])
+    assert set(elf_machines(Path(artifact["path"])).values()) == {EM_AARCH64}
