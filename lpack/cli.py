@@ -41,33 +41,31 @@ def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Interpreter of the target's Python version, for bytecode.",
 )
+@click.option("--index-url", help="Package index to use instead of the configured one.")
+@click.option("--find-links", multiple=True, help="Extra directory or URL of distributions (repeatable).")
+@click.option("--no-index", is_flag=True, help="Use only --find-links / find-links, not any index.")
 @click.option(
     "--report", "report_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report to FILE."
 )
+@click.option("-v", "--verbose", is_flag=True, help="Show installer output and debug logs.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("--json", "json_mode", is_flag=True, help="Print the JSON report on stdout instead of the table.")
 @click.pass_context
 def build(
     ctx: click.Context,
+    /,
+    *,
     project: Path,
-    runtime: str | None,
-    architecture: str | None,
-    out_dir: Path | None,
-    functions: tuple[str, ...],
-    installer: str | None,
-    python: Path | None,
     report_file: Path | None,
     json_mode: bool,
+    verbose: bool,
+    quiet: bool,
+    **options: Any,
 ) -> None:
     """Build the project's functions into deterministic Lambda zips."""
-    out = Output(quiet=ctx.obj["quiet"], verbose=ctx.obj["verbose"], json_mode=json_mode)
-    overrides = Overrides(
-        runtime=runtime,
-        architecture=architecture,
-        out_dir=out_dir.resolve() if out_dir else None,
-        functions=functions,
-        installer=installer,
-        python=python,
-    )
+    out = Output(quiet=quiet or ctx.obj["quiet"], verbose=verbose or ctx.obj["verbose"], json_mode=json_mode)
+    out_dir = options.pop("out_dir")
+    overrides = Overrides(out_dir=out_dir.resolve() if out_dir else None, **options)
     try:
         config = load_config(project, overrides)
         result = run_build(config, on_event=out.event)

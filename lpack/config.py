@@ -92,6 +92,9 @@ class Overrides:
     functions: tuple[str, ...] = ()
     installer: str | None = None
     python: Path | None = None
+    index_url: str | None = None
+    find_links: tuple[str, ...] = ()  # added to the config's, relative to the current directory
+    no_index: bool = False
 
 
 class _Where:
@@ -322,16 +325,7 @@ def _select(configs: list[FunctionConfig], wanted: tuple[str, ...], file: Path) 
 def _make_function(
     name: str, values: dict[str, object], where: _Where, project_dir: Path, overrides: Overrides
 ) -> FunctionConfig:
-    if overrides.runtime:
-        values["runtime"] = _parse_runtime(overrides.runtime, _Where(Path("command line"), "--runtime"), "value")
-    if overrides.architecture:
-        values["architecture"] = _parse_arch(overrides.architecture, _Where(Path("command line"), "--arch"), "value")
-    if overrides.installer:
-        values["installer"] = _choice(
-            overrides.installer, ("uv", "pip"), _Where(Path("command line"), "--installer"), "value"
-        )
-    if overrides.python:
-        values["python"] = str(overrides.python)
+    _apply_overrides(values, overrides)
     for required in ("runtime", "handler"):
         if required not in values:
             raise where.error(required, "missing", hint=f'set {required} = "..." in {where.file.name}')
@@ -339,6 +333,25 @@ def _make_function(
     if not _HANDLER_RE.match(handler):
         raise where.error("handler", f'"{handler}" is not "module.function"', hint='e.g. handler = "app.handler"')
     return _build_function(name, values, project_dir)
+
+
+def _apply_overrides(values: dict[str, object], overrides: Overrides) -> None:
+    cli = _Where(Path("command line"), "")  # errors read "command line: --runtime: unknown runtime ..."
+    if overrides.runtime:
+        values["runtime"] = _parse_runtime(overrides.runtime, cli, "--runtime")
+    if overrides.architecture:
+        values["architecture"] = _parse_arch(overrides.architecture, cli, "--arch")
+    if overrides.installer:
+        values["installer"] = _choice(overrides.installer, ("uv", "pip"), cli, "--installer")
+    if overrides.python:
+        values["python"] = str(overrides.python)
+    if overrides.index_url:
+        values["index_url"] = overrides.index_url
+    if overrides.find_links:
+        links = [link if "://" in link else str(Path(link).resolve()) for link in overrides.find_links]
+        values["find_links"] = (*cast("tuple[str, ...]", values.get("find_links", ())), *links)
+    if overrides.no_index:
+        values["no_index"] = True
 
 
 def _build_function(name: str, values: dict[str, object], project_dir: Path) -> FunctionConfig:

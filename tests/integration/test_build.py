@@ -262,3 +262,10 @@ def test_al2_wheel_between_uv_levels_falls_back_to_pip(project: MakeProject) -> 
     assert artifact["installer"] == "pip"
     assert any("pip for manylinux_2_26" in note for note in artifact["notes"])
     assert set(elf_machines(Path(artifact["path"])).values()) == {EM_AARCH64}
+
+
+def test_python_template_builds(tmp_path: Path) -> None:
+    root = tmp_path / "my-function"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "templates" / "python", root)
+    report = build_json(root)
+    assert names(Path(report["artifacts"][0]["path"]))[:2] == ["__pycache__/", "__pycache__/app.cpython-312.pyc"]
