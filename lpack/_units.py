@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 # Decimal units for "MB" and binary ones for "MiB", as their names say. Lambda's own "50 MB" and
 # "250 MB" limits are binary (runtimes.py), so budgets given as "MiB" line up with them exactly.
@@ -29,7 +30,8 @@ def parse_size(text: str | int) -> int:
     unit = match.group(2).lower() if match else None
     if match is None or unit not in _UNITS:
         raise ValueError(f'expected a size like "40MB" or "200MiB", got "{text}"')
-    return int(float(match.group(1)) * _UNITS[unit])
+    # Decimal, not float: "8.2MB" is 8,200,000 bytes, not 8,199,999.
+    return int(Decimal(match.group(1)) * _UNITS[unit])
 
 
 def format_size(n: int) -> str:

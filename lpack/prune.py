@@ -84,7 +84,8 @@ def prune(
     if config.profile == "safe":
         deps = [e for e in tree if e.origin == "deps"]
         removals.extend((name, {e.path for e in deps if rule(e)}) for name, rule in SAFE_RULES)
-        removals.append(("package test suites", _unimported_test_dirs(deps)))
+        modules = [e for e in tree if e.path.endswith(".py")]  # the function's own code imports them too
+        removals.append(("package test suites", _unimported_test_dirs(deps, modules)))
     # Bytecode is never shipped from disk: timestamp pyc next to fixed zip dates is stale on every
     # cold start (aws-lambda-builders#924). The bytecode stage compiles hash-based pyc instead.
     removals.append(("bytecode caches", {e.path for e in tree if _is_bytecode(e) and e.origin != "bytecode"}))
@@ -109,12 +110,12 @@ def _apply(tree: StagingTree, removals: list[tuple[str, set[str]]], keep: Patter
     return tree.without(gone), PruneReport(rules=results, kept_by_user=len(saved))
 
 
-def _unimported_test_dirs(deps: list[Entry]) -> set[str]:
-    """Files in `tests/` or `test/` package directories that no module outside them imports."""
+def _unimported_test_dirs(deps: list[Entry], modules: list[Entry]) -> set[str]:
+    """Files in dependencies' `tests/` or `test/` package directories that no module outside them imports."""
     candidates = {_test_dir(e.path) for e in deps} - {None}
     if not candidates:
         return set()
-    outside = [e for e in deps if e.path.endswith(".py") and _test_dir(e.path) is None]
+    outside = [e for e in modules if _test_dir(e.path) is None]
     imported = _imported_dirs(outside, {c for c in candidates if c is not None})
     doomed = {c for c in candidates if c is not None} - imported
     return {e.path for e in deps if _test_dir(e.path) in doomed}

@@ -105,18 +105,22 @@ def _walk(
 ) -> Iterator[Entry]:
     real = directory.resolve()
     if real in seen:
-        raise AuditError(f"{directory}: symlink loop", hint="remove the link that points back to its parent")
+        rel = directory.relative_to(root).as_posix()
+        raise AuditError(f"{rel}: symlink loop", hint="remove the link that points back to its parent")
     seen = seen | {real}
     with os.scandir(directory) as it:
         items = sorted(it, key=lambda d: d.name)
     for item in items:
         path = Path(item.path)
         rel = path.relative_to(root).as_posix()
+        is_dir = item.is_dir()  # follows links; a dangling link is "not a directory"
+        # Ask first: an excluded link (a .venv pointing elsewhere) must not fail the build.
+        if not keep(rel + "/" if is_dir else rel, is_dir):
+            continue
         target = _inside(root, path) if item.is_symlink() else path
-        if target.is_dir():
-            if keep(rel + "/", True):
-                yield from _walk(root, path, origin, keep, seen)
-        elif target.is_file() and keep(rel, False):
+        if is_dir:
+            yield from _walk(root, path, origin, keep, seen)
+        elif target.is_file():
             st = target.stat()
             yield Entry(path=rel, source=target, size=st.st_size, executable=is_executable(st.st_mode), origin=origin)
 

@@ -14,9 +14,19 @@ SDISTS = FIXTURES / "sdists"
 PROJECTS = FIXTURES / "projects"
 
 # Settings from the machine that would change what pip and uv install; tests name their sources.
-_ISOLATE = ("PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX", "PIP_CONSTRAINT",
-            "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS", "UV_NO_INDEX", "UV_CONSTRAINT",
-            "SOURCE_DATE_EPOCH")
+_ISOLATE = (
+    "PIP_FIND_LINKS",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_NO_INDEX",
+    "PIP_CONSTRAINT",
+    "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_NO_INDEX",
+    "UV_CONSTRAINT",
+    "SOURCE_DATE_EPOCH",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -15,15 +15,18 @@ NO_MATCHING_TAG = re.compile(
     r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==(?P<version>[^\s`]+))? has no wheels with a matching "
     r"(?P<what>platform|Python ABI|Python implementation|Python version)? ?tag"
 )
-_PIP_NO_MATCH = re.compile(r"No matching distribution found for (?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)")
+_PIP_NO_MATCH = re.compile(
+    r"No matching distribution found for (?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==(?P<version>[^\s,;)]+))?"
+)
 _NATIVE_BUILT = re.compile(r"The built wheel `(?P<wheel>[^`]+)` is not compatible with the target")
 _NOT_FOUND = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) was not found in the (?:package registry|provided)")
-_HASH = re.compile(r"(Hash mismatch|hash mismatch|do not match the hashes|must have a hash|not have a hash)")
+_HASH = re.compile(r"hash mismatch|do not match the hashes|must have a hash|not have a hash", re.IGNORECASE)
 
 
 def explain_failure(fn: FunctionConfig, output: str, where: str, command: str) -> ResolveError:
     """Turn an installer's failure into one typed, actionable error."""
     details = f"$ {command}\n{output.strip()}"
+    raw_output = output
     # uv wraps long lines to the terminal's width; match on the text with whitespace folded.
     output = " ".join(output.split())
     if match := _NATIVE_BUILT.search(output):
@@ -52,7 +55,7 @@ def explain_failure(fn: FunctionConfig, output: str, where: str, command: str) -
             "if a file changed upstream, find out why before re-locking",
             details=details,
         )
-    last = next((ln.strip() for ln in reversed(output.splitlines()) if ln.strip()), "installer failed")
+    last = next((ln.strip() for ln in reversed(raw_output.splitlines()) if ln.strip()), "installer failed")
     return ResolveError(f"resolving {where}: {last}", hint="run with -v to see the installer's output", details=details)
 
 

@@ -126,27 +126,28 @@ def lock_requirements(
 def direct_names(lock: Path) -> frozenset[str]:
     """Names in a requirements file that the user asked for, not only pulled in by another package.
 
-    pip-tools notes each pin with an indented `# via ...` block; a pin with none, or one via
-    `-r file`, is direct.
+    pip-tools notes each pin with `# via ...`, in an indented block or on the pin's own line; a pin with
+    no note, or one via `-r file`, is direct. A pin only `-c constraints.txt` names is not: a constraint
+    never asks for a package.
     """
-    names: set[str] = set()
-    current: str | None = None
-    via: list[str] = []
-    for raw in [*lock.read_text(encoding="utf-8").splitlines(), "END"]:
-        line = raw.strip()
-        if raw[:1] in (" ", "\t"):
-            if line.startswith("#"):
-                note = line[1:].strip()
-                note = note[3:].strip() if note.startswith("via") else note
-                via += [note] if note else []
+    pins: list[tuple[str, list[str]]] = []
+    for raw in lock.read_text(encoding="utf-8").splitlines():
+        code, _, comment = raw.partition("#")
+        note = comment.strip()
+        indented = raw[:1] in (" ", "\t")
+        if note.startswith("via"):
+            note = note[3:].strip()
+        elif not indented:
+            note = ""  # a plain comment after a pin ("# we call it ourselves") says nothing about who needs it
+        notes = [n.strip() for n in note.split(",") if n.strip()] if note else []
+        if indented or not code.strip():
+            if pins and indented:
+                pins[-1][1].extend(notes)  # an indented `# via` block belongs to the pin above
             continue
-        if not line or line.startswith(("#", "-")):
-            continue
-        if current and (not via or any(v.startswith(("-r", "-c")) for v in via)):
-            names.add(current)
-        req = _parse(line.rstrip("\\").strip())
-        current, via = (canonicalize_name(req.name) if req else None), []
-    return frozenset(names)
+        req = _parse(code.split(" --")[0].split("\t--")[0].rstrip("\\ \t"))
+        if req is not None:
+            pins.append((canonicalize_name(req.name), notes))
+    return frozenset(name for name, via in pins if not via or any(v.startswith("-r") for v in via))
 
 
 def _from_built_wheel(fn: FunctionConfig, project: dict[str, object], work: Path, runner: Runner) -> Inputs:

@@ -87,22 +87,38 @@ def describe(name: str, version: str | None, files: list[str], runtime: runtimes
     platforms = sorted({t.platform for _, tags in pinned for t in tags})
     what = f"{name} {version}" if version else name
     message = (
-        f"{what} offers wheels for {', '.join(platforms)}"
-        if platforms
-        else f"{what} offers no wheels{' (only a source distribution)' if files else ''}"
+        f"{what} offers wheels for {', '.join(platforms)}" if platforms else _no_wheels(what, name, version, files)
     )
     suggestions = _other_runtimes(pinned, runtime, arch) + _other_versions(by_version, runtime, arch, version)
     hint = "; or ".join(suggestions) if suggestions else f"pick a package that publishes manylinux wheels for {arch}"
     return Summary(message=message, hint=hint)
 
 
+def _no_wheels(what: str, name: str, version: str | None, files: list[str]) -> str:
+    sdists = [f for f in files if not f.endswith(".whl") and _version_of(f) in (version, None)]
+    if sdists and version:
+        return f"{what} offers no wheels (only a source distribution)"
+    return f"{what} offers no wheels"
+
+
+def _version_of(filename: str) -> str | None:
+    stem = filename.removesuffix(".tar.gz").removesuffix(".zip")
+    return stem.rsplit("-", 1)[1] if "-" in stem else None
+
+
 def _other_runtimes(wheels: list[tuple[Version, frozenset[Tag]]], runtime: runtimes.Runtime, arch: Arch) -> list[str]:
-    same_lang = [r for r in runtimes.python_runtimes() if r.name != runtime.name and not r.deprecated]
-    ok = [(r, a) for r in same_lang for a in r.architectures if any(fits(tags, r, a) for _, tags in wheels)]
+    """The closest (runtime, architecture) the wheels fit: same architecture first, then the nearest minor."""
+    current = runtimes.python_runtimes()
+    pairs = [
+        (r, a) for r in current if not r.deprecated for a in r.architectures if (r.name, a) != (runtime.name, arch)
+    ]
+    ok = [(r, a) for r, a in pairs if any(fits(tags, r, a) for _, tags in wheels)]
     if not ok:
         return []
     minor = (runtime.version or (3, 0))[1]
     best, best_arch = min(ok, key=lambda ra: (ra[1] != arch, abs((ra[0].version or (3, 0))[1] - minor)))
+    if best.name == runtime.name:
+        return [f'use architecture = "{best_arch}"']
     why = f" (glibc {best.glibc[0]}.{best.glibc[1]})" if best.glibc != runtime.glibc else ""
     return [f'use runtime = "{best.name}"{why}' + (f' with architecture = "{best_arch}"' if best_arch != arch else "")]
 

@@ -21,18 +21,27 @@ def lpack(*args: str | Path) -> Result:
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
-def lpack_subprocess(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None,
-                     umask: int | None = None) -> subprocess.CompletedProcess[str]:
+def lpack_subprocess(
+    *args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None, umask: int | None = None
+) -> subprocess.CompletedProcess[str]:
     """`python -m lpack` in a child process: its own umask, TZ and environment."""
+
     def set_umask() -> None:
         if umask is not None:
             os.umask(umask)
 
-    return subprocess.run([sys.executable, "-m", "lpack", *map(str, args)], env={**os.environ, **(env or {})},
-                          cwd=cwd, capture_output=True, text=True, check=False, preexec_fn=set_umask)
+    return subprocess.run(
+        [sys.executable, "-m", "lpack", *map(str, args)],
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=set_umask,
+    )
 
 
-def build_json(project: Path, *extra: str) -> dict[str, Any]:
+def build_json(project: Path, *extra: str | Path) -> dict[str, Any]:
     result = lpack("build", project, "--json", *extra)
     assert result.exit_code == 0, result.output
     data: dict[str, Any] = json.loads(result.stdout)

@@ -57,8 +57,9 @@ def test_bundled_example_builds_reports_and_imports_read_only(project: MakeProje
         source.chmod(0o644)
         source.write_text("raise ImportError('the source was compiled instead of the shipped pyc')\n")
     before = sorted(p.relative_to(task) for p in task.rglob("*"))
-    proc = subprocess.run([PY312, "-I", "-c", _INVOKE, str(task), "app.handler"], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [PY312, "-I", "-c", _INVOKE, str(task), "app.handler"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["result"] == {"greeting": "a+b", "arch": "aarch64", "event": {"ping": 1}}
@@ -167,8 +168,13 @@ def test_sources_skip_secrets_and_project_tests_and_pruner_keeps_imported_tests(
     assert {"app.py", "lib/util.py", "lp_keeps_tests/tests/helpers.py", "lp_pure_a/examples/demo.py"} <= listed
     leaked = {".env", "server.pem", "tests/test_app.py", "scratch/tmp.py", "lib/notes.txt", "lpack.toml"} & listed
     assert not leaked
-    pruned = {"lp_pure_a/tests/test_core.py", "lp_pure_a/__init__.pyi", "lp_pure_a/_speedups.c",
-              "lp_pure_a/docs/guide.rst", "lp_pure_a-1.0.dist-info/RECORD"}
+    pruned = {
+        "lp_pure_a/tests/test_core.py",
+        "lp_pure_a/__init__.pyi",
+        "lp_pure_a/_speedups.c",
+        "lp_pure_a/docs/guide.rst",
+        "lp_pure_a-1.0.dist-info/RECORD",
+    }
     assert not pruned & listed
     assert "lp_pure_a-1.0.dist-info/METADATA" in listed and "lp_pure_a-1.0.dist-info/entry_points.txt" in listed
     assert ".env" in result.stderr and "server.pem" in result.stderr  # named in the warning
@@ -239,7 +245,8 @@ def test_pip_installer_gives_the_same_files_as_uv(project: MakeProject, tmp_path
     pip_zip = Path(pip_report["artifacts"][0]["path"])
     # Console-script launchers differ in wording between installers; the packages must not.
     assert [n for n in names(uv_zip) if not n.startswith("bin/")] == [
-        n for n in names(pip_zip) if not n.startswith("bin/")]
+        n for n in names(pip_zip) if not n.startswith("bin/")
+    ]
     assert elf_machines(pip_zip) == elf_machines(uv_zip)
 
 
@@ -249,8 +256,9 @@ def test_a_pruned_tree_still_imports_every_package(project: MakeProject, tmp_pat
     zip_path = Path(build_json(root)["artifacts"][0]["path"])
     task = unzip_read_only(zip_path, tmp_path / "task")
     assert PY312 is not None
-    proc = subprocess.run([PY312, "-I", "-c", _INVOKE, str(task), "app.handler"], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [PY312, "-I", "-c", _INVOKE, str(task), "app.handler"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["result"] == ["a+b", 42, 4]
 

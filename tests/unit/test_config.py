@@ -228,7 +228,7 @@ def test_budget_accepts_plain_integers_as_bytes(tmp_path: Path) -> None:
 
 MULTI = (
     'runtime = "python3.12"\narchitecture = "arm64"\nhandler = "app.handler"\nexclude = ["*.md"]\n'
-    "[budget]\nmax-zipped = \"10MB\"\n"
+    '[budget]\nmax-zipped = "10MB"\n'
     '[functions.api]\nhandler = "api.main"\n'
     '[functions.worker]\nruntime = "python3.11"\nexclude = ["data/"]\n'
 )

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from lpack._dists import distributions, removable_paths
 from lpack.staging import StagingTree, scan
 
@@ -184,8 +182,7 @@ def test_without_record_only_the_dist_info_files_are_known(tmp_path: Path) -> No
     assert removable_paths(tree, {"boto3"}, set()) == {"boto3-1.0.dist-info/METADATA", "boto3-1.0.dist-info/WHEEL"}
 
 
-@pytest.mark.parametrize("requires", [["not a valid requirement!!"], []])
-def test_invalid_requires_dist_lines_are_skipped(tmp_path: Path, requires: list[str]) -> None:
-    _add_dist(tmp_path, "odd", "odd", [*requires, "six"])
+def test_invalid_requires_dist_lines_are_skipped(tmp_path: Path) -> None:
+    _add_dist(tmp_path, "odd", "odd", ["not a valid requirement!!", "six"])
     _add_dist(tmp_path, "six", "six", [])
     assert distributions(scan(tmp_path, "deps"))["odd"].requires == {"six"}

@@ -170,11 +170,6 @@ def test_unparsable_module_does_not_break_pruning(tmp_path: Path) -> None:
     assert not any("/tests/" in p for p in kept)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prune: only dependency modules are searched for imports of a test package; the function's own "
-    "code (origin 'code') is ignored, so a dependency test package it imports is removed",
-)
 def test_test_package_imported_by_the_function_code_stays(tmp_path: Path) -> None:
     deps = _tree(tmp_path / "deps", TESTS)
     code = _tree(tmp_path / "code", {"app.py": "from pkg.tests.helpers import helper\n"}, "code")

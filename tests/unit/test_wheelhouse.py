@@ -76,8 +76,7 @@ def test_generator_output_is_byte_identical_across_umask_and_tz(tmp_path: Path) 
 def _zip_contents(path: Path) -> list[tuple[str, tuple[int, ...], int, int, bytes]]:
     with zipfile.ZipFile(path) as archive:
         return [
-            (i.filename, i.date_time, i.external_attr, i.create_system, archive.read(i))
-            for i in archive.infolist()
+            (i.filename, i.date_time, i.external_attr, i.create_system, archive.read(i)) for i in archive.infolist()
         ]
 
 
@@ -131,7 +130,7 @@ def _check_record(wheel: Path) -> None:
 
 def test_every_wheel_record_matches_its_members(wheelhouse: Path) -> None:
     wheels = _wheels(wheelhouse)
-    assert len(wheels) == 17
+    assert len(wheels) == 19
     for wheel in wheels:
         _check_record(wheel)
 
@@ -212,11 +211,11 @@ def _elf_glibc_needs(data: bytes) -> tuple[int, int, list[str]]:
         ),
         ("lp_new_glibc-1.0-cp39-abi3-manylinux_2_28_x86_64.whl", EM_X86_64, "GLIBC_2.28"),
         ("lp_new_glibc-1.0-cp39-abi3-manylinux_2_28_aarch64.whl", EM_AARCH64, "GLIBC_2.28"),
+        ("lp_glibc_224-1.0-cp39-abi3-manylinux_2_24_x86_64.whl", EM_X86_64, "GLIBC_2.24"),
+        ("lp_glibc_224-1.0-cp39-abi3-manylinux_2_24_aarch64.whl", EM_AARCH64, "GLIBC_2.24"),
     ],
 )
-def test_native_wheels_hold_elf_for_their_machine(
-    wheelhouse: Path, filename: str, machine: int, glibc: str
-) -> None:
+def test_native_wheels_hold_elf_for_their_machine(wheelhouse: Path, filename: str, machine: int, glibc: str) -> None:
     with zipfile.ZipFile(wheelhouse / "wheels" / filename) as archive:
         so = next(n for n in archive.namelist() if n.endswith(".abi3.so"))
         assert _elf_glibc_needs(archive.read(so)) == (ET_DYN, machine, [glibc])
