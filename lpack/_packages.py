@@ -14,6 +14,7 @@ from email.parser import HeaderParser
 from pathlib import PurePosixPath
 from typing import Literal
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 PackageKind = Literal["python", "node", "code"]
@@ -60,13 +61,16 @@ class _Owners:
     files: dict[str, str]
     tops: dict[str, str]
     versions: dict[str, str]
+    dist_infos: dict[str, str]  # name -> its "*.dist-info" directory
+    requires: dict[str, frozenset[str]]  # name -> canonical names in Requires-Dist, any marker or extra
 
     def owner(self, rel: str) -> str | None:
         return self.files.get(rel) or self.tops.get(rel.split("/", 1)[0]) or self.tops.get(_top_module(rel))
 
 
-def _python_owners(members: list[Member], read: Reader) -> _Owners:
-    owners = _Owners(files={}, tops={}, versions={})
+def python_owners(members: list[Member], read: Reader) -> _Owners:
+    """Who owns what, from every *.dist-info: RECORD when present, else top_level.txt, else the name."""
+    owners = _Owners(files={}, tops={}, versions={}, dist_infos={}, requires={})
     by_rel = {site_relative(m.path): m.path for m in members}
     dirs = sorted({m.group("dir") for rel in by_rel if (m := _DIST_INFO.match(rel))})
     for dist_info in dirs:
@@ -76,9 +80,21 @@ def _python_owners(members: list[Member], read: Reader) -> _Owners:
         meta = HeaderParser().parsestr(read(meta_path).decode("utf-8", "replace"))
         name = str(canonicalize_name(meta.get("Name") or dist_info.split("-")[0]))
         owners.versions[name] = meta.get("Version", "")
+        owners.dist_infos[name] = dist_info
+        owners.requires[name] = frozenset(_requirement_names(meta.get_all("Requires-Dist") or []))
         owners.tops[dist_info] = name
         _claim(owners, dist_info, name, by_rel, read)
     return owners
+
+
+def _requirement_names(lines: list[str]) -> set[str]:
+    names = set()
+    for line in lines:
+        try:
+            names.add(str(canonicalize_name(Requirement(line).name)))
+        except InvalidRequirement:
+            continue
+    return names
 
 
 def _claim(owners: _Owners, dist_info: str, name: str, by_rel: dict[str, str], read: Reader) -> None:
@@ -104,7 +120,7 @@ def _top_module(rel: str) -> str:
 def packages(members: Iterable[Member], read: Reader) -> tuple[Package, ...]:
     """Every package and top-level code entry with its bytes, largest first."""
     members = list(members)
-    owners = _python_owners(members, read)
+    owners = python_owners(members, read)
     node_versions: dict[str, str | None] = {}
     totals: dict[tuple[str, PackageKind], list[int]] = {}
     for member in members:

@@ -61,13 +61,23 @@ class BuildResult:
         return tuple(f"{f.name}: {w}" for f in self.functions for w in f.warnings)
 
 
-def build(config: BuildConfig, *, runner: Runner = run_subprocess, on_event: EventHandler | None = None) -> BuildResult:
-    """Build every function in `config` into `config.out_dir`; raises LpackError on the first failure."""
+def build(
+    config: BuildConfig,
+    *,
+    runner: Runner = run_subprocess,
+    on_event: EventHandler | None = None,
+    enforce_limits: bool = True,
+) -> BuildResult:
+    """Build every function in `config` into `config.out_dir`; raises LpackError on the first failure.
+
+    With `enforce_limits=False` (what `lpack check` uses), an artifact over a limit or budget is still
+    written and its findings returned instead of raised.
+    """
     notify = on_event or (lambda _e: None)
     results = []
     for fn in config.functions:
         try:
-            results.append(_build_function(fn, config.out_dir, runner, notify))
+            results.append(_build_function(fn, config.out_dir, runner, notify, enforce=enforce_limits))
         except LpackError as err:
             if len(config.functions) > 1:
                 raise err.prefixed(fn.name) from err
@@ -75,7 +85,9 @@ def build(config: BuildConfig, *, runner: Runner = run_subprocess, on_event: Eve
     return BuildResult(functions=tuple(results))
 
 
-def _build_function(fn: FunctionConfig, out_dir: Path, runner: Runner, notify: EventHandler) -> FunctionResult:
+def _build_function(
+    fn: FunctionConfig, out_dir: Path, runner: Runner, notify: EventHandler, *, enforce: bool
+) -> FunctionResult:
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:
         work = Path(tmp)
@@ -91,7 +103,7 @@ def _build_function(fn: FunctionConfig, out_dir: Path, runner: Runner, notify: E
         if bytecode.reason:
             warnings.append(bytecode.reason)
         notify(Event(function=fn.name, stage="emit"))
-        artifact, size = _emit(fn, tree, out_dir)
+        artifact, size = _emit(fn, tree, out_dir, enforce=enforce)
         warnings += [f.message for f in size.findings if f.severity == "warning"]
     notify(Event(function=fn.name, stage="done", detail=str(artifact.path)))
     return FunctionResult(
@@ -190,12 +202,12 @@ def _bytecode(fn: FunctionConfig, tree: StagingTree, work: Path) -> tuple[Stagin
     return compile_tree(tree, fn.runtime, work, root=TASK_ROOT, python=fn.python)
 
 
-def _emit(fn: FunctionConfig, tree: StagingTree, out_dir: Path) -> tuple[Artifact, SizeReport]:
+def _emit(fn: FunctionConfig, tree: StagingTree, out_dir: Path, *, enforce: bool) -> tuple[Artifact, SizeReport]:
     dest = out_dir / f"{fn.name}.zip"
     with _archive.atomic_output(dest) as tmp:
         artifact = get_emitter("zip").emit(tree, tmp)
         size = measure(tree, zipped_bytes=artifact.zipped_bytes, budget=fn.budget)
-        if size.over:
+        if size.over and enforce:
             first = next(f for f in size.findings if f.severity == "error")
             raise SizeLimitError(f"{dest.name}: {first.message}", report=size, hint=_size_hint(fn, size))
     return dataclasses.replace(artifact, path=dest), size

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from lpack import __version__, _archive
 from lpack._console import Output
 from lpack.build import build as run_build
+from lpack.check import check as run_check
 from lpack.config import Overrides, load_config
-from lpack.errors import EXIT_USAGE, LpackError, SizeLimitError
-from lpack.report import build_report, error_report
+from lpack.diff import diff as run_diff
+from lpack.diff import load as load_snapshots
+from lpack.errors import EXIT_TOO_BIG, EXIT_USAGE, LpackError, SizeLimitError
+from lpack.inspection import inspect_artifact
+from lpack.report import build_report, check_report, diff_report, error_report, inspect_report
 from lpack.size import SizeReport
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,28 +35,57 @@ def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     ctx.obj = {"verbose": verbose, "quiet": quiet}
 
 
+def _output_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.option(
+                "--report",
+                "report_file",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Write the JSON report to FILE.",
+            ),
+            click.option(
+                "--json", "json_mode", is_flag=True, help="Print the JSON report on stdout instead of tables."
+            ),
+            click.option("-v", "--verbose", is_flag=True, help="Show installer output and debug logs."),
+            click.option("-q", "--quiet", is_flag=True, help="Only errors."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _target_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path)),
+            click.option("--runtime", help="Override the runtime, e.g. python3.12."),
+            click.option("--arch", "architecture", help="Override the architecture: x86_64 or arm64."),
+            click.option("--function", "functions", multiple=True, help="Only this function (repeatable)."),
+            click.option("--installer", type=click.Choice(["uv", "pip"]), help="Override the installer."),
+            click.option(
+                "--python",
+                "python",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Interpreter of the target's Python version, for bytecode.",
+            ),
+            click.option("--index-url", help="Package index to use instead of the configured one."),
+            click.option("--find-links", multiple=True, help="Extra directory or URL of distributions (repeatable)."),
+            click.option("--no-index", is_flag=True, help="Use only --find-links / find-links, not any index."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _output(ctx: click.Context, verbose: bool, quiet: bool, json_mode: bool) -> Output:
+    return Output(quiet=quiet or ctx.obj["quiet"], verbose=verbose or ctx.obj["verbose"], json_mode=json_mode)
+
+
 @main.command()
-@click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--runtime", help="Override the runtime, e.g. python3.12.")
-@click.option("--arch", "architecture", help="Override the architecture: x86_64 or arm64.")
+@_target_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Output directory [dist].")
-@click.option("--function", "functions", multiple=True, help="Build only this function (repeatable).")
-@click.option("--installer", type=click.Choice(["uv", "pip"]), help="Override the installer.")
-@click.option(
-    "--python",
-    "python",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Interpreter of the target's Python version, for bytecode.",
-)
-@click.option("--index-url", help="Package index to use instead of the configured one.")
-@click.option("--find-links", multiple=True, help="Extra directory or URL of distributions (repeatable).")
-@click.option("--no-index", is_flag=True, help="Use only --find-links / find-links, not any index.")
-@click.option(
-    "--report", "report_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report to FILE."
-)
-@click.option("-v", "--verbose", is_flag=True, help="Show installer output and debug logs.")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
-@click.option("--json", "json_mode", is_flag=True, help="Print the JSON report on stdout instead of the table.")
+@_output_options
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -63,21 +99,99 @@ def build(
     **options: Any,
 ) -> None:
     """Build the project's functions into deterministic Lambda zips."""
-    out = Output(quiet=quiet or ctx.obj["quiet"], verbose=verbose or ctx.obj["verbose"], json_mode=json_mode)
+    out = _output(ctx, verbose, quiet, json_mode)
     out_dir = options.pop("out_dir")
     overrides = Overrides(out_dir=out_dir.resolve() if out_dir else None, **options)
     try:
-        config = load_config(project, overrides)
-        result = run_build(config, on_event=out.event)
+        result = run_build(load_config(project, overrides), on_event=out.event)
     except LpackError as err:
-        size = err.report if isinstance(err, SizeLimitError) and isinstance(err.report, SizeReport) else None
-        _write_report(error_report(err.msg, err.hint, err.exit_code, size), report_file, json_mode, out)
-        out.error(err)
-        if size is not None:
-            out.largest(size)
-        sys.exit(err.exit_code)
+        _fail(err, "build", report_file, json_mode, out)
     _write_report(build_report(result), report_file, json_mode, out)
     out.summary(result)
+
+
+@main.command()
+@_target_options
+@_output_options
+@click.pass_context
+def check(
+    ctx: click.Context,
+    /,
+    *,
+    project: Path,
+    report_file: Path | None,
+    json_mode: bool,
+    verbose: bool,
+    quiet: bool,
+    **options: Any,
+) -> None:
+    """Check every function's sizes against Lambda's limits and the budget (exit 3 when over).
+
+    Builds in a scratch directory, so dist/ is left alone: fit for a pre-commit hook or a CI step.
+    """
+    out = _output(ctx, verbose, quiet, json_mode)
+    try:
+        result = run_check(load_config(project, Overrides(**options)), on_event=out.event)
+    except LpackError as err:
+        _fail(err, "check", report_file, json_mode, out)
+    _write_report(check_report(result), report_file, json_mode, out)
+    out.check(result)
+    if result.over:
+        sys.exit(EXIT_TOO_BIG)
+
+
+@main.command()
+@click.argument("artifact", type=click.Path(dir_okay=False, path_type=Path))
+@_output_options
+@click.pass_context
+def inspect(
+    ctx: click.Context, /, *, artifact: Path, report_file: Path | None, json_mode: bool, verbose: bool, quiet: bool
+) -> None:
+    """Show what a Lambda zip or layer zip holds: packages, largest files, native code, limits."""
+    out = _output(ctx, verbose, quiet, json_mode)
+    try:
+        found = inspect_artifact(artifact)
+    except LpackError as err:
+        _fail(err, "inspect", report_file, json_mode, out)
+    _write_report(inspect_report(found), report_file, json_mode, out)
+    out.inspection(found)
+    if any(f.severity == "error" for f in found.findings):
+        sys.exit(EXIT_TOO_BIG)
+
+
+@main.command()
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@_output_options
+@click.pass_context
+def diff(
+    ctx: click.Context,
+    /,
+    *,
+    old: Path,
+    new: Path,
+    report_file: Path | None,
+    json_mode: bool,
+    verbose: bool,
+    quiet: bool,
+) -> None:
+    """Compare two artifacts or two JSON reports: packages added, removed, changed, by size impact."""
+    out = _output(ctx, verbose, quiet, json_mode)
+    try:
+        diffs = run_diff(load_snapshots(old), load_snapshots(new))
+    except LpackError as err:
+        _fail(err, "diff", report_file, json_mode, out)
+    _write_report(diff_report(diffs), report_file, json_mode, out)
+    out.diff(diffs)
+
+
+def _fail(err: LpackError, command: str, report_file: Path | None, json_mode: bool, out: Output) -> NoReturn:
+    size = err.report if isinstance(err, SizeLimitError) and isinstance(err.report, SizeReport) else None
+    _write_report(error_report(err.msg, err.hint, err.exit_code, size, command=command), report_file, json_mode, out)
+    out.error(err)
+    if size is not None:
+        out.largest(size)
+    sys.exit(err.exit_code)
 
 
 def _write_report(data: dict[str, Any], report_file: Path | None, json_mode: bool, out: Output) -> None:

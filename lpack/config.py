@@ -6,7 +6,7 @@ import difflib
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -35,10 +35,14 @@ class PruneConfig:
     keep: tuple[str, ...] = ()
 
 
+EdgeEvent = Literal["viewer", "origin"]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Budget:
     max_zipped: int | None = None
     max_unzipped: int | None = None
+    edge: EdgeEvent | None = None  # a Lambda@Edge function: CloudFront's smaller package quotas apply
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -218,6 +222,7 @@ _KEYS: dict[str, tuple[str, Callable[[object, _Where, str], object]]] = {
     "prune": ("prune", _parse_prune),
     "budget": ("budget", _parse_budget),
     "installer": ("installer", lambda v, w, k: _choice(v, ("uv", "pip"), w, k)),
+    "edge": ("edge", lambda v, w, k: _choice(v, ("viewer", "origin"), w, k)),
     "bytecode": ("bytecode", lambda v, w, k: _choice(v, ("auto", "none"), w, k)),
     "python": ("python", lambda v, w, k: _expect(v, str, w, k, "an interpreter path")),
     "index-url": ("index_url", lambda v, w, k: _expect(v, str, w, k, "a URL")),
@@ -365,6 +370,9 @@ def _build_function(name: str, values: dict[str, object], project_dir: Path) -> 
     source = project_dir / cast(str, values.pop("source", "."))
     requirements = values.pop("requirements", None)
     python = values.pop("python", None)
+    if "edge" in values:
+        edge = cast(EdgeEvent, values.pop("edge"))
+        values["budget"] = replace(cast(Budget, values.get("budget", Budget())), edge=edge)
     config = FunctionConfig(
         name=name,
         project_dir=project_dir,

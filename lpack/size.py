@@ -60,12 +60,10 @@ def _check(limit: str, actual: int, allowed: int | None, severity: Severity, wha
     return [Finding(severity=severity, limit=limit, message=message, actual=actual, allowed=allowed)]
 
 
-def measure(tree: StagingTree, *, zipped_bytes: int, budget: Budget) -> SizeReport:
-    """Check one artifact's sizes; an "error" finding means the build must not ship it."""
-    unzipped = tree.unzipped_bytes
-    found = tree_packages(tree)
-    findings = [
-        *_check("lambda-unzipped", unzipped, runtimes.MAX_UNZIPPED, "error", "unzipped size"),
+def check_limits(*, zipped_bytes: int, unzipped_bytes: int) -> list[Finding]:
+    """Lambda's own limits for a function zip (with its layers' bytes in `unzipped_bytes`)."""
+    return [
+        *_check("lambda-unzipped", unzipped_bytes, runtimes.MAX_UNZIPPED, "error", "unzipped size"),
         # Over 50 MB still deploys, but only through S3: say so, do not fail.
         *_check(
             "lambda-zipped-direct",
@@ -74,8 +72,31 @@ def measure(tree: StagingTree, *, zipped_bytes: int, budget: Budget) -> SizeRepo
             "warning",
             "zipped size (direct upload limit; deploy through S3)",
         ),
+    ]
+
+
+def check_budget(*, zipped_bytes: int, unzipped_bytes: int, budget: Budget) -> list[Finding]:
+    edge = {"viewer": runtimes.MAX_EDGE_VIEWER_ZIPPED, "origin": runtimes.MAX_EDGE_ORIGIN_ZIPPED}
+    return [
+        *_check(
+            "lambda-edge-zipped",
+            zipped_bytes,
+            edge.get(budget.edge or ""),
+            "error",
+            f"zipped size (Lambda@Edge {budget.edge} function quota)",
+        ),
         *_check("budget-zipped", zipped_bytes, budget.max_zipped, "error", "zipped size (budget max-zipped)"),
-        *_check("budget-unzipped", unzipped, budget.max_unzipped, "error", "unzipped size (budget max-unzipped)"),
+        *_check("budget-unzipped", unzipped_bytes, budget.max_unzipped, "error", "unzipped size (budget max-unzipped)"),
+    ]
+
+
+def measure(tree: StagingTree, *, zipped_bytes: int, budget: Budget) -> SizeReport:
+    """Check one artifact's sizes; an "error" finding means the build must not ship it."""
+    unzipped = tree.unzipped_bytes
+    found = tree_packages(tree)
+    findings = [
+        *check_limits(zipped_bytes=zipped_bytes, unzipped_bytes=unzipped),
+        *check_budget(zipped_bytes=zipped_bytes, unzipped_bytes=unzipped, budget=budget),
     ]
     return SizeReport(
         zipped_bytes=zipped_bytes,
