@@ -37,6 +37,9 @@ class Output:
         self.err = _console(stderr=True)
         self.quiet = quiet or json_mode
         self.verbose = verbose
+        self.json_mode = json_mode
+        # With --json, stdout carries only the JSON: tables and annotations go to stderr.
+        self.tables = self.err if json_mode else self.out
         logger = logging.getLogger("lpack")
         logger.handlers[:] = [RichHandler(console=self.err, show_time=False, show_path=False, markup=False)]
         logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
@@ -70,7 +73,7 @@ class Output:
 
     def warning(self, message: str) -> None:
         self.err.print(f"[yellow]warning:[/] {escape(message)}")
-        _annotate("warning", message)
+        self._annotate("warning", message)
 
     def check(self, result: CheckResult) -> None:
         if self.quiet and not result.over:
@@ -94,7 +97,7 @@ class Output:
                 f"{format_size(r.size.unzipped_bytes)} of {format_size(runtimes.MAX_UNZIPPED)}",
                 status,
             )
-        self.out.print(table)
+        self.tables.print(table)
         for fn in result.functions:
             for finding in fn.result.size.findings:
                 self._finding(fn.result.name, finding)
@@ -106,7 +109,7 @@ class Output:
     def _finding(self, name: str, finding: Finding) -> None:
         if finding.severity == "error":
             self.err.print(f"[bold red]over:[/] {escape(name)}: {escape(finding.message)}")
-            _annotate("error", f"{name}: {finding.message}")
+            self._annotate("error", f"{name}: {finding.message}")
         else:
             self.warning(f"{name}: {finding.message}")
 
@@ -158,11 +161,21 @@ class Output:
 
     def error(self, err: LpackError) -> None:
         self.err.print(f"[bold red]error:[/] {escape(err.msg)}")
-        _annotate("error", err.msg + (f" (hint: {err.hint})" if err.hint else ""))
+        self._annotate("error", err.msg + (f" (hint: {err.hint})" if err.hint else ""))
         if err.hint:
             self.err.print(f"[bold]hint:[/] {escape(err.hint)}")
         if err.details and self.verbose:
             self.err.print(err.details, markup=False)
+
+    def _annotate(self, level: str, message: str) -> None:
+        """In GitHub Actions, also a workflow annotation, so the finding shows on the run and the PR."""
+        if os.environ.get("GITHUB_ACTIONS") != "true":
+            return
+        # Workflow-command escaping: %, CR and LF in the message (docs.github.com, workflow commands).
+        text = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        stream = sys.stderr if self.json_mode else sys.stdout
+        stream.write(f"::{level} title=lpack::{text}\n")
+        stream.flush()
 
     def json(self, text: str) -> None:
         self.out.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -178,13 +191,3 @@ def _shown(path: Path) -> str:
 
 def _signed(n: int) -> str:
     return ("+" if n >= 0 else "-") + format_size(abs(n))
-
-
-def _annotate(level: str, message: str) -> None:
-    """In GitHub Actions, also a workflow annotation, so the finding shows on the run and the PR."""
-    if os.environ.get("GITHUB_ACTIONS") != "true":
-        return
-    # Workflow-command escaping: %, CR and LF in the message (docs.github.com, workflow commands).
-    text = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    sys.stdout.write(f"::{level} title=lpack::{text}\n")
-    sys.stdout.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from lpack import runtimes
@@ -14,6 +15,8 @@ from lpack.inspection import Inspection
 from lpack.size import SizeReport
 
 SCHEMA_VERSION = 1
+# The JSON Schema every report validates against (tests/integration/test_check.py checks each command).
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "report-v1.schema.json"
 
 
 def packages_json(found: Iterable[Package]) -> list[dict[str, Any]]:
