@@ -177,6 +177,11 @@ class Output:
         stream.write(f"::{level} title=lpack::{text}\n")
         stream.flush()
 
+    def created(self, directory: Path, written: list[Path]) -> None:
+        for path in written:
+            self.out.print(f"[green]created[/] {escape(str(path.relative_to(directory)))}")
+        self.out.print(f"next: cd {escape(str(directory))} && lpack build")
+
     def json(self, text: str) -> None:
         self.out.print(text, markup=False, highlight=False, soft_wrap=True)
 

@@ -18,6 +18,7 @@ from lpack.config import Overrides, load_config
 from lpack.diff import diff as run_diff
 from lpack.diff import load as load_snapshots
 from lpack.errors import EXIT_TOO_BIG, EXIT_USAGE, LpackError, SizeLimitError
+from lpack.init import init as create_project
 from lpack.inspection import inspect_artifact
 from lpack.report import build_report, check_report, diff_report, error_report, inspect_report
 from lpack.size import SizeReport
@@ -183,6 +184,21 @@ def diff(
         _fail(err, "diff", report_file, json_mode, out)
     _write_report(diff_report(diffs), report_file, json_mode, out)
     out.diff(diffs)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--template", default="python", show_default=True, help="python, or another name in templates/.")
+@click.pass_context
+def init(ctx: click.Context, /, *, directory: Path, template: str) -> None:
+    """Start a new function project in DIRECTORY from a template (never overwrites a file)."""
+    out = _output(ctx, False, False, False)
+    try:
+        written = create_project(template, directory)
+    except LpackError as err:
+        out.error(err)
+        sys.exit(err.exit_code)
+    out.created(directory, written)
 
 
 def _fail(err: LpackError, command: str, report_file: Path | None, json_mode: bool, out: Output) -> NoReturn:
