@@ -64,9 +64,9 @@ def check(config: BuildConfig, *, runner: Runner = run_subprocess, on_event: Eve
     with tempfile.TemporaryDirectory(prefix="lpack-check-") as tmp:
         scratch = replace(config, out_dir=Path(tmp) / "out")
         built = build(scratch, runner=runner, on_event=on_event, enforce_limits=False)
-        by_name = {fn.name: fn for fn in config.functions}
+        configs = {(fn.role, fn.name): fn for fn in (*config.layers, *config.functions)}
         checks = [
-            FunctionCheck(result=r, suggestions=tuple(suggest(by_name[r.name], r, Path(tmp) / r.name)))
+            FunctionCheck(result=r, suggestions=tuple(suggest(configs[r.role, r.name], r, Path(tmp) / r.role / r.name)))
             for r in built.functions
         ]
     return CheckResult(functions=tuple(checks))

@@ -62,7 +62,10 @@ def _target_options(func: F) -> F:
             click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path)),
             click.option("--runtime", help="Override the runtime, e.g. python3.12."),
             click.option("--arch", "architecture", help="Override the architecture: x86_64 or arm64."),
-            click.option("--function", "functions", multiple=True, help="Only this function (repeatable)."),
+            click.option(
+                "--function", "functions", multiple=True, help="Only this function and its layers (repeatable)."
+            ),
+            click.option("--layer", "layers", multiple=True, help="Only this layer (repeatable)."),
             click.option("--installer", type=click.Choice(["uv", "pip"]), help="Override the installer."),
             click.option(
                 "--python",

@@ -56,6 +56,14 @@ def _artifact(fn: FunctionResult) -> dict[str, Any]:
         },
         "size": _size(fn.size),
         "packages": packages_json(fn.size.packages),
+        **(
+            {"layers": list(fn.layers)}
+            if fn.role == "function"
+            else {
+                "compatible_runtimes": list(fn.compatible_runtimes),
+                "compatible_architectures": list(fn.compatible_architectures),
+            }
+        ),
     }
 
 
