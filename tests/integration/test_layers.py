@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,8 +19,8 @@ from tests.integration._helpers import build_json, lpack, names, unzip_read_only
 PY312 = find_interpreter((3, 12))
 
 
-def _by_name(report: dict[str, object]) -> dict[str, dict[str, object]]:
-    return {a["name"]: a for a in report["artifacts"]}  # type: ignore[attr-defined,index]
+def _by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {a["name"]: a for a in report["artifacts"]}
 
 
 def test_layers_get_lambdas_paths_and_modes(project: MakeProject) -> None:
