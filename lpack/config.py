@@ -456,13 +456,18 @@ def _must_exist(wanted: tuple[str, ...], names: list[str], kind: str, file: Path
             raise ConfigError(f'{file.name}: no {kind} named "{name}"; {_did_you_mean(name, names)}')
 
 
+def _target(values: dict[str, object], where: _Where, overrides: Overrides) -> runtimes.Runtime:
+    """The command line's overrides applied; the runtime, which every function and layer must name."""
+    _apply_overrides(values, overrides)
+    if "runtime" not in values:
+        raise where.error("runtime", "missing", hint=f'set runtime = "python3.12" (or another) in {where.file.name}')
+    return cast(runtimes.Runtime, values["runtime"])
+
+
 def _make_layer(
     name: str, values: dict[str, object], where: _Where, project_dir: Path, overrides: Overrides
 ) -> FunctionConfig:
-    _apply_overrides(values, overrides)
-    if "runtime" not in values:
-        raise where.error("runtime", "missing", hint=f'set runtime = "python3.12" in {where.file.name}')
-    runtime = cast(runtimes.Runtime, values["runtime"])
+    runtime = _target(values, where, overrides)
     layout = values.get("layout", "default")
     if (layout, runtime.language) in (("site-packages", "node"), ("versioned", "python")):
         fits = "site-packages" if runtime.language == "python" else "versioned"
@@ -478,10 +483,7 @@ def _make_layer(
 def _make_function(
     name: str, values: dict[str, object], where: _Where, project_dir: Path, overrides: Overrides
 ) -> FunctionConfig:
-    _apply_overrides(values, overrides)
-    if "runtime" not in values:
-        raise where.error("runtime", "missing", hint=f'set runtime = "..." in {where.file.name}')
-    runtime = cast(runtimes.Runtime, values["runtime"])
+    runtime = _target(values, where, overrides)
     if values.get("kind") == "prebuilt":
         # provided.* runs `bootstrap`; Java, .NET and Ruby handlers are the toolchain's business.
         return _build_function(name, {"handler": "", **values}, project_dir)
