@@ -180,8 +180,9 @@ def _resolve(fn: FunctionConfig, work: Path, runner: Runner) -> Resolved:
 
 
 def _node_keep(rel: str, is_dir: bool) -> bool:
-    # Only the installed tree: not the package.json copies npm ran in, nor npm's own state.
-    return rel.startswith("node_modules") and rel not in ("node_modules/.bin/", "node_modules/.package-lock.json")
+    # Only the installed tree: not the package.json copies npm ran in, nor npm's own state and its
+    # .bin links (at any depth: nested node_modules have them too).
+    return rel.startswith("node_modules") and not rel.endswith(("/.bin/", "/.package-lock.json"))
 
 
 def _stage(
