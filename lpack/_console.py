@@ -14,6 +14,7 @@ from rich.table import Table
 from lpack._units import format_size
 from lpack.build import BuildResult, Event
 from lpack.errors import LpackError
+from lpack.oci import ImageInfo
 from lpack.size import SizeReport
 
 _CI_WIDTH = 160  # CI logs are not terminals; rich would squeeze tables to 80 columns
@@ -60,8 +61,21 @@ class Output:
                 f"{fn.bytecode.compiled} .pyc for {fn.bytecode.interpreter}" if fn.bytecode.interpreter else "no .pyc"
             )
             self.err.print(f"[dim]{escape(fn.name)}: {escape('; '.join(done))}[/]")
+        for fn in result.functions:
+            if fn.artifact.image is not None:
+                self._image(fn.name, fn.artifact.image)
         for warning in result.warnings:
             self.err.print(f"[yellow]warning:[/] {escape(warning)}")
+
+    def _image(self, name: str, image: ImageInfo) -> None:
+        self.out.print(
+            f"{escape(name)}: image {image.digest} ({image.platform}, {format_size(image.uncompressed_bytes)})"
+        )
+        for layer in image.layers:
+            sizes = f"{format_size(layer.size)} / {format_size(layer.uncompressed_size)}"
+            self.out.print(f"  {layer.origin:<5} {layer.digest}  {sizes}")
+        for where in (*image.outputs, *([image.pushed] if image.pushed else [])):
+            self.out.print(f"  -> {escape(where)}")
 
     def largest(self, size: SizeReport) -> None:
         table = Table(title="largest packages and files (unzipped)", show_edge=False)

@@ -12,14 +12,17 @@ from pathlib import Path
 
 from lpack import _archive, sources
 from lpack.bytecode import BytecodeResult, compile_tree
-from lpack.config import BuildConfig, FunctionConfig
+from lpack.config import BuildConfig, FunctionConfig, ImageDelivery
 from lpack.emit import Artifact, get_emitter
+from lpack.emit.image import ImageOptions
 from lpack.errors import ConfigError, LpackError, SizeLimitError
+from lpack.oci.deliver import deliver
+from lpack.oci.reference import parse_reference
 from lpack.prune import PruneReport, prune
 from lpack.resolve._run import Runner, run_subprocess, target_label
 from lpack.resolve.python import Resolved, installer_state, resolve
 from lpack.runtimes import RUNTIME_PROVIDED_PYTHON
-from lpack.size import SizeReport, measure
+from lpack.size import SizeReport, measure, measure_image
 from lpack.staging import Entry, StagingTree, retarget, scan
 
 log = logging.getLogger("lpack")
@@ -67,7 +70,7 @@ def build(config: BuildConfig, *, runner: Runner = run_subprocess, on_event: Eve
     results = []
     for fn in config.functions:
         try:
-            results.append(_build_function(fn, config.out_dir, runner, notify))
+            results.append(_build_function(fn, config.out_dir, runner, notify, config.image))
         except LpackError as err:
             if len(config.functions) > 1:
                 raise err.prefixed(fn.name) from err
@@ -75,7 +78,9 @@ def build(config: BuildConfig, *, runner: Runner = run_subprocess, on_event: Eve
     return BuildResult(functions=tuple(results))
 
 
-def _build_function(fn: FunctionConfig, out_dir: Path, runner: Runner, notify: EventHandler) -> FunctionResult:
+def _build_function(
+    fn: FunctionConfig, out_dir: Path, runner: Runner, notify: EventHandler, delivery: ImageDelivery
+) -> FunctionResult:
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:
         work = Path(tmp)
@@ -91,7 +96,7 @@ def _build_function(fn: FunctionConfig, out_dir: Path, runner: Runner, notify: E
         if bytecode.reason:
             warnings.append(bytecode.reason)
         notify(Event(function=fn.name, stage="emit"))
-        artifact, size = _emit(fn, tree, out_dir)
+        artifact, size = _emit(fn, tree, out_dir, delivery)
         warnings += [f.message for f in size.findings if f.severity == "warning"]
     notify(Event(function=fn.name, stage="done", detail=str(artifact.path)))
     return FunctionResult(
@@ -190,7 +195,9 @@ def _bytecode(fn: FunctionConfig, tree: StagingTree, work: Path) -> tuple[Stagin
     return compile_tree(tree, fn.runtime, work, root=TASK_ROOT, python=fn.python)
 
 
-def _emit(fn: FunctionConfig, tree: StagingTree, out_dir: Path) -> tuple[Artifact, SizeReport]:
+def _emit(fn: FunctionConfig, tree: StagingTree, out_dir: Path, delivery: ImageDelivery) -> tuple[Artifact, SizeReport]:
+    if fn.format == "image":
+        return _emit_image(fn, tree, out_dir, delivery)
     dest = out_dir / f"{fn.name}.zip"
     with _archive.atomic_output(dest) as tmp:
         artifact = get_emitter("zip").emit(tree, tmp)
@@ -199,6 +206,55 @@ def _emit(fn: FunctionConfig, tree: StagingTree, out_dir: Path) -> tuple[Artifac
             first = next(f for f in size.findings if f.severity == "error")
             raise SizeLimitError(f"{dest.name}: {first.message}", report=size, hint=_size_hint(fn, size))
     return dataclasses.replace(artifact, path=dest), size
+
+
+def _emit_image(
+    fn: FunctionConfig, tree: StagingTree, out_dir: Path, delivery: ImageDelivery
+) -> tuple[Artifact, SizeReport]:
+    layouts = [o.removeprefix("oci:") for o in delivery.outputs if o.startswith("oci:")]
+    dest = Path(layouts[0]).resolve() if layouts else out_dir / f"{fn.name}.oci"
+    ref = parse_reference(delivery.push) if delivery.push else None
+    options = ImageOptions(
+        base=fn.base or fn.runtime.base_image or "",
+        architecture=fn.architecture,
+        handler=fn.handler,
+        tag=(ref.tag if ref else None) or "latest",
+        insecure=delivery.insecure,
+    )
+    with _archive.atomic_directory(dest) as tmp:
+        artifact = get_emitter("image", options=options).emit(tree, tmp)
+        size = _measure_image(fn, tree, artifact, dest)
+    archives = tuple(
+        Path(o.removeprefix("docker-archive:")).resolve() for o in delivery.outputs if o.startswith("docker-")
+    )
+    assert artifact.image is not None
+    image, _ = deliver(
+        dest,
+        dataclasses.replace(artifact.image, outputs=(f"oci:{dest}",)),
+        archives=archives,
+        push_to=delivery.push,
+        load=delivery.load,
+        repo_tag=str(ref) if ref else f"{fn.name.lower()}:latest",
+        insecure=delivery.insecure,
+    )
+    return dataclasses.replace(artifact, path=dest, image=image), size
+
+
+def _measure_image(fn: FunctionConfig, tree: StagingTree, artifact: Artifact, dest: Path) -> SizeReport:
+    assert artifact.image is not None
+    own = sum(layer.size for layer in artifact.image.layers if layer.origin != "base")
+    size = measure_image(
+        tree,
+        image_bytes=artifact.image.uncompressed_bytes,
+        compressed_bytes=artifact.zipped_bytes,
+        own_compressed=own,
+        manifest_bytes=artifact.image.manifest_bytes,
+        budget=fn.budget,
+    )
+    if size.over:
+        first = next(f for f in size.findings if f.severity == "error")
+        raise SizeLimitError(f"{dest.name}: {first.message}", report=size, hint=_size_hint(fn, size))
+    return size
 
 
 def _size_hint(fn: FunctionConfig, size: SizeReport) -> str:

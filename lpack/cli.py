@@ -44,6 +44,23 @@ def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
 @click.option("--index-url", help="Package index to use instead of the configured one.")
 @click.option("--find-links", multiple=True, help="Extra directory or URL of distributions (repeatable).")
 @click.option("--no-index", is_flag=True, help="Use only --find-links / find-links, not any index.")
+@click.option("--format", "format", type=click.Choice(["zip", "image"]), help="Artifact format [from config, zip].")
+@click.option(
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="oci:DIR|docker-archive:FILE",
+    help="Image: write the OCI layout to DIR (default OUT/NAME.oci) and/or a docker archive (repeatable).",
+)
+@click.option("--push", metavar="REGISTRY/REPO:TAG", help="Image: push to a registry (one manifest, by digest).")
+@click.option("--load", is_flag=True, help="Image: load into the local Docker daemon (docker SDK).")
+@click.option(
+    "--insecure-registry",
+    "insecure_registries",
+    multiple=True,
+    metavar="HOST",
+    help="Speak plain HTTP to this registry (localhost and 127.0.0.1 always are).",
+)
 @click.option(
     "--report", "report_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report to FILE."
 )
@@ -62,7 +79,7 @@ def build(
     quiet: bool,
     **options: Any,
 ) -> None:
-    """Build the project's functions into deterministic Lambda zips."""
+    """Build the project's functions into deterministic Lambda zips or container images."""
     out = Output(quiet=quiet or ctx.obj["quiet"], verbose=verbose or ctx.obj["verbose"], json_mode=json_mode)
     out_dir = options.pop("out_dir")
     overrides = Overrides(out_dir=out_dir.resolve() if out_dir else None, **options)

@@ -23,6 +23,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 PruneProfile = Literal["safe", "none"]
 Installer = Literal["uv", "pip"]
 Bytecode = Literal["auto", "none"]
+Format = Literal["zip", "image"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _HANDLER_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*\.[A-Za-z_]\w*$")
@@ -70,6 +71,22 @@ class FunctionConfig:
     bytecode: Bytecode = "auto"
     python: Path | None = None
     index: IndexOptions = field(default_factory=IndexOptions)
+    format: Format = "zip"
+    base: str | None = None  # image base: registry reference, oci:DIR[:tag] or docker-archive:FILE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageDelivery:
+    """Where image builds go besides the OCI layout in the output directory (command-line only)."""
+
+    outputs: tuple[str, ...] = ()  # "oci:DIR" (instead of dist/NAME.oci) and "docker-archive:FILE"
+    push: str | None = None  # REGISTRY/REPOSITORY:TAG
+    load: bool = False  # into the local Docker daemon
+    insecure: tuple[str, ...] = ()  # registry hosts spoken to over plain HTTP (loopback always is)
+
+    @property
+    def requested(self) -> bool:
+        return bool(self.outputs or self.push or self.load)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,6 +97,7 @@ class BuildConfig:
     config_file: Path | None
     out_dir: Path
     functions: tuple[FunctionConfig, ...]
+    image: ImageDelivery = field(default_factory=ImageDelivery)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +113,11 @@ class Overrides:
     index_url: str | None = None
     find_links: tuple[str, ...] = ()  # added to the config's, relative to the current directory
     no_index: bool = False
+    format: str | None = None
+    outputs: tuple[str, ...] = ()
+    push: str | None = None
+    load: bool = False
+    insecure_registries: tuple[str, ...] = ()
 
 
 class _Where:
@@ -177,6 +200,21 @@ def _parse_size_key(value: object, where: _Where, key: str) -> int:
         raise where.error(key, str(err)) from None
 
 
+def _parse_base(value: object, where: _Where, key: str) -> str:
+    text = _expect(value, str, where, key, 'an image: "REGISTRY/REPO:TAG", "oci:DIR[:tag]" or "docker-archive:FILE"')
+    if text.startswith(("oci:", "docker-archive:")):
+        if not text.split(":", 1)[1]:
+            raise where.error(key, f'"{text}" names no path')
+        return cast(str, text)
+    from lpack.oci.reference import parse_reference  # noqa: PLC0415 - keeps config import-light
+
+    try:
+        parse_reference(text)
+    except ConfigError as err:
+        raise where.error(key, err.msg, hint=err.hint) from None
+    return cast(str, text)
+
+
 _TableParser = Callable[[Mapping[str, object], _Where], object]
 
 
@@ -224,6 +262,8 @@ _KEYS: dict[str, tuple[str, Callable[[object, _Where, str], object]]] = {
     "extra-index-urls": ("extra_index_urls", _str_list),
     "find-links": ("find_links", _str_list),
     "no-index": ("no_index", lambda v, w, k: _expect(v, bool, w, k, "true or false")),
+    "format": ("format", lambda v, w, k: _choice(v, ("zip", "image"), w, k)),
+    "base": ("base", _parse_base),
 }
 _TOP_ONLY = ["functions", "out"]
 
@@ -292,7 +332,35 @@ def load_config(project_dir: Path | str = ".", overrides: Overrides | None = Non
     ]
     configs = _select(configs, overrides.functions, file)
     out = overrides.out_dir or project_dir / _expect(table.get("out", "dist"), str, top_where, "out", "a path")
-    return BuildConfig(project_dir=project_dir, config_file=file, out_dir=Path(out), functions=tuple(configs))
+    image = _image_delivery(overrides, configs)
+    return BuildConfig(
+        project_dir=project_dir, config_file=file, out_dir=Path(out), functions=tuple(configs), image=image
+    )
+
+
+def _image_delivery(overrides: Overrides, configs: list[FunctionConfig]) -> ImageDelivery:
+    cli = _Where(Path("command line"), "")
+    for output in overrides.outputs:
+        kind, _, path = output.partition(":")
+        if kind not in ("oci", "docker-archive") or not path:
+            raise cli.error("--output", f'"{output}" is not oci:DIR or docker-archive:FILE')
+    if overrides.push:
+        _parse_base(overrides.push, cli, "--push")
+        if overrides.push.startswith(("oci:", "docker-archive:")):
+            raise cli.error("--push", "takes a registry reference; use --output for oci: and docker-archive:")
+    delivery = ImageDelivery(
+        outputs=tuple(overrides.outputs),
+        push=overrides.push,
+        load=overrides.load,
+        insecure=tuple(overrides.insecure_registries),
+    )
+    images = [c for c in configs if c.format == "image"]
+    if delivery.requested and not images:
+        raise cli.error("--output/--push/--load", "apply to images only", hint='add --format image or format = "image"')
+    if delivery.requested and len(images) > 1:
+        names = ", ".join(c.name for c in images)
+        raise cli.error("--output/--push/--load", f"name one image, but {names} are images", hint="add --function NAME")
+    return delivery
 
 
 def _project_name(project_table: Mapping[str, Any], project_dir: Path) -> str:
@@ -352,6 +420,8 @@ def _apply_overrides(values: dict[str, object], overrides: Overrides) -> None:
         values["find_links"] = (*cast("tuple[str, ...]", values.get("find_links", ())), *links)
     if overrides.no_index:
         values["no_index"] = True
+    if overrides.format:
+        values["format"] = _choice(overrides.format, ("zip", "image"), cli, "--format")
 
 
 def _build_function(name: str, values: dict[str, object], project_dir: Path) -> FunctionConfig:
