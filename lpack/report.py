@@ -58,6 +58,7 @@ def _image(image: ImageInfo) -> dict[str, Any]:
         "platform": image.platform,
         "uncompressed_bytes": image.uncompressed_bytes,
         "pushed": image.pushed,
+        "push": {"uploaded": image.uploaded, "mounted": image.mounted, "present": image.present},
         "outputs": list(image.outputs),
         "layers": [
             {

@@ -77,3 +77,7 @@ class ImageInfo:
     uncompressed_bytes: int  # every layer, the base's included: Lambda's 10 GB limit
     pushed: str | None = None  # REGISTRY/REPO@sha256:... after --push
     outputs: tuple[str, ...] = ()  # "oci:DIR", "docker-archive:FILE", "docker:ID"
+    # Blobs of the last push: sent, linked from the base's repository, or already there.
+    uploaded: int = 0
+    mounted: int = 0
+    present: int = 0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from lpack import _archive
 from lpack.errors import EmitError
@@ -37,8 +39,12 @@ def deliver(
         result = push(layout, manifest, target, mount_from=_registry_of(info.base), insecure=insecure)
     if load:
         outputs.append(f"docker:{load_into_docker(layout, manifest, repo_tag)}")
-    pushed = result.reference if result else None
-    return dataclasses.replace(info, outputs=tuple(outputs), pushed=pushed), result
+    info = dataclasses.replace(info, outputs=tuple(outputs))
+    if result is not None:
+        info = dataclasses.replace(
+            info, pushed=result.reference, uploaded=result.uploaded, mounted=result.mounted, present=result.present
+        )
+    return info, result
 
 
 def _registry_of(base: str) -> tuple[str, str] | None:
@@ -57,14 +63,7 @@ def load_into_docker(layout: Path, manifest: Descriptor, repo_tag: str) -> str:
         raise EmitError(
             "--load needs the docker SDK", hint="pip install 'lpack[docker]', or use --output docker-archive:FILE"
         ) from None
-    try:
-        client = docker.from_env()
-        client.ping()
-    except DockerException as err:
-        raise EmitError(
-            f"--load: no Docker daemon answers ({err})",
-            hint="start Docker (or set DOCKER_HOST), or write --output docker-archive:FILE and `docker load` it",
-        ) from None
+    client = _docker_client(docker)
     with tempfile.TemporaryDirectory(prefix="lpack-load-") as tmp:
         archive = Path(tmp) / "image.tar"
         write_archive(layout, manifest, archive, repo_tags=(repo_tag,))
@@ -76,3 +75,27 @@ def load_into_docker(layout: Path, manifest: Descriptor, repo_tag: str) -> str:
         finally:
             client.close()
     return repo_tag
+
+
+def _docker_client(docker: Any) -> Any:
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    # A missing socket is the usual "no daemon"; say so before the SDK tries (it leaks a socket on that path).
+    if host.startswith("unix://") and not Path(host.removeprefix("unix://")).exists():
+        raise _no_daemon(f"{host.removeprefix('unix://')} does not exist")
+    client = None
+    try:
+        # A fixed API version: "auto" asks the daemon before we can say that none answers.
+        client = docker.from_env(version="1.41")
+        client.ping()
+    except Exception as err:  # the SDK raises its own and requests' errors
+        if client is not None:
+            client.close()
+        raise _no_daemon(str(err)) from None
+    return client
+
+
+def _no_daemon(why: str) -> EmitError:
+    return EmitError(
+        f"--load: no Docker daemon answers ({why})",
+        hint="start Docker (or set DOCKER_HOST), or write --output docker-archive:FILE and `docker load` it",
+    )

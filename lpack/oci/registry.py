@@ -130,6 +130,7 @@ class RegistryClient:
             resp.read()
             self._answer(resp.headers.get("Www-Authenticate", ""), scopes)
         if resp.status == 401:
+            resp.read()
             raise RegistryError(
                 f"registry {self.host} refused the credentials for {method} {urllib.parse.urlsplit(url).path}",
                 hint=f"run `docker login {self.host}` (lpack reads ~/.docker/config.json) or check repository access",
