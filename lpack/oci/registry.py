@@ -171,7 +171,8 @@ class RegistryClient:
         self._tokens[" ".join(scopes)] = "Bearer " + self._fetch_token(params, scopes, creds)
 
     def _fetch_token(self, params: dict[str, str], scopes: tuple[str, ...], creds: Credentials | None) -> str:
-        wanted = dict.fromkeys([*scopes, *([params["scope"]] if "scope" in params else [])])
+        # A challenge may name several scopes, space-separated; the token request repeats `scope` for each.
+        wanted = dict.fromkeys([*scopes, *params.get("scope", "").split()])
         query = [("service", params["service"])] if "service" in params else []
         query += [("scope", s) for s in wanted]
         url = params["realm"] + ("&" if "?" in params["realm"] else "?") + urllib.parse.urlencode(query)

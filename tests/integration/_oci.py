@@ -6,8 +6,10 @@ lpack's OCI code cannot hide in both the base and the result.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
+import http.server
 import io
 import json
 import os
@@ -15,7 +17,9 @@ import shutil
 import socket
 import subprocess
 import tarfile
+import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,11 +68,16 @@ class Registry:
 
 
 @contextmanager
-def run_registry(root: Path, *, htpasswd: bool = False) -> Iterator[Registry]:
+def run_registry(root: Path, *, htpasswd: bool = False, token: TokenServer | None = None) -> Iterator[Registry]:
     """A docker-registry process with its own config and storage, stopped at the end."""
     port = free_port()
     root.mkdir(parents=True, exist_ok=True)
     auth = ""
+    if token is not None:
+        auth = (
+            f"auth:\n  token:\n    realm: {token.realm}\n    service: {TokenServer.SERVICE}\n"
+            f"    issuer: {TokenServer.ISSUER}\n    rootcertbundle: {token.cert}\n"
+        )
     if htpasswd:
         # One user whose bcrypt hash matches no password we send: every login is refused.
         (root / "htpasswd").write_text(f"alice:{_NO_PASSWORD}\n")
@@ -101,6 +110,101 @@ def _wait_up(port: int, proc: subprocess.Popen[bytes], root: Path) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError("docker-registry did not start within 15 s")
+
+
+# --- a token service [distribution docs/spec/auth/token.md, jwt.md] -------------------------------------------
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenServer:
+    """Issues RS256 JWTs the real registry verifies: pull for anyone, push only for alice:secret.
+
+    Signed with the openssl command line, so the test needs no crypto library.
+    """
+
+    SERVICE = "test-registry"
+    ISSUER = "lpack-test"
+    USER = "alice:secret"
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.key, self.cert = root / "key.pem", root / "cert.pem"
+        subprocess.run(
+            [
+                *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=lpack-test"),
+                *("-keyout", str(self.key), "-out", str(self.cert)),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        der = subprocess.run(
+            ["openssl", "x509", "-in", str(self.cert), "-outform", "DER"], check=True, capture_output=True
+        )
+        self.x5c = base64.b64encode(der.stdout).decode()
+        self.port = free_port()
+        self.realm = f"http://127.0.0.1:{self.port}/token"
+        self.requests: list[tuple[str, tuple[str, ...]]] = []  # (user or "", scopes)
+
+    def token(self, user: str, scopes: list[str]) -> str:
+        access = []
+        for scope in scopes:
+            kind, name, actions = scope.split(":")
+            allowed = [a for a in actions.split(",") if a == "pull" or user == self.USER.split(":")[0]]
+            access.append({"type": kind, "name": name, "actions": allowed})
+        now = int(time.time())
+        claims = {"iss": self.ISSUER, "sub": user, "aud": self.SERVICE, "exp": now + 600, "nbf": now - 60}
+        claims |= {"iat": now - 60, "jti": os.urandom(8).hex(), "access": access}
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [self.x5c]}
+        signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        sig = subprocess.run(
+            ["openssl", "dgst", "-sha256", "-sign", str(self.key)],
+            input=signing_input.encode(),
+            capture_output=True,
+            check=True,
+        )
+        return f"{signing_input}.{_b64url(sig.stdout)}"
+
+    @contextmanager
+    def serving(self) -> Iterator[TokenServer]:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        tokens = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                auth = self.headers.get("Authorization", "")
+                user = ""
+                if auth.startswith("Basic "):
+                    given = base64.b64decode(auth[6:]).decode()
+                    if given != tokens.USER:
+                        self.send_response(401)
+                        self.end_headers()
+                        return
+                    user = given.split(":")[0]
+                tokens.requests.append((user, tuple(query.get("scope", []))))
+                body = json.dumps({"token": tokens.token(user, query.get("scope", []))}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
 
 
 # --- synthetic base images ------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from tests.integration._oci import (
     ENTRYPOINT,
     OCI_MANIFEST,
     Registry,
+    TokenServer,
     free_port,
     make_base,
     push_base,
@@ -280,3 +281,33 @@ def test_image_options_need_an_image(project: MakeProject) -> None:
     result = lpack("build", project("hello"), "--push", "127.0.0.1:5000/fn/x:1")
     assert result.exit_code == 2
     assert "apply to images only" in result.stderr
+
+
+def test_bearer_tokens_anonymous_pull_and_push_with_docker_login(
+    project: MakeProject, base_layout: Path, tmp_path: Path
+) -> None:
+    require("docker-registry", "skopeo", "openssl")
+    with (
+        TokenServer(tmp_path / "tokens").serving() as tokens,
+        run_registry(tmp_path / "secured", token=tokens) as secured,
+    ):
+        login = tmp_path / "docker-config" / "config.json"
+        login.parent.mkdir(parents=True, exist_ok=True)
+        login.write_text(json.dumps({"auths": {secured.host: {"auth": "YWxpY2U6c2VjcmV0"}}}))  # alice:secret
+        skopeo(
+            "copy", "--all", "--quiet", "--dest-tls-verify=false", "--dest-creds", TokenServer.USER,
+            f"oci:{base_layout}:base", f"docker://{secured.host}/lambda/python:3.12",
+        )  # fmt: skip
+        login.unlink()
+        root = image_project(project, f"{secured.host}/lambda/python:3.12")
+        # Anonymous: the base is pulled with a pull-only token, the push is refused.
+        err = _fails(root, "--push", f"{secured.host}/fn/secured:v1")
+        assert f"registry {secured.host} refused the credentials" in err
+        assert ("", ("repository:lambda/python:pull",)) in tokens.requests
+        login.write_text(json.dumps({"auths": {f"https://{secured.host}": {"auth": "YWxpY2U6c2VjcmV0"}}}))
+        image = image_of(build_json(root, "--push", f"{secured.host}/fn/secured:v1"))
+        assert image["push"]["mounted"] == 1  # the mount asked for push on fn/secured and pull on lambda/python
+        assert any(
+            scopes == ("repository:fn/secured:pull,push", "repository:lambda/python:pull")
+            for _, scopes in tokens.requests
+        )
