@@ -233,16 +233,16 @@ def _blob(layout: Path, data: bytes) -> dict[str, Any]:
     return {"digest": f"sha256:{digest}", "size": len(data)}
 
 
-def _image(layout: Path, arch: str, *, evil: bool) -> dict[str, Any]:
+def _image(layout: Path, arch: str, *, evil: bool, busybox: Path | None) -> dict[str, Any]:
     script = f'#!/bin/sh\necho base-{arch} "$@"\n'.encode()
-    layer, diff_id = _tar_gz(
-        {
-            "lambda-entrypoint.sh": (script, 0o755),
-            "etc/os-release": (f"ID=fake\nARCH={arch}\n".encode(), 0o644),
-            "var/runtime/bootstrap": (b"#!/bin/sh\n", 0o755),
-        },
-        evil=evil,
-    )
+    files = {
+        "lambda-entrypoint.sh": (script, 0o755),
+        "etc/os-release": (f"ID=fake\nARCH={arch}\n".encode(), 0o644),
+        "var/runtime/bootstrap": (b"#!/bin/sh\n", 0o755),
+    }
+    if busybox is not None:  # a static busybox as /bin/sh: enough for `docker run` to execute the entrypoint
+        files["bin/busybox"] = files["bin/sh"] = (busybox.read_bytes(), 0o755)
+    layer, diff_id = _tar_gz(files, evil=evil)
     config = {
         "architecture": arch,
         "os": "linux",
@@ -263,10 +263,15 @@ def _image(layout: Path, arch: str, *, evil: bool) -> dict[str, Any]:
 
 
 def make_base(
-    layout: Path, *, arches: tuple[str, ...] = ("amd64", "arm64"), tag: str = "base", evil: bool = False
+    layout: Path,
+    *,
+    arches: tuple[str, ...] = ("amd64", "arm64"),
+    tag: str = "base",
+    evil: bool = False,
+    busybox: Path | None = None,
 ) -> Path:
     """An OCI layout holding a multi-arch index tagged `tag`: a tiny rootfs with an entrypoint script per arch."""
-    manifests = [_image(layout, arch, evil=evil) for arch in arches]
+    manifests = [_image(layout, arch, evil=evil, busybox=busybox) for arch in arches]
     index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
     desc = {"mediaType": OCI_INDEX, **_blob(layout, json.dumps(index).encode())}
     desc["annotations"] = {"org.opencontainers.image.ref.name": tag}
@@ -290,3 +295,26 @@ def push_base(layout: Path, registry: Registry, repo: str, *, tag: str = "base")
 
 # Well-formed bcrypt that no password matches.
 _NO_PASSWORD = "$2y$05$abcdefghijklmnopqrstuuJ1Yb1v0Pp8cWmTz1m1sKq3pY0sKq3pY"
+
+
+@contextmanager
+def run_dockerd(root: Path) -> Iterator[str]:
+    """A private dockerd (vfs storage, no iptables, no bridge) on its own socket; yields DOCKER_HOST."""
+    root.mkdir(parents=True, exist_ok=True)
+    sock = root / "docker.sock"
+    log = (root / "dockerd.log").open("wb")
+    args = ["--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none"]
+    args += [f"--host=unix://{sock}", f"--data-root={root / 'data'}", f"--exec-root={root / 'exec'}"]
+    args += [f"--pidfile={root / 'docker.pid'}"]
+    proc = subprocess.Popen(["dockerd", *args], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not sock.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"dockerd did not start: {(root / 'dockerd.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield f"unix://{sock}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
+import shutil
 import stat
 import subprocess
 import tarfile
@@ -28,6 +30,7 @@ from tests.integration._oci import (
     make_base,
     push_base,
     require,
+    run_dockerd,
     run_registry,
     skopeo,
 )
@@ -311,3 +314,42 @@ def test_bearer_tokens_anonymous_pull_and_push_with_docker_login(
             scopes == ("repository:fn/secured:pull,push", "repository:lambda/python:pull")
             for _, scopes in tokens.requests
         )
+
+
+@pytest.fixture(scope="session")
+def dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    require("dockerd", "busybox")
+    with run_dockerd(tmp_path_factory.mktemp("dockerd")) as host:
+        yield host
+
+
+def test_load_into_docker_and_run(
+    project: MakeProject, dockerd: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docker = pytest.importorskip("docker")
+    arch, goarch = ("arm64", "arm64") if platform.machine() in ("aarch64", "arm64") else ("x86_64", "amd64")
+    busybox = Path(shutil.which("busybox") or "busybox")
+    base = make_base(tmp_path / "runnable", arches=(goarch,), busybox=busybox)
+    root = image_project(project, f"oci:{base}:base")
+    monkeypatch.setenv("DOCKER_HOST", dockerd)
+    image = image_of(build_json(root, "--arch", arch, "--load"))
+    assert "docker:hello:latest" in image["outputs"]
+    client = docker.from_env(version="1.41")
+    try:
+        # The base's ENTRYPOINT runs with our CMD, as Lambda's runtime interface client would be started.
+        ran = client.containers.run("hello:latest", remove=True, network_mode="none")
+        assert ran.decode().strip() == f"base-{goarch} app.handler"
+        listed = client.containers.run(
+            "hello:latest",
+            ["stat", "-c", "%a %u %n", "/var/task", "/var/task/app.py", "/var/task/lp_pure_a"],
+            entrypoint="/bin/busybox",
+            remove=True,
+            network_mode="none",
+        )
+        assert listed.decode().split("\n")[:3] == [
+            "755 0 /var/task",
+            "644 0 /var/task/app.py",
+            "755 0 /var/task/lp_pure_a",
+        ]
+    finally:
+        client.close()
