@@ -435,6 +435,8 @@ def _build_function(name: str, values: dict[str, object], project_dir: Path) -> 
     source = project_dir / cast(str, values.pop("source", "."))
     requirements = values.pop("requirements", None)
     python = values.pop("python", None)
+    if isinstance(values.get("base"), str):
+        values["base"] = _local_base(project_dir, cast(str, values["base"]))
     config = FunctionConfig(
         name=name,
         project_dir=project_dir,
@@ -446,6 +448,14 @@ def _build_function(name: str, values: dict[str, object], project_dir: Path) -> 
         **cast(dict[str, Any], values),
     )
     return config
+
+
+def _local_base(project_dir: Path, base: str) -> str:
+    # oci:DIR and docker-archive:FILE in a config file are relative to the project, like `source`.
+    kind, sep, path = base.partition(":")
+    if kind not in ("oci", "docker-archive") or Path(path).is_absolute():
+        return base
+    return f"{kind}{sep}{project_dir / path}"
 
 
 def _link(project_dir: Path, link: str) -> str:

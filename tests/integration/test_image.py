@@ -353,3 +353,12 @@ def test_load_into_docker_and_run(
         ]
     finally:
         client.close()
+
+
+def test_output_never_replaces_a_directory_that_is_not_a_layout(
+    project: MakeProject, base_layout: Path, tmp_path: Path
+) -> None:
+    root = image_project(project, f"oci:{base_layout}:base")
+    result = lpack("build", root, "--output", f"oci:{root}")
+    assert result.exit_code == 2 and "is not an OCI image layout" in result.stderr
+    assert (root / "app.py").is_file()

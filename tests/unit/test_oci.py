@@ -144,8 +144,8 @@ def _config(tmp_path: Path, extra: str) -> Path:
 
 
 def test_format_and_base_keys(tmp_path: Path) -> None:
-    config = load_config(_config(tmp_path, 'format = "image"\nbase = "oci:base:v1"\n'))
-    assert (config.functions[0].format, config.functions[0].base) == ("image", "oci:base:v1")
+    config = load_config(_config(tmp_path, 'format = "image"\nbase = "public.ecr.aws/lambda/python:3.13"\n'))
+    assert (config.functions[0].format, config.functions[0].base) == ("image", "public.ecr.aws/lambda/python:3.13")
     with pytest.raises(ConfigError, match='did you mean "image"'):
         load_config(_config(tmp_path, 'format = "imgae"\n'))
     with pytest.raises(ConfigError, match="is not an image reference"):
@@ -160,3 +160,8 @@ def test_image_delivery_options_are_checked(tmp_path: Path) -> None:
         load_config(root, Overrides(push="127.0.0.1:5000/x:1"))
     config = load_config(root, Overrides(format="image", push="127.0.0.1:5000/x:1", insecure_registries=("h:1",)))
     assert config.image.push == "127.0.0.1:5000/x:1" and config.image.insecure == ("h:1",)
+
+
+def test_local_bases_in_config_are_relative_to_the_project(tmp_path: Path) -> None:
+    config = load_config(_config(tmp_path, 'base = "oci:images/base:3.12"\n'))
+    assert config.functions[0].base == f"oci:{tmp_path / 'images' / 'base'}:3.12"
