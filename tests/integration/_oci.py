@@ -233,7 +233,7 @@ def _blob(layout: Path, data: bytes) -> dict[str, Any]:
     return {"digest": f"sha256:{digest}", "size": len(data)}
 
 
-def _image(layout: Path, arch: str, *, evil: bool, busybox: Path | None) -> dict[str, Any]:
+def _image(layout: Path, arch: str, *, evil: bool, busybox: Path | None, filler: int) -> dict[str, Any]:
     script = f'#!/bin/sh\necho base-{arch} "$@"\n'.encode()
     files = {
         "lambda-entrypoint.sh": (script, 0o755),
@@ -242,6 +242,8 @@ def _image(layout: Path, arch: str, *, evil: bool, busybox: Path | None) -> dict
     }
     if busybox is not None:  # a static busybox as /bin/sh: enough for `docker run` to execute the entrypoint
         files["bin/busybox"] = files["bin/sh"] = (busybox.read_bytes(), 0o755)
+    if filler:  # incompressible bytes standing in for a real base's runtime (benchmarks)
+        files["usr/lib/filler.bin"] = (os.urandom(filler), 0o644)
     layer, diff_id = _tar_gz(files, evil=evil)
     config = {
         "architecture": arch,
@@ -269,9 +271,10 @@ def make_base(
     tag: str = "base",
     evil: bool = False,
     busybox: Path | None = None,
+    filler: int = 0,
 ) -> Path:
     """An OCI layout holding a multi-arch index tagged `tag`: a tiny rootfs with an entrypoint script per arch."""
-    manifests = [_image(layout, arch, evil=evil, busybox=busybox) for arch in arches]
+    manifests = [_image(layout, arch, evil=evil, busybox=busybox, filler=filler) for arch in arches]
     index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
     desc = {"mediaType": OCI_INDEX, **_blob(layout, json.dumps(index).encode())}
     desc["annotations"] = {"org.opencontainers.image.ref.name": tag}
