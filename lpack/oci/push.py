@@ -46,10 +46,13 @@ def push(
 def _send_blob(client: RegistryClient, layout: Path, repo: str, desc: Descriptor, source_repo: str | None) -> str:
     if client.has_blob(repo, desc.digest):
         return "present"
+    location = None
     # Same registry as the base: link its layers instead of sending them again [distribution-spec, "Mounting"].
-    if source_repo and source_repo != repo and client.mount_blob(repo, desc.digest, source_repo):
-        return "mounted"
-    client.upload_blob(repo, desc, oci_layout.blob_path(layout, desc.digest))
+    if source_repo and source_repo != repo:
+        location = client.mount_blob(repo, desc.digest, source_repo)
+        if location is None:
+            return "mounted"
+    client.upload_blob(repo, desc, oci_layout.blob_path(layout, desc.digest), location=location)
     return "uploaded"
 
 

@@ -224,27 +224,22 @@ class RegistryClient:
         media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
         return media_type or str(json.loads(body).get("mediaType", "")), body
 
-    def mount_blob(self, repo: str, digest: str, source_repo: str) -> bool:
-        """Cross-repository mount: the registry links a blob it has under `source_repo`; False if it will not."""
+    def mount_blob(self, repo: str, digest: str, source_repo: str) -> str | None:
+        """Cross-repository mount: None when the registry linked the blob it has under `source_repo`, else the
+        Location of the ordinary upload it opened instead (ECR, for one, never mounts), for upload_blob."""
         query = urllib.parse.urlencode({"mount": digest, "from": source_repo})
         scopes = (_push(repo), _pull(source_repo))
         resp = self.request("POST", f"/v2/{repo}/blobs/uploads/?{query}", scopes=scopes, ok=(201, 202))
         resp.read()
-        if resp.status == 201:
-            return True
-        self._cancel(resp, repo)  # 202: the registry opened an ordinary upload instead
-        return False
+        return None if resp.status == 201 else self._location(resp)
 
-    def _cancel(self, resp: _Response, repo: str) -> None:
-        location = resp.headers.get("Location")
-        if location:
-            self.request("DELETE", location, scopes=(_push(repo),), ok=(200, 202, 204, 404)).read()
-
-    def upload_blob(self, repo: str, desc: Descriptor, path: Path) -> None:
+    def upload_blob(self, repo: str, desc: Descriptor, path: Path, *, location: str | None = None) -> None:
+        """POST (unless `location` is an upload already open), then one PUT, or PATCH chunks and a closing PUT."""
         scopes = (_push(repo),)
-        resp = self.request("POST", f"/v2/{repo}/blobs/uploads/", scopes=scopes, ok=(202,))
-        resp.read()
-        location = self._location(resp)
+        if location is None:
+            resp = self.request("POST", f"/v2/{repo}/blobs/uploads/", scopes=scopes, ok=(202,))
+            resp.read()
+            location = self._location(resp)
         if desc.size > self.monolithic_max:
             location = self._patch_chunks(location, path, scopes)
         sep = "&" if "?" in location else "?"

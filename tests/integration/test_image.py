@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -199,8 +200,6 @@ def test_chunked_upload_against_the_registry(registry: Registry, tmp_path: Path)
     data = os.urandom(100_000)
     blob = tmp_path / "blob"
     blob.write_bytes(data)
-    import hashlib  # noqa: PLC0415
-
     desc = Descriptor(
         media_type="application/octet-stream", digest=f"sha256:{hashlib.sha256(data).hexdigest()}", size=len(data)
     )
@@ -239,6 +238,25 @@ def test_registry_down(project: MakeProject) -> None:
     host = f"127.0.0.1:{free_port()}"  # nothing listens there
     err = _fails(image_project(project, f"{host}/lambda/python:3.12"))
     assert f"registry {host} is unreachable" in err and 'base = "oci:DIR"' in err
+
+
+def test_push_target_down(project: MakeProject, base_layout: Path) -> None:
+    host = f"127.0.0.1:{free_port()}"
+    err = _fails(image_project(project, f"oci:{base_layout}:base"), "--push", f"{host}/fn/hello:v1")
+    assert f"registry {host} is unreachable" in err
+
+
+def test_a_refused_mount_becomes_an_upload(registry: Registry, tmp_path: Path) -> None:
+    # Mounting a blob the source repository lacks: the registry opens an ordinary upload (202), as ECR
+    # always does; the blob goes up through that same upload.
+    blob = tmp_path / "blob"
+    blob.write_bytes(b"not in lambda/python")
+    digest = "sha256:" + hashlib.sha256(blob.read_bytes()).hexdigest()
+    client = RegistryClient(registry.host)
+    location = client.mount_blob("fn/nomount", digest, "lambda/python")
+    assert location is not None and "/v2/fn/nomount/blobs/uploads/" in location
+    client.upload_blob("fn/nomount", Descriptor(media_type="", digest=digest, size=20), blob, location=location)
+    assert client.has_blob("fn/nomount", digest)
 
 
 def test_default_base_names_itself_when_unreachable(project: MakeProject, monkeypatch: pytest.MonkeyPatch) -> None:
