@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
+import json
 import os
 import tarfile
 from pathlib import Path
@@ -16,6 +18,7 @@ from lpack.config import Budget, Overrides, load_config
 from lpack.emit.image import image_config, split_layers
 from lpack.errors import ConfigError
 from lpack.oci import LayerInfo
+from lpack.oci._auth import from_docker_config, is_ecr
 from lpack.oci.reference import parse_reference
 from lpack.oci.registry import plain_http
 from lpack.size import measure_image
@@ -165,3 +168,29 @@ def test_image_delivery_options_are_checked(tmp_path: Path) -> None:
 def test_local_bases_in_config_are_relative_to_the_project(tmp_path: Path) -> None:
     config = load_config(_config(tmp_path, 'base = "oci:images/base:3.12"\n'))
     assert config.functions[0].base == f"oci:{tmp_path / 'images' / 'base'}:3.12"
+
+
+def test_docker_config_credentials_match_host_spellings(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "auths": {
+                    "https://index.docker.io/v1/": {"auth": base64.b64encode(b"hub:pw").decode()},
+                    "https://registry.example:5000": {"auth": base64.b64encode(b"me:secret:with:colons").decode()},
+                    "helper.example": {},  # written by a credential helper: no inline auth
+                }
+            }
+        )
+    )
+    assert from_docker_config("registry-1.docker.io", config) == ("hub", "pw")
+    assert from_docker_config("registry.example:5000", config) == ("me", "secret:with:colons")
+    assert from_docker_config("helper.example", config) is None
+    assert from_docker_config("other.example", tmp_path / "missing.json") is None
+
+
+def test_ecr_hosts_are_recognized() -> None:
+    assert is_ecr("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+    assert is_ecr("123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com")
+    assert is_ecr("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn")
+    assert not is_ecr("public.ecr.aws") and not is_ecr("dkr.ecr.eu-west-1.amazonaws.com")
