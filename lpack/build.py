@@ -16,6 +16,7 @@ from lpack.config import BuildConfig, FunctionConfig, ImageDelivery
 from lpack.emit import Artifact, get_emitter
 from lpack.emit.image import ImageOptions
 from lpack.errors import ConfigError, LpackError, SizeLimitError
+from lpack.oci import layout as oci_layout
 from lpack.oci.deliver import deliver
 from lpack.oci.reference import parse_reference
 from lpack.prune import PruneReport, prune
@@ -221,7 +222,7 @@ def _emit_image(
         tag=(ref.tag if ref else None) or "latest",
         insecure=delivery.insecure,
     )
-    _check_replaceable(dest)
+    oci_layout.check_replaceable(dest)
     with _archive.atomic_directory(dest) as tmp:
         artifact = get_emitter("image", options=options).emit(tree, tmp)
         size = _measure_image(fn, tree, artifact, dest)
@@ -239,15 +240,6 @@ def _emit_image(
         insecure=delivery.insecure,
     )
     return dataclasses.replace(artifact, path=dest, image=image), size
-
-
-def _check_replaceable(dest: Path) -> None:
-    # The layout directory is replaced as a whole: never let `--output oci:.` delete a project.
-    if dest.is_dir() and not (dest / "oci-layout").is_file() and any(dest.iterdir()):
-        raise ConfigError(
-            f"{dest}: exists and is not an OCI image layout; lpack replaces the layout directory as a whole",
-            hint="give --output oci: a new or empty directory, or a layout lpack wrote before",
-        )
 
 
 def _measure_image(fn: FunctionConfig, tree: StagingTree, artifact: Artifact, dest: Path) -> SizeReport:

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from lpack.errors import EmitError
+from lpack.errors import ConfigError, EmitError
 from lpack.oci import OCI_INDEX, Descriptor, canonical_json
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -85,3 +85,12 @@ def find_manifest(root: Path, tag: str | None) -> Descriptor:
             hint=f"use oci:{root}:TAG with one of: {', '.join(n for n in names if n)}",
         )
     return Descriptor.from_json(entries[0])
+
+
+def check_replaceable(dest: Path) -> None:
+    """Refuse to write a layout over a directory that is not one: lpack replaces the layout as a whole."""
+    if dest.is_dir() and not (dest / "oci-layout").is_file() and any(dest.iterdir()):
+        raise ConfigError(
+            f"{dest}: exists and is not an OCI image layout; lpack replaces the layout directory as a whole",
+            hint="give --output oci: a new or empty directory, or a layout lpack wrote before",
+        )
