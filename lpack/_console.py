@@ -19,6 +19,7 @@ from lpack.check import CheckResult
 from lpack.diff import ArtifactDiff, describe
 from lpack.errors import LpackError
 from lpack.inspection import Inspection
+from lpack.oci import ImageInfo
 from lpack.size import Finding, SizeReport
 
 _CI_WIDTH = 160  # CI logs are not terminals; rich would squeeze tables to 80 columns
@@ -67,6 +68,9 @@ class Output:
             if fn.bytecode.interpreter:
                 done.append(f"{fn.bytecode.compiled} .pyc for {fn.bytecode.interpreter}")
             self.err.print(f"[dim]{escape(fn.name)}: {escape('; '.join(done))}[/]")
+        for fn in result.functions:
+            if fn.artifact.image is not None:
+                self._image(fn.name, fn.artifact.image)
         for warning in result.warnings:
             self.warning(warning)
 
@@ -148,6 +152,16 @@ class Output:
                 self.out.print(f"  {escape(describe(change))}")
             if not d.changes:
                 self.out.print("  no package changed")
+
+    def _image(self, name: str, image: ImageInfo) -> None:
+        self.out.print(
+            f"{escape(name)}: image {image.digest} ({image.platform}, {format_size(image.uncompressed_bytes)})"
+        )
+        for layer in image.layers:
+            sizes = f"{format_size(layer.size)} / {format_size(layer.uncompressed_size)}"
+            self.out.print(f"  {layer.origin:<5} {layer.digest}  {sizes}")
+        for where in (*image.outputs, *([image.pushed] if image.pushed else [])):
+            self.out.print(f"  -> {escape(where)}")
 
     def largest(self, size: SizeReport) -> None:
         table = Table(title="largest packages and files (unzipped)", show_edge=False)

@@ -89,6 +89,23 @@ def _output(ctx: click.Context, verbose: bool, quiet: bool, json_mode: bool) -> 
 @main.command()
 @_target_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Output directory [dist].")
+@click.option("--format", "format", type=click.Choice(["zip", "image"]), help="Artifact format [from config, zip].")
+@click.option(
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="oci:DIR|docker-archive:FILE",
+    help="Image: write the OCI layout to DIR (default OUT/NAME.oci) and/or a docker archive (repeatable).",
+)
+@click.option("--push", metavar="REGISTRY/REPO:TAG", help="Image: push to a registry (one manifest, by digest).")
+@click.option("--load", is_flag=True, help="Image: load into the local Docker daemon (docker SDK).")
+@click.option(
+    "--insecure-registry",
+    "insecure_registries",
+    multiple=True,
+    metavar="HOST",
+    help="Speak plain HTTP to this registry (localhost and 127.0.0.1 always are).",
+)
 @_output_options
 @click.pass_context
 def build(
@@ -102,7 +119,7 @@ def build(
     quiet: bool,
     **options: Any,
 ) -> None:
-    """Build the project's functions into deterministic Lambda zips."""
+    """Build the project's functions and layers into deterministic Lambda zips or container images."""
     out = _output(ctx, verbose, quiet, json_mode)
     out_dir = options.pop("out_dir")
     overrides = Overrides(out_dir=out_dir.resolve() if out_dir else None, **options)

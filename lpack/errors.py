@@ -58,3 +58,7 @@ class SizeLimitError(LpackError):
 
 class EmitError(LpackError):
     """An artifact could not be written."""
+
+
+class RegistryError(EmitError):
+    """An OCI registry could not be reached, refused us, or answered something unexpected."""

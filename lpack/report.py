@@ -12,6 +12,7 @@ from lpack.build import BuildResult, FunctionResult
 from lpack.check import CheckResult
 from lpack.diff import ArtifactDiff, describe
 from lpack.inspection import Inspection
+from lpack.oci import ImageInfo
 from lpack.size import SizeReport
 
 SCHEMA_VERSION = 1
@@ -64,6 +65,32 @@ def _artifact(fn: FunctionResult) -> dict[str, Any]:
                 "compatible_architectures": list(fn.compatible_architectures),
             }
         ),
+        **({"image": _image(a.image)} if a.image is not None else {}),
+    }
+
+
+def _image(image: ImageInfo) -> dict[str, Any]:
+    return {
+        "digest": image.digest,
+        "media_type": image.manifest_media_type,
+        "manifest_bytes": image.manifest_bytes,
+        "config_digest": image.config_digest,
+        "base": image.base,
+        "platform": image.platform,
+        "uncompressed_bytes": image.uncompressed_bytes,
+        "pushed": image.pushed,
+        "push": {"uploaded": image.uploaded, "mounted": image.mounted, "present": image.present},
+        "outputs": list(image.outputs),
+        "layers": [
+            {
+                "origin": layer.origin,
+                "digest": layer.digest,
+                "diff_id": layer.diff_id,
+                "bytes": layer.size,
+                "uncompressed_bytes": layer.uncompressed_size,
+            }
+            for layer in image.layers
+        ],
     }
 
 
@@ -73,6 +100,7 @@ def limits() -> dict[str, int]:
         "unzipped": runtimes.MAX_UNZIPPED,
         "layers": runtimes.MAX_LAYERS,
         "image": runtimes.MAX_IMAGE_BYTES,
+        "image_manifest": runtimes.MAX_MANIFEST_BYTES,
     }
 
 
