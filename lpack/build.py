@@ -1,4 +1,4 @@
-"""The pipeline: resolve -> sources -> prune -> bytecode -> emit -> size. The only module that connects stages."""
+"""The pipeline: resolve -> sources -> prune -> audit -> bytecode -> emit -> size. The only module joining stages."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lpack import _archive, sources
+from lpack.audit import AuditReport, audit
 from lpack.bytecode import BytecodeResult, compile_tree
 from lpack.config import BuildConfig, FunctionConfig
 from lpack.emit import Artifact, get_emitter
-from lpack.errors import ConfigError, LpackError, SizeLimitError
+from lpack.errors import AuditError, ConfigError, LpackError, SizeLimitError
 from lpack.prune import PruneReport, prune
 from lpack.resolve._run import Runner, run_subprocess, target_label
 from lpack.resolve.python import Resolved, installer_state, resolve
@@ -47,6 +48,7 @@ class FunctionResult:
     size: SizeReport
     pruned: PruneReport
     bytecode: BytecodeResult
+    audit: AuditReport
     installer: str
     notes: tuple[str, ...]  # what was done (locked, built, fell back to pip)
     warnings: tuple[str, ...]
@@ -86,6 +88,9 @@ def _build_function(fn: FunctionConfig, out_dir: Path, runner: Runner, notify: E
         provided = RUNTIME_PROVIDED_PYTHON if fn.exclude_runtime_provided else ()
         tree, pruned = prune(tree, fn.prune, runtime_provided=provided, direct=resolved.direct)
         warnings += check_handler(fn, tree)
+        notify(Event(function=fn.name, stage="audit"))
+        tree, audited = _audit(fn, tree)
+        warnings += [f.describe() for f in audited.warnings]
         notify(Event(function=fn.name, stage="bytecode"))
         tree, bytecode = _bytecode(fn, tree, work / "pyc")
         if bytecode.reason:
@@ -102,8 +107,9 @@ def _build_function(fn: FunctionConfig, out_dir: Path, runner: Runner, notify: E
         size=size,
         pruned=pruned,
         bytecode=bytecode,
+        audit=audited,
         installer=resolved.installer,
-        notes=resolved.notes,
+        notes=(*resolved.notes, *(f.describe() for f in audited.findings if f.severity == "info")),
         warnings=tuple(warnings),
     )
 
@@ -182,6 +188,20 @@ def _defines(path: Path, name: str) -> bool:
         if isinstance(node, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name) == name for a in node.names):
             return True
     return False
+
+
+def _audit(fn: FunctionConfig, tree: StagingTree) -> tuple[StagingTree, AuditReport]:
+    report = audit(tree, fn.runtime, fn.architecture, waive=fn.audit.waive)
+    errors = report.errors
+    if errors:
+        lines = "\n".join(f"  {f.describe()}" for f in errors)
+        raise AuditError(
+            f"{len(errors)} file(s) would fail on {fn.runtime.name}/{fn.architecture}:\n{lines}",
+            hint=f'if one is never loaded on Lambda, waive it: audit = {{ waive = ["{errors[0].key}"] }}',
+            findings=errors,
+        )
+    # What the audit found to do nothing on Lambda (*-nspkg.pth) is left out of the artifact.
+    return tree.without(report.drop), report
 
 
 def _bytecode(fn: FunctionConfig, tree: StagingTree, work: Path) -> tuple[StagingTree, BytecodeResult]:

@@ -11,9 +11,10 @@ import click
 
 from lpack import __version__, _archive
 from lpack._console import Output
+from lpack.audit import Finding
 from lpack.build import build as run_build
 from lpack.config import Overrides, load_config
-from lpack.errors import EXIT_USAGE, LpackError, SizeLimitError
+from lpack.errors import EXIT_USAGE, AuditError, LpackError, SizeLimitError
 from lpack.report import build_report, error_report
 from lpack.size import SizeReport
 
@@ -71,7 +72,8 @@ def build(
         result = run_build(config, on_event=out.event)
     except LpackError as err:
         size = err.report if isinstance(err, SizeLimitError) and isinstance(err.report, SizeReport) else None
-        _write_report(error_report(err.msg, err.hint, err.exit_code, size), report_file, json_mode, out)
+        findings = tuple(f for f in err.findings if isinstance(f, Finding)) if isinstance(err, AuditError) else ()
+        _write_report(error_report(err.msg, err.hint, err.exit_code, size, findings), report_file, json_mode, out)
         out.error(err)
         if size is not None:
             out.largest(size)

@@ -44,6 +44,11 @@ class ResolveError(LpackError):
 class AuditError(LpackError):
     """The staged tree would not run on the target."""
 
+    def __init__(self, msg: str, *, hint: str | None = None, findings: tuple[object, ...] = ()) -> None:
+        super().__init__(msg, hint=hint)
+        # The audit findings that failed (lpack.audit.Finding), for the JSON report.
+        self.findings = findings
+
 
 class SizeLimitError(LpackError):
     """An artifact is over one of Lambda's limits or the project's budget."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lpack import runtimes
+from lpack.audit import AuditReport, Finding
 from lpack.build import BuildResult, FunctionResult
 from lpack.size import SizeReport
 
@@ -18,6 +19,27 @@ def _size(size: SizeReport) -> dict[str, Any]:
             {"severity": f.severity, "limit": f.limit, "message": f.message, "actual": f.actual, "allowed": f.allowed}
             for f in size.findings
         ],
+    }
+
+
+def finding(f: Finding) -> dict[str, Any]:
+    return {
+        "code": f.code,
+        "severity": f.severity,
+        "path": f.path,
+        "package": f.package,
+        "message": f.message,
+        "fix": f.fix,
+        "waived": f.waived,
+        "waive_key": f.key,
+    }
+
+
+def _audit(audit: AuditReport) -> dict[str, Any]:
+    return {
+        "elf_files": audit.elf_files,
+        "left_out": list(audit.drop),
+        "findings": [finding(f) for f in audit.findings],
     }
 
 
@@ -43,6 +65,7 @@ def _artifact(fn: FunctionResult) -> dict[str, Any]:
             "skipped_reason": fn.bytecode.reason,
         },
         "size": _size(fn.size),
+        "audit": _audit(fn.audit),
     }
 
 
@@ -72,7 +95,9 @@ def build_report(result: BuildResult) -> dict[str, Any]:
     }
 
 
-def error_report(message: str, hint: str | None, exit_code: int, size: SizeReport | None) -> dict[str, Any]:
+def error_report(
+    message: str, hint: str | None, exit_code: int, size: SizeReport | None, findings: tuple[Finding, ...] = ()
+) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "artifacts": [],
@@ -81,6 +106,7 @@ def error_report(message: str, hint: str | None, exit_code: int, size: SizeRepor
             "hint": hint,
             "exit_code": exit_code,
             **({"size": _size(size)} if size is not None else {}),
+            **({"audit": [finding(f) for f in findings]} if findings else {}),
         },
         "warnings": [],
         "limits": limits(),
