@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -15,6 +16,7 @@ from lpack._units import format_size
 from lpack.build import BuildResult, Event
 from lpack.errors import LpackError
 from lpack.size import SizeReport
+from lpack.verify import VerifyResult
 
 _CI_WIDTH = 160  # CI logs are not terminals; rich would squeeze tables to 80 columns
 
@@ -62,6 +64,23 @@ class Output:
             self.err.print(f"[dim]{escape(fn.name)}: {escape('; '.join(done))}[/]")
         for warning in result.warnings:
             self.err.print(f"[yellow]warning:[/] {escape(warning)}")
+
+    def verified(self, result: VerifyResult, *, show_result: bool) -> None:
+        """The handler imported (and answered): init time on stderr, the handler's result on stdout."""
+        if not self.quiet:
+            invoke = f", invoke {result.invoke_ms:.1f} ms" if result.invoke_ms is not None else ""
+            self.err.print(
+                f"[green]✓[/] {escape(result.handler)} imports from {escape(_shown(result.artifact))} "
+                f"with {escape(result.runtime)}: init {result.init_ms:.1f} ms{invoke}"
+            )
+            if self.verbose:
+                self.err.print(f"[dim]interpreter: {escape(result.interpreter)}[/]")
+                if result.output:
+                    self.err.print(result.output, markup=False)
+            for warning in result.warnings:
+                self.err.print(f"[yellow]warning:[/] {escape(warning)}")
+        if show_result and result.invoked:
+            self.json(json.dumps(result.result))
 
     def largest(self, size: SizeReport) -> None:
         table = Table(title="largest packages and files (unzipped)", show_edge=False)

@@ -44,6 +44,7 @@ class FunctionResult:
     name: str
     runtime: str
     architecture: str
+    handler: str
     artifact: Artifact
     size: SizeReport
     pruned: PruneReport
@@ -103,6 +104,7 @@ def _build_function(fn: FunctionConfig, out_dir: Path, runner: Runner, notify: E
         name=fn.name,
         runtime=fn.runtime.name,
         architecture=fn.architecture,
+        handler=fn.handler,
         artifact=artifact,
         size=size,
         pruned=pruned,

@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
 from lpack import __version__, _archive
 from lpack._console import Output
 from lpack.audit import Finding
+from lpack.build import BuildResult
 from lpack.build import build as run_build
-from lpack.config import Overrides, load_config
-from lpack.errors import EXIT_USAGE, AuditError, LpackError, SizeLimitError
-from lpack.report import build_report, error_report
+from lpack.config import BuildConfig, Overrides, load_config
+from lpack.errors import EXIT_USAGE, AuditError, ConfigError, LpackError, SizeLimitError
+from lpack.report import build_report, error_report, verify_report
+from lpack.runtimes import Runtime, get_runtime
 from lpack.size import SizeReport
+from lpack.verify import VerifyResult, detect_runtime, verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,6 +54,7 @@ def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Show installer output and debug logs.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("--json", "json_mode", is_flag=True, help="Print the JSON report on stdout instead of the table.")
+@click.option("--verify", "verify_after", is_flag=True, help="Import each handler from its artifact afterwards.")
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -59,6 +63,7 @@ def build(
     project: Path,
     report_file: Path | None,
     json_mode: bool,
+    verify_after: bool,
     verbose: bool,
     quiet: bool,
     **options: Any,
@@ -78,8 +83,111 @@ def build(
         if size is not None:
             out.largest(size)
         sys.exit(err.exit_code)
-    _write_report(build_report(result), report_file, json_mode, out)
+    checked, failure = _verify_built(config, result) if verify_after else ([], None)
+    report = build_report(result)
+    if verify_after:
+        report["verify"] = [verify_report(v) for v in checked]
+    _write_report(report, report_file, json_mode, out)
     out.summary(result)
+    for verified in checked:
+        out.verified(verified, show_result=False)
+    if failure is not None:
+        out.error(failure)
+        sys.exit(failure.exit_code)
+
+
+def _verify_built(config: BuildConfig, result: BuildResult) -> tuple[list[VerifyResult], LpackError | None]:
+    """Verify every built function; stop at the first one that fails or cannot be checked here."""
+    checked = []
+    by_name = {fn.name: fn for fn in config.functions}
+    for built in result.functions:
+        fn = by_name[built.name]
+        try:
+            checked.append(
+                verify(
+                    built.artifact.path, handler=fn.handler, runtime=fn.runtime, python=fn.python, function_name=fn.name
+                )
+            )
+        except LpackError as err:
+            return checked, err.prefixed(f"verify {built.name}") if len(by_name) > 1 else err
+    return checked, None
+
+
+@main.command(name="verify")
+@click.argument("artifact", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--handler", help="module.function to import; default: the one in --report.")
+@click.option(
+    "--event", "event_file", type=click.File("r"), help="Invoke the handler with this JSON event ('-' for stdin)."
+)
+@click.option("--layer", "layers", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--runtime", "runtime_name", help="Target runtime; default: from --report, else the zip's bytecode.")
+@click.option(
+    "--report", "report_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Build report."
+)
+@click.option("--python", type=click.Path(dir_okay=False, path_type=Path), help="Interpreter of the target version.")
+@click.option("--json", "json_mode", is_flag=True, help="Print the result as JSON on stdout.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the traceback and the handler's output.")
+@click.pass_context
+def verify_command(
+    ctx: click.Context,
+    /,
+    *,
+    artifact: Path,
+    handler: str | None,
+    event_file: TextIO | None,
+    layers: tuple[Path, ...],
+    runtime_name: str | None,
+    report_file: Path | None,
+    python: Path | None,
+    json_mode: bool,
+    verbose: bool,
+) -> None:
+    """Import the handler from ARTIFACT as Lambda would, time the init, and optionally invoke it."""
+    out = Output(quiet=ctx.obj["quiet"], verbose=verbose or ctx.obj["verbose"], json_mode=json_mode)
+    try:
+        target = _verify_target(artifact, handler, runtime_name, report_file)
+        event = event_file.read() if event_file is not None else None
+        result = verify(artifact, handler=target[1], runtime=target[0], layers=layers, event=event, python=python)
+    except LpackError as err:
+        out.error(err)
+        sys.exit(err.exit_code)
+    if json_mode:
+        out.json(json.dumps(verify_report(result), indent=2))
+    else:
+        out.verified(result, show_result=True)
+
+
+def _verify_target(
+    artifact: Path, handler: str | None, runtime_name: str | None, report_file: Path | None
+) -> tuple[Runtime, str]:
+    from_report = _from_report(report_file, artifact) if report_file else {}
+    name = runtime_name or from_report.get("runtime")
+    runtime = _runtime_named(name) if name else detect_runtime(artifact)
+    if runtime is None:
+        raise ConfigError(
+            f"{artifact.name}: cannot tell which runtime it is for (no single python3.X bytecode tag)",
+            hint="pass --runtime python3.X or --report with lpack's build report",
+        )
+    handler = handler or from_report.get("handler")
+    if not handler:
+        raise ConfigError("which handler? pass --handler module.function", hint="or --report with the build report")
+    return runtime, handler
+
+
+def _runtime_named(name: str) -> Runtime:
+    try:
+        return get_runtime(name)
+    except KeyError:
+        raise ConfigError(f'unknown runtime "{name}"', hint="e.g. --runtime python3.12") from None
+
+
+def _from_report(report_file: Path, artifact: Path) -> dict[str, str]:
+    try:
+        entries = json.loads(report_file.read_text())["artifacts"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"{report_file}: not an lpack build report ({err})") from None
+    found = [e for e in entries if Path(e.get("path", "")).name == artifact.name] or entries[:1]
+    return {k: str(found[0][k]) for k in ("runtime", "handler") if found and k in found[0]}
 
 
 def _write_report(data: dict[str, Any], report_file: Path | None, json_mode: bool, out: Output) -> None:

@@ -6,6 +6,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_TOO_BIG = 3
+EXIT_NO_INTERPRETER = 4  # `lpack verify` found no interpreter of the target's version: nothing was checked
 
 
 class LpackError(Exception):
@@ -63,3 +64,13 @@ class SizeLimitError(LpackError):
 
 class EmitError(LpackError):
     """An artifact could not be written."""
+
+
+class VerifyError(LpackError):
+    """The handler does not import or fails when invoked from the built artifact."""
+
+
+class NoInterpreterError(LpackError):
+    """No interpreter of the target's language and version exists here, so nothing could be verified."""
+
+    exit_code = EXIT_NO_INTERPRETER

@@ -8,6 +8,7 @@ from lpack import runtimes
 from lpack.audit import AuditReport, Finding
 from lpack.build import BuildResult, FunctionResult
 from lpack.size import SizeReport
+from lpack.verify import VerifyResult
 
 SCHEMA_VERSION = 1
 
@@ -56,6 +57,7 @@ def _artifact(fn: FunctionResult) -> dict[str, Any]:
         "files": a.files,
         "runtime": fn.runtime,
         "architecture": fn.architecture,
+        "handler": fn.handler,
         "installer": fn.installer,
         "notes": list(fn.notes),
         "bytecode": {
@@ -66,6 +68,20 @@ def _artifact(fn: FunctionResult) -> dict[str, Any]:
         },
         "size": _size(fn.size),
         "audit": _audit(fn.audit),
+    }
+
+
+def verify_report(result: VerifyResult) -> dict[str, Any]:
+    return {
+        "artifact": str(result.artifact),
+        "runtime": result.runtime,
+        "interpreter": result.interpreter,
+        "handler": result.handler,
+        "init_ms": round(result.init_ms, 3),
+        "invoked": result.invoked,
+        "invoke_ms": None if result.invoke_ms is None else round(result.invoke_ms, 3),
+        "result": result.result,
+        "warnings": list(result.warnings),
     }
 
 
