@@ -7,13 +7,17 @@ has, and what to do about it.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from lpack import _dists, _elf, runtimes
+from packaging.utils import canonicalize_name
+
+from lpack import _elf, runtimes
 from lpack.runtimes import Arch, Runtime
 from lpack.staging import Entry, StagingTree
 
@@ -106,25 +110,28 @@ def _waived(finding: Finding, waive: set[str]) -> Finding:
 
 
 def _owners(tree: StagingTree) -> dict[str, str]:
-    """Archive path -> distribution, from RECORD where it survived pruning, else by top-level name."""
-    dists = _dists.distributions(tree).values()
-    owners = {path: dist.name for dist in dists for path in dist.files}
-    tops = {_top_key(top): dist.name for dist in dists for top in _top_levels(tree, dist)}
+    """Archive path -> distribution name: from RECORD where pruning kept it, else by top-level name.
+
+    Top-level names come from each dist-info's top_level.txt (setuptools) where present, and always the
+    project's own name and auditwheel's "<name>.libs". One pass over the tree: linear in its size.
+    """
+    tops: dict[str, str] = {}
+    recorded: dict[str, str] = {}
     for entry in tree:
-        if entry.path not in owners and entry.origin == "deps":
-            owner = tops.get(_top_key(entry.path.split("/")[0]))
-            if owner is not None:
-                owners[entry.path] = owner
-    return owners
-
-
-def _top_levels(tree: StagingTree, dist: _dists.Dist) -> list[str]:
-    # top_level.txt (setuptools) when present; the project name itself and auditwheel's "<name>.libs" always.
-    names = [dist.dist_info.split("-")[0], f"{dist.dist_info.split('-')[0]}.libs"]
-    listing = next((e for e in tree if e.path == f"{dist.dist_info}/top_level.txt"), None)
-    if listing is not None:
-        names += listing.source.read_text(encoding="utf-8", errors="replace").split()
-    return names
+        directory, _, name = entry.path.partition("/")
+        if not directory.endswith(".dist-info") or "/" in name:
+            continue
+        project = directory.split("-")[0]
+        owner = str(canonicalize_name(project))
+        tops.update({_top_key(project): owner, _top_key(f"{project}.libs"): owner})
+        if name == "top_level.txt":
+            text = entry.source.read_text(encoding="utf-8", errors="replace")
+            tops.update({_top_key(top): owner for top in text.split()})
+        elif name == "RECORD":  # exact, where pruning kept it
+            text = entry.source.read_text(encoding="utf-8", errors="replace")
+            recorded.update({row[0]: owner for row in csv.reader(io.StringIO(text)) if row})
+    by_top = {e.path: tops.get(_top_key(e.path.split("/")[0])) for e in tree if e.origin == "deps"}
+    return {**{path: owner for path, owner in by_top.items() if owner is not None}, **recorded}
 
 
 def _top_key(name: str) -> str:
@@ -192,9 +199,10 @@ def _version(version: tuple[int, ...]) -> str:
 
 
 def _arch_fix(package: str | None, machine: str) -> str:
-    if package is None:
-        return f"rebuild it for the function's architecture, or set architecture to match {machine}"
-    return f"install the wheel of {package} for the function's architecture, or set architecture to match {machine}"
+    fix = f"install the {package} wheel for the function's architecture" if package else "rebuild it for it"
+    lambda_arch = {"x86_64": "x86_64", "aarch64": "arm64"}.get(machine)
+    # Lambda runs only x86_64 and arm64: an i686 or armv7 file can never load, whatever the setting.
+    return f'{fix}, or set architecture = "{lambda_arch}"' if lambda_arch else fix
 
 
 def _glibc_fix(package: str | None, runtime: Runtime, info: _elf.ElfInfo) -> str:

@@ -196,7 +196,10 @@ def _audit(fn: FunctionConfig, tree: StagingTree) -> tuple[StagingTree, AuditRep
     report = audit(tree, fn.runtime, fn.architecture, waive=fn.audit.waive)
     errors = report.errors
     if errors:
-        lines = "\n".join(f"  {f.describe()}" for f in errors)
+        shown = 20  # the JSON report has all of them
+        lines = "\n".join(f"  {f.describe()}" for f in errors[:shown])
+        if len(errors) > shown:
+            lines += f"\n  ... and {len(errors) - shown} more (--report FILE lists them all)"
         raise AuditError(
             f"{len(errors)} file(s) would fail on {fn.runtime.name}/{fn.architecture}:\n{lines}",
             hint=f'if one is never loaded on Lambda, waive it: audit = {{ waive = ["{errors[0].key}"] }}',
