@@ -199,7 +199,8 @@ def _version(version: tuple[int, ...]) -> str:
 
 
 def _arch_fix(package: str | None, machine: str) -> str:
-    fix = f"install the {package} wheel for the function's architecture" if package else "rebuild it for it"
+    what = f"install the {package} wheel" if package else "rebuild it"
+    fix = f"{what} for the function's architecture"
     lambda_arch = {"x86_64": "x86_64", "aarch64": "arm64"}.get(machine)
     # Lambda runs only x86_64 and arm64: an i686 or armv7 file can never load, whatever the setting.
     return f'{fix}, or set architecture = "{lambda_arch}"' if lambda_arch else fix
