@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lpack import runtimes
+from lpack import _verify_node, runtimes
 from lpack.bytecode import find_interpreter
 from lpack.errors import ConfigError, NoInterpreterError, VerifyError
 from lpack.runtimes import Runtime
@@ -133,10 +133,19 @@ def verify(
 
 
 def _interpreter(runtime: Runtime, python: Path | None) -> str:
+    if runtime.language == "node" and runtime.version is not None:
+        node = _verify_node.find_node(runtime.version[0])
+        if node is None:
+            major = runtime.version[0]
+            raise NoInterpreterError(
+                f"no node {major} on this machine: cannot verify a {runtime.name} artifact",
+                hint=f"put a Node.js {major} `node` (or `node{major}`) on PATH",
+            )
+        return node
     if runtime.language != "python" or runtime.version is None:
         raise ConfigError(
-            f"lpack verify runs Python handlers; {runtime.name} is a {runtime.language} runtime",
-            hint="pass --runtime with a python3.X runtime",
+            f"lpack verify runs Python and Node.js handlers; {runtime.name} is a {runtime.language} runtime",
+            hint="pass --runtime with a python3.X or nodejsNN.x runtime",
         )
     found = find_interpreter(runtime.version, python)
     if found is None:
@@ -195,14 +204,26 @@ def _lambda_env(runtime: Runtime, task: Path, opt: Path, handler: str, name: str
         "TZ": ":UTC",
         "PATH": f"{opt / 'bin'}:/usr/local/bin:/usr/bin:/bin",
         "LD_LIBRARY_PATH": f"{task / 'lib'}:{opt / 'lib'}",
-        "PYTHONHASHSEED": "0",
+        **_language_env(runtime, task, opt),
     }
+
+
+def _language_env(runtime: Runtime, task: Path, opt: Path) -> dict[str, str]:
+    if runtime.language == "node":
+        # Lambda's NODE_PATH: the layers' node_modules (version-specific first), then the task root.
+        return {"NODE_PATH": ":".join([*_layer_dirs(runtime, opt), str(task)])}
+    return {"PYTHONHASHSEED": "0"}
+
+
+def _layer_dirs(runtime: Runtime, opt: Path) -> list[str]:
+    # layer_paths lists the general path first; Lambda searches the version-specific one first.
+    return [str(opt / p) for p in reversed(runtime.layer_paths)]
 
 
 def _sys_path(runtime: Runtime, task: Path, opt: Path) -> list[str]:
     # Lambda's order: the function, then each layer path of the runtime (python/lib/python3.X/site-packages
     # before python/) [packaging-layers.html].
-    return [str(task), *(str(opt / p) for p in reversed(runtime.layer_paths))]
+    return [str(task), *_layer_dirs(runtime, opt)]
 
 
 def _run(
@@ -212,8 +233,12 @@ def _run(
     out, event_file = work / "outcome.json", work / "event.json"
     if event is not None:
         event_file.write_text(event)
-    paths = json.dumps(_sys_path(runtime, task, opt))
-    args = [interpreter, "-I", "-S", "-c", _CHILD, str(out), handler, str(event_file) if event else "", paths]
+    event_arg = event_file if event is not None else None
+    if runtime.language == "node":
+        args = _verify_node.command(interpreter, out, handler, event_arg, task)
+    else:
+        paths = json.dumps(_sys_path(runtime, task, opt))
+        args = [interpreter, "-I", "-S", "-c", _CHILD, str(out), handler, str(event_arg or ""), paths]
     env = _lambda_env(runtime, task, opt, handler, name)
     try:
         proc = subprocess.run(
@@ -256,13 +281,21 @@ def _failure(handler: str, runtime: Runtime, outcome: dict[str, Any], output: st
     module_name = handler.rpartition(".")[0]
     # Worded like Lambda's Runtime.ImportModuleError, so the message reads as the one users would meet.
     what = f"unable to import module '{module_name}'" if outcome["phase"] == "init" else "raised when invoked"
-    message = f"{handler}: {what}: {outcome['error']}: {outcome['message']}"
+    first = (str(outcome["message"]).splitlines() or [""])[0]  # Node appends its require stack: see -v
+    message = f"{handler}: {what}: {outcome['error']}: {first}"
     module = outcome.get("module")
     hint = None
-    if outcome["error"] == "ModuleNotFoundError" and module:
-        top = str(module).split(".")[0]
-        if top in runtimes.RUNTIME_PROVIDED_PYTHON:
-            hint = f"{top} comes with the {runtime.name} runtime on Lambda; verify runs without it"
-        else:
-            hint = f"{module} is not in the artifact: add it to the requirements, or `keep` it if pruning removed it"
+    if outcome["error"] in ("ModuleNotFoundError", "MODULE_NOT_FOUND", "ERR_MODULE_NOT_FOUND") and module:
+        hint = _missing_hint(str(module), runtime)
     return VerifyError(message, hint=hint, details=outcome.get("traceback", "") + output)
+
+
+def _missing_hint(module: str, runtime: Runtime) -> str:
+    if runtime.language == "node":
+        if module.startswith(runtimes.RUNTIME_PROVIDED_NODE_SCOPES):
+            return f"{module} comes with the {runtime.name} runtime on Lambda; verify runs without it"
+        return f"{module} is not in the artifact: add it to package.json dependencies (not devDependencies)"
+    top = module.split(".", maxsplit=1)[0]
+    if top in runtimes.RUNTIME_PROVIDED_PYTHON:
+        return f"{top} comes with the {runtime.name} runtime on Lambda; verify runs without it"
+    return f"{module} is not in the artifact: add it to the requirements, or `keep` it if pruning removed it"

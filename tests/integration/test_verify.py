@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lpack._verify_node import find_node
 from lpack.bytecode import find_interpreter
 from lpack.errors import EXIT_NO_INTERPRETER
 from tests.conftest import MakeProject
@@ -135,3 +136,47 @@ def test_unknown_runtime_without_bytecode_asks_for_one(tmp_path: Path) -> None:
     result = lpack("verify", function, "--handler", "app.handler")
     assert result.exit_code == 2
     assert "cannot tell which runtime" in one_line(result.stderr)
+
+
+def _node_runtime() -> str | None:
+    for major in (24, 22, 20, 18):
+        if find_node(major) is not None:
+            return f"nodejs{major}.x"
+    return None
+
+
+NODE_RUNTIME = _node_runtime()
+needs_node = pytest.mark.skipif(NODE_RUNTIME is None, reason="no node of a Lambda runtime's version here")
+
+_CJS = """
+const shared = require("shared");  // from the layer, through NODE_PATH
+exports.handler = function (event, context, callback) {
+  callback(null, { shared: shared.value, root: process.env.LAMBDA_TASK_ROOT === process.cwd(), event });
+};
+"""
+_ESM = """
+export const handler = async (event, context) => ({
+  name: context.functionName,
+  left: context.getRemainingTimeInMillis() > 0,
+});
+"""
+
+
+@needs_node
+def test_node_handlers_cjs_with_a_layer_and_esm(tmp_path: Path) -> None:
+    assert NODE_RUNTIME is not None
+    function = make_zip(tmp_path / "fn.zip", {"cb.js": _CJS, "index.mjs": _ESM, "broken.js": 'require("left-pad");\n'})
+    layer = make_zip(tmp_path / "layer.zip", {"nodejs/node_modules/shared/index.js": 'exports.value = "layer";\n'})
+    event = tmp_path / "event.json"
+    event.write_text('{"n": 1}')
+    common = ("verify", function, "--runtime", NODE_RUNTIME, "--layer", layer, "--event", event)
+    cjs = lpack(*common, "--handler", "cb.handler")
+    assert cjs.exit_code == 0, cjs.stderr
+    assert json.loads(cjs.stdout) == {"shared": "layer", "root": True, "event": {"n": 1}}
+    esm = lpack(*common, "--handler", "index.handler", "--json")
+    assert esm.exit_code == 0, esm.stderr
+    data = json.loads(esm.stdout)
+    assert data["result"] == {"name": "fn", "left": True} and data["init_ms"] > 0
+    broken = lpack(*common, "--handler", "broken.handler")
+    assert broken.exit_code == 1
+    assert "MODULE_NOT_FOUND: Cannot find module 'left-pad'" in one_line(broken.stderr)
