@@ -87,6 +87,8 @@ def build(
     report = build_report(result)
     if verify_after:
         report["verify"] = [verify_report(v) for v in checked]
+        if failure is not None:
+            report["verify_error"] = {"message": failure.msg, "hint": failure.hint, "exit_code": failure.exit_code}
     _write_report(report, report_file, json_mode, out)
     out.summary(result)
     for verified in checked:

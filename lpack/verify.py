@@ -9,6 +9,7 @@ environment variables. The import is timed: that is the init phase of a cold sta
 from __future__ import annotations
 
 import json
+import platform
 import re
 import stat
 import subprocess
@@ -28,6 +29,8 @@ from lpack.runtimes import Runtime
 # environment.html "Init phase"]: an import that slow is worth a warning.
 INIT_LIMIT_MS = 10_000
 _CHILD_TIMEOUT_S = 300
+# What dlopen says for a library of another machine (it reports a present file as missing) or ELF class.
+_FOREIGN_LIBRARY = ("cannot open shared object file", "wrong ELF class", "invalid ELF header", "Exec format error")
 _CACHE_TAG = re.compile(r"\.cpython-3(\d+)(?:-[\w-]+)?\.(?:pyc|so)$")
 
 # Runs inside the target interpreter. Lambda's Python bootstrap imports the handler module (init), then
@@ -287,6 +290,11 @@ def _failure(handler: str, runtime: Runtime, outcome: dict[str, Any], output: st
     hint = None
     if outcome["error"] in ("ModuleNotFoundError", "MODULE_NOT_FOUND", "ERR_MODULE_NOT_FOUND") and module:
         hint = _missing_hint(str(module), runtime)
+    elif any(sign in first for sign in _FOREIGN_LIBRARY):
+        hint = (
+            f"a native library did not load on this {platform.machine()} machine; if the artifact is for the "
+            "other architecture that is expected here: verify it on a matching machine"
+        )
     return VerifyError(message, hint=hint, details=outcome.get("traceback", "") + output)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import zipfile
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from lpack._verify_node import find_node
 from lpack.bytecode import find_interpreter
 from lpack.errors import EXIT_NO_INTERPRETER
-from tests.conftest import MakeProject
+from tests.conftest import WHEELS, MakeProject
 from tests.integration._helpers import build_json, lpack
 
 PY312 = find_interpreter((3, 12))
@@ -180,3 +181,32 @@ def test_node_handlers_cjs_with_a_layer_and_esm(tmp_path: Path) -> None:
     broken = lpack(*common, "--handler", "broken.handler")
     assert broken.exit_code == 1
     assert "MODULE_NOT_FOUND: Cannot find module 'left-pad'" in one_line(broken.stderr)
+
+
+@pytest.mark.skipif(ABSENT is None, reason="every Python version is installed here")
+def test_build_verify_without_the_interpreter_builds_then_exits_4(project: MakeProject) -> None:
+    assert ABSENT is not None
+    root = project("hello")
+    result = lpack("build", root, "--runtime", ABSENT, "--verify", "--json")
+    assert result.exit_code == 4
+    assert (root / "dist" / "hello.zip").is_file()
+    report = json.loads(result.stdout)
+    assert report["verify"] == [] and report["verify_error"]["exit_code"] == 4
+    assert f"no {ABSENT} on this machine" in one_line(result.stderr)
+
+
+@needs_py312
+def test_extension_of_the_other_architecture_gets_a_hint(tmp_path: Path) -> None:
+    foreign = "aarch64" if platform.machine() != "aarch64" else "x86_64"
+    wheel = next(WHEELS.glob(f"lp_native-1.0-*_{foreign}.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        so = archive.read("lp_native/_native.abi3.so")
+    function = tmp_path / "fn.zip"
+    with zipfile.ZipFile(function, "w") as archive:
+        archive.writestr("app.py", "import fast\n\n\ndef handler(event, context):\n    return 1\n")
+        archive.writestr("fast.abi3.so", so)
+    result = lpack("verify", function, "--handler", "app.handler", "--runtime", "python3.12")
+    assert result.exit_code == 1
+    err = one_line(result.stderr)
+    assert "fast.abi3.so: cannot open shared object file" in err
+    assert f"a native library did not load on this {platform.machine()} machine" in err
