@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lpack import _archive, sources
+from lpack import _archive, layers, sources
 from lpack.audit import AuditReport, audit
 from lpack.bytecode import BytecodeResult, compile_tree
-from lpack.config import BuildConfig, FunctionConfig
+from lpack.config import ArtifactRole, BuildConfig, FunctionConfig
 from lpack.emit import Artifact, get_emitter
 from lpack.errors import AuditError, ConfigError, LpackError, SizeLimitError
 from lpack.prune import PruneReport, prune
@@ -24,7 +24,6 @@ from lpack.size import SizeReport, measure
 from lpack.staging import Entry, StagingTree, retarget, scan
 
 log = logging.getLogger("lpack")
-TASK_ROOT = "/var/task"  # where Lambda extracts a function zip (LAMBDA_TASK_ROOT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +52,10 @@ class FunctionResult:
     installer: str
     notes: tuple[str, ...]  # what was done (locked, built, fell back to pip)
     warnings: tuple[str, ...]
+    role: ArtifactRole = "function"
+    layers: tuple[str, ...] = ()  # a function's layers, whose bytes its size findings include
+    compatible_runtimes: tuple[str, ...] = ()  # a layer's, for PublishLayerVersion
+    compatible_architectures: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,21 +67,63 @@ class BuildResult:
         return tuple(f"{f.name}: {w}" for f in self.functions for w in f.warnings)
 
 
-def build(config: BuildConfig, *, runner: Runner = run_subprocess, on_event: EventHandler | None = None) -> BuildResult:
-    """Build every function in `config` into `config.out_dir`; raises LpackError on the first failure."""
+def build(
+    config: BuildConfig,
+    *,
+    runner: Runner = run_subprocess,
+    on_event: EventHandler | None = None,
+    enforce_limits: bool = True,
+) -> BuildResult:
+    """Build every function in `config` into `config.out_dir`; raises LpackError on the first failure.
+
+    With `enforce_limits=False` (what `lpack check` uses), an artifact over a limit or budget is still
+    written and its findings returned instead of raised.
+    """
     notify = on_event or (lambda _e: None)
+    many = len(config.functions) + len(config.layers) > 1
+    built_layers: dict[str, FunctionResult] = {}
     results = []
-    for fn in config.functions:
+    # Layers first: a function's check needs its layers' sizes and packages.
+    for fn in (*config.layers, *config.functions):
         try:
-            results.append(_build_function(fn, config.out_dir, runner, notify))
+            used = [built_layers[name] for name in fn.layers]
+            result = _build_function(fn, config.out_dir, runner, notify, used=used, enforce=enforce_limits)
         except LpackError as err:
-            if len(config.functions) > 1:
+            if many:
                 raise err.prefixed(fn.name) from err
             raise
+        if fn.role == "layer":
+            built_layers[fn.name] = result
+        results.append(result)
     return BuildResult(functions=tuple(results))
 
 
-def _build_function(fn: FunctionConfig, out_dir: Path, runner: Runner, notify: EventHandler) -> FunctionResult:
+def _part(name: str, size: SizeReport) -> layers.Part:
+    found = {p.name: p.version for p in size.packages if p.kind != "code"}
+    return layers.Part(name=name, unzipped_bytes=size.unzipped_bytes, packages=found)
+
+
+def _with_layers(
+    fn: FunctionConfig, size: SizeReport, used: list[FunctionResult], *, enforce: bool
+) -> tuple[SizeReport, list[str]]:
+    """The function's size findings with its layers counted, and what it shares with them."""
+    parts = [_part(u.name, u.size) for u in used]
+    warnings, findings = layers.check_stack(fn, _part(fn.name, size), parts, enforce=enforce)
+    for layer in used:
+        if fn.runtime.name not in layer.compatible_runtimes:
+            warnings.append(f'layer "{layer.name}" does not list {fn.runtime.name} in compatible-runtimes')
+    return dataclasses.replace(size, findings=(*size.findings, *findings)), warnings
+
+
+def _build_function(
+    fn: FunctionConfig,
+    out_dir: Path,
+    runner: Runner,
+    notify: EventHandler,
+    *,
+    used: list[FunctionResult],
+    enforce: bool,
+) -> FunctionResult:
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:
         work = Path(tmp)
@@ -88,7 +133,9 @@ def _build_function(fn: FunctionConfig, out_dir: Path, runner: Runner, notify: E
         notify(Event(function=fn.name, stage="prune"))
         provided = RUNTIME_PROVIDED_PYTHON if fn.exclude_runtime_provided else ()
         tree, pruned = prune(tree, fn.prune, runtime_provided=provided, direct=resolved.direct)
-        warnings += check_handler(fn, tree)
+        if fn.role == "function":
+            warnings += check_handler(fn, tree)
+        # Layers too: their .so files load into the function, and /opt/python is no site directory either.
         notify(Event(function=fn.name, stage="audit"))
         tree, audited = _audit(fn, tree)
         warnings += [f.describe() for f in audited.warnings]
@@ -96,8 +143,11 @@ def _build_function(fn: FunctionConfig, out_dir: Path, runner: Runner, notify: E
         tree, bytecode = _bytecode(fn, tree, work / "pyc")
         if bytecode.reason:
             warnings.append(bytecode.reason)
+        if fn.role == "layer":
+            tree, layer_warnings = layers.finish(fn, tree)
+            warnings += layer_warnings
         notify(Event(function=fn.name, stage="emit"))
-        artifact, size = _emit(fn, tree, out_dir)
+        artifact, size = _emit(fn, tree, out_dir, used=used, enforce=enforce, warnings=warnings)
         warnings += [f.message for f in size.findings if f.severity == "warning"]
     notify(Event(function=fn.name, stage="done", detail=str(artifact.path)))
     return FunctionResult(
@@ -113,6 +163,10 @@ def _build_function(fn: FunctionConfig, out_dir: Path, runner: Runner, notify: E
         installer=resolved.installer,
         notes=(*resolved.notes, *(f.describe() for f in audited.findings if f.severity == "info")),
         warnings=tuple(warnings),
+        role=fn.role,
+        layers=fn.layers,
+        compatible_runtimes=fn.compatible_runtimes,
+        compatible_architectures=fn.compatible_architectures,
     )
 
 
@@ -123,8 +177,8 @@ def _stage(
     keep = lambda rel, is_dir: not installer_state(rel, is_dir)  # noqa: E731
     deps = scan(deps_dir, "deps", keep=keep) if deps_dir.is_dir() else StagingTree.of([])
     deps = normalize_scripts(deps, work / "scripts")
-    if resolved.built_wheel and not fn.source_set:
-        return deps  # the project's own wheel carries its code
+    if (resolved.built_wheel or fn.role == "layer") and not fn.source_set:
+        return deps  # the project's own wheel carries its code; a layer has code only when told
     notify(Event(function=fn.name, stage="sources", detail=str(fn.source)))
     if not fn.source.is_dir():
         raise ConfigError(f"source directory {fn.source} does not exist", hint="fix `source` in the config")
@@ -212,15 +266,26 @@ def _audit(fn: FunctionConfig, tree: StagingTree) -> tuple[StagingTree, AuditRep
 def _bytecode(fn: FunctionConfig, tree: StagingTree, work: Path) -> tuple[StagingTree, BytecodeResult]:
     if fn.bytecode == "none":
         return tree, BytecodeResult(compiled=0, failed=0, interpreter=None, reason=None)
-    return compile_tree(tree, fn.runtime, work, root=TASK_ROOT, python=fn.python)
+    return compile_tree(tree, fn.runtime, work, root=layers.run_root(fn), python=fn.python)
 
 
-def _emit(fn: FunctionConfig, tree: StagingTree, out_dir: Path) -> tuple[Artifact, SizeReport]:
-    dest = out_dir / f"{fn.name}.zip"
+def _emit(
+    fn: FunctionConfig,
+    tree: StagingTree,
+    out_dir: Path,
+    *,
+    used: list[FunctionResult],
+    enforce: bool,
+    warnings: list[str],
+) -> tuple[Artifact, SizeReport]:
+    dest = out_dir / (f"{fn.name}.zip" if fn.role == "function" else f"{fn.name}-layer.zip")
     with _archive.atomic_output(dest) as tmp:
-        artifact = get_emitter("zip").emit(tree, tmp)
+        artifact = get_emitter("zip" if fn.role == "function" else "layer").emit(tree, tmp)
         size = measure(tree, zipped_bytes=artifact.zipped_bytes, budget=fn.budget)
-        if size.over:
+        if used:  # checked before the rename: a function too big with its layers is not written
+            size, shared = _with_layers(fn, size, used, enforce=enforce)
+            warnings += shared
+        if size.over and enforce:
             first = next(f for f in size.findings if f.severity == "error")
             raise SizeLimitError(f"{dest.name}: {first.message}", report=size, hint=_size_hint(fn, size))
     return dataclasses.replace(artifact, path=dest), size

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -14,12 +15,27 @@ from lpack._console import Output
 from lpack.audit import Finding
 from lpack.build import BuildResult
 from lpack.build import build as run_build
+from lpack.check import check as run_check
 from lpack.config import BuildConfig, Overrides, load_config
-from lpack.errors import EXIT_USAGE, AuditError, ConfigError, LpackError, SizeLimitError
-from lpack.report import build_report, error_report, verify_report
+from lpack.diff import diff as run_diff
+from lpack.diff import load as load_snapshots
+from lpack.errors import EXIT_TOO_BIG, EXIT_USAGE, AuditError, ConfigError, LpackError, SizeLimitError
+from lpack.init import init as create_project
+from lpack.inspection import inspect_artifact
+from lpack.report import (
+    SCHEMA_VERSION,
+    build_report,
+    check_report,
+    diff_report,
+    error_report,
+    inspect_report,
+    verify_report,
+)
 from lpack.runtimes import Runtime, get_runtime
 from lpack.size import SizeReport
 from lpack.verify import VerifyResult, detect_runtime, verify
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,28 +48,60 @@ def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     ctx.obj = {"verbose": verbose, "quiet": quiet}
 
 
+def _output_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.option(
+                "--report",
+                "report_file",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Write the JSON report to FILE.",
+            ),
+            click.option(
+                "--json", "json_mode", is_flag=True, help="Print the JSON report on stdout instead of tables."
+            ),
+            click.option("-v", "--verbose", is_flag=True, help="Show installer output and debug logs."),
+            click.option("-q", "--quiet", is_flag=True, help="Only errors."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _target_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path)),
+            click.option("--runtime", help="Override the runtime, e.g. python3.12."),
+            click.option("--arch", "architecture", help="Override the architecture: x86_64 or arm64."),
+            click.option(
+                "--function", "functions", multiple=True, help="Only this function and its layers (repeatable)."
+            ),
+            click.option("--layer", "layers", multiple=True, help="Only this layer (repeatable)."),
+            click.option("--installer", type=click.Choice(["uv", "pip"]), help="Override the installer."),
+            click.option(
+                "--python",
+                "python",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Interpreter of the target's Python version, for bytecode.",
+            ),
+            click.option("--index-url", help="Package index to use instead of the configured one."),
+            click.option("--find-links", multiple=True, help="Extra directory or URL of distributions (repeatable)."),
+            click.option("--no-index", is_flag=True, help="Use only --find-links / find-links, not any index."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _output(ctx: click.Context, verbose: bool, quiet: bool, json_mode: bool) -> Output:
+    return Output(quiet=quiet or ctx.obj["quiet"], verbose=verbose or ctx.obj["verbose"], json_mode=json_mode)
+
+
 @main.command()
-@click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--runtime", help="Override the runtime, e.g. python3.12.")
-@click.option("--arch", "architecture", help="Override the architecture: x86_64 or arm64.")
+@_target_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Output directory [dist].")
-@click.option("--function", "functions", multiple=True, help="Build only this function (repeatable).")
-@click.option("--installer", type=click.Choice(["uv", "pip"]), help="Override the installer.")
-@click.option(
-    "--python",
-    "python",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Interpreter of the target's Python version, for bytecode.",
-)
-@click.option("--index-url", help="Package index to use instead of the configured one.")
-@click.option("--find-links", multiple=True, help="Extra directory or URL of distributions (repeatable).")
-@click.option("--no-index", is_flag=True, help="Use only --find-links / find-links, not any index.")
-@click.option(
-    "--report", "report_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report to FILE."
-)
-@click.option("-v", "--verbose", is_flag=True, help="Show installer output and debug logs.")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
-@click.option("--json", "json_mode", is_flag=True, help="Print the JSON report on stdout instead of the table.")
+@_output_options
 @click.option("--verify", "verify_after", is_flag=True, help="Import each handler from its artifact afterwards.")
 @click.pass_context
 def build(
@@ -69,20 +117,14 @@ def build(
     **options: Any,
 ) -> None:
     """Build the project's functions into deterministic Lambda zips."""
-    out = Output(quiet=quiet or ctx.obj["quiet"], verbose=verbose or ctx.obj["verbose"], json_mode=json_mode)
+    out = _output(ctx, verbose, quiet, json_mode)
     out_dir = options.pop("out_dir")
     overrides = Overrides(out_dir=out_dir.resolve() if out_dir else None, **options)
     try:
         config = load_config(project, overrides)
         result = run_build(config, on_event=out.event)
     except LpackError as err:
-        size = err.report if isinstance(err, SizeLimitError) and isinstance(err.report, SizeReport) else None
-        findings = tuple(f for f in err.findings if isinstance(f, Finding)) if isinstance(err, AuditError) else ()
-        _write_report(error_report(err.msg, err.hint, err.exit_code, size, findings), report_file, json_mode, out)
-        out.error(err)
-        if size is not None:
-            out.largest(size)
-        sys.exit(err.exit_code)
+        _fail(err, "build", report_file, json_mode, out)
     checked, failure = _verify_built(config, result) if verify_after else ([], None)
     report = build_report(result)
     if verify_after:
@@ -99,19 +141,16 @@ def build(
 
 
 def _verify_built(config: BuildConfig, result: BuildResult) -> tuple[list[VerifyResult], LpackError | None]:
-    """Verify every built function; stop at the first one that fails or cannot be checked here."""
-    checked = []
-    by_name = {fn.name: fn for fn in config.functions}
-    for built in result.functions:
-        fn = by_name[built.name]
+    """Verify every built function with its layers; stop at the first that fails or cannot be checked here."""
+    checked: list[VerifyResult] = []
+    zips = {built.name: built.artifact.path for built in result.functions}
+    for fn in config.functions:
+        layer_zips = [zips[name] for name in fn.layers]
         try:
-            checked.append(
-                verify(
-                    built.artifact.path, handler=fn.handler, runtime=fn.runtime, python=fn.python, function_name=fn.name
-                )
-            )
+            found = verify(zips[fn.name], handler=fn.handler, runtime=fn.runtime, layers=layer_zips, python=fn.python)
         except LpackError as err:
-            return checked, err.prefixed(f"verify {built.name}") if len(by_name) > 1 else err
+            return checked, err.prefixed(f"verify {fn.name}") if len(config.functions) > 1 else err
+        checked.append(found)
     return checked, None
 
 
@@ -151,10 +190,9 @@ def verify_command(
         event = event_file.read() if event_file is not None else None
         result = verify(artifact, handler=target[1], runtime=target[0], layers=layers, event=event, python=python)
     except LpackError as err:
-        out.error(err)
-        sys.exit(err.exit_code)
+        _fail(err, "verify", None, json_mode, out)
     if json_mode:
-        out.json(json.dumps(verify_report(result), indent=2))
+        out.json(json.dumps({"schema_version": SCHEMA_VERSION, "command": "verify", **verify_report(result)}, indent=2))
     else:
         out.verified(result, show_result=True)
 
@@ -190,6 +228,107 @@ def _from_report(report_file: Path, artifact: Path) -> dict[str, str]:
         raise ConfigError(f"{report_file}: not an lpack build report ({err})") from None
     found = [e for e in entries if Path(e.get("path", "")).name == artifact.name] or entries[:1]
     return {k: str(found[0][k]) for k in ("runtime", "handler") if found and k in found[0]}
+
+
+@main.command()
+@_target_options
+@_output_options
+@click.pass_context
+def check(
+    ctx: click.Context,
+    /,
+    *,
+    project: Path,
+    report_file: Path | None,
+    json_mode: bool,
+    verbose: bool,
+    quiet: bool,
+    **options: Any,
+) -> None:
+    """Check every function's sizes against Lambda's limits and the budget (exit 3 when over).
+
+    Builds in a scratch directory, so dist/ is left alone: fit for a pre-commit hook or a CI step.
+    """
+    out = _output(ctx, verbose, quiet, json_mode)
+    try:
+        result = run_check(load_config(project, Overrides(**options)), on_event=out.event)
+    except LpackError as err:
+        _fail(err, "check", report_file, json_mode, out)
+    _write_report(check_report(result), report_file, json_mode, out)
+    out.check(result)
+    if result.over:
+        sys.exit(EXIT_TOO_BIG)
+
+
+@main.command()
+@click.argument("artifact", type=click.Path(dir_okay=False, path_type=Path))
+@_output_options
+@click.pass_context
+def inspect(
+    ctx: click.Context, /, *, artifact: Path, report_file: Path | None, json_mode: bool, verbose: bool, quiet: bool
+) -> None:
+    """Show what a Lambda zip or layer zip holds: packages, largest files, native code, limits."""
+    out = _output(ctx, verbose, quiet, json_mode)
+    try:
+        found = inspect_artifact(artifact)
+    except LpackError as err:
+        _fail(err, "inspect", report_file, json_mode, out)
+    _write_report(inspect_report(found), report_file, json_mode, out)
+    out.inspection(found)
+    if any(f.severity == "error" for f in found.findings):
+        sys.exit(EXIT_TOO_BIG)
+
+
+@main.command()
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@_output_options
+@click.pass_context
+def diff(
+    ctx: click.Context,
+    /,
+    *,
+    old: Path,
+    new: Path,
+    report_file: Path | None,
+    json_mode: bool,
+    verbose: bool,
+    quiet: bool,
+) -> None:
+    """Compare two artifacts or two JSON reports: packages added, removed, changed, by size impact."""
+    out = _output(ctx, verbose, quiet, json_mode)
+    try:
+        diffs = run_diff(load_snapshots(old), load_snapshots(new))
+    except LpackError as err:
+        _fail(err, "diff", report_file, json_mode, out)
+    _write_report(diff_report(diffs), report_file, json_mode, out)
+    out.diff(diffs)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--template", default="python", show_default=True, help="python, or another name in templates/.")
+@click.pass_context
+def init(ctx: click.Context, /, *, directory: Path, template: str) -> None:
+    """Start a new function project in DIRECTORY from a template (never overwrites a file)."""
+    out = _output(ctx, False, False, False)
+    try:
+        written = create_project(template, directory)
+    except LpackError as err:
+        out.error(err)
+        sys.exit(err.exit_code)
+    out.created(directory, written)
+
+
+def _fail(err: LpackError, command: str, report_file: Path | None, json_mode: bool, out: Output) -> NoReturn:
+    size = err.report if isinstance(err, SizeLimitError) and isinstance(err.report, SizeReport) else None
+    findings = tuple(f for f in err.findings if isinstance(f, Finding)) if isinstance(err, AuditError) else ()
+    report = error_report(err.msg, err.hint, err.exit_code, size, command=command, findings=findings)
+    _write_report(report, report_file, json_mode, out)
+    out.error(err)
+    if size is not None:
+        out.largest(size)
+    sys.exit(err.exit_code)
 
 
 def _write_report(data: dict[str, Any], report_file: Path | None, json_mode: bool, out: Output) -> None:

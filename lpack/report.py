@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from lpack import runtimes
+from lpack._packages import Package
 from lpack.audit import AuditReport, Finding
 from lpack.build import BuildResult, FunctionResult
+from lpack.check import CheckResult
+from lpack.diff import ArtifactDiff, describe
+from lpack.inspection import Inspection
 from lpack.size import SizeReport
 from lpack.verify import VerifyResult
 
 SCHEMA_VERSION = 1
+# The JSON Schema every report validates against (tests/integration/test_check.py checks each command).
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "report-v1.schema.json"
+
+
+def packages_json(found: Iterable[Package]) -> list[dict[str, Any]]:
+    return [{"name": p.name, "version": p.version, "kind": p.kind, "bytes": p.bytes, "files": p.files} for p in found]
 
 
 def _size(size: SizeReport) -> dict[str, Any]:
@@ -57,7 +69,6 @@ def _artifact(fn: FunctionResult) -> dict[str, Any]:
         "files": a.files,
         "runtime": fn.runtime,
         "architecture": fn.architecture,
-        "handler": fn.handler,
         "installer": fn.installer,
         "notes": list(fn.notes),
         "bytecode": {
@@ -68,6 +79,15 @@ def _artifact(fn: FunctionResult) -> dict[str, Any]:
         },
         "size": _size(fn.size),
         "audit": _audit(fn.audit),
+        "packages": packages_json(fn.size.packages),
+        **(
+            {"handler": fn.handler, "layers": list(fn.layers)}
+            if fn.role == "function"
+            else {
+                "compatible_runtimes": list(fn.compatible_runtimes),
+                "compatible_architectures": list(fn.compatible_architectures),
+            }
+        ),
     }
 
 
@@ -97,6 +117,7 @@ def limits() -> dict[str, int]:
 def build_report(result: BuildResult) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
+        "command": "build",
         "artifacts": [_artifact(f) for f in result.functions],
         "pruned": {
             f.name: {
@@ -112,10 +133,17 @@ def build_report(result: BuildResult) -> dict[str, Any]:
 
 
 def error_report(
-    message: str, hint: str | None, exit_code: int, size: SizeReport | None, findings: tuple[Finding, ...] = ()
+    message: str,
+    hint: str | None,
+    exit_code: int,
+    size: SizeReport | None,
+    *,
+    command: str = "build",
+    findings: tuple[Finding, ...] = (),
 ) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
+        "command": command,
         "artifacts": [],
         "error": {
             "message": message,
@@ -126,4 +154,73 @@ def error_report(
         },
         "warnings": [],
         "limits": limits(),
+    }
+
+
+def check_report(result: CheckResult) -> dict[str, Any]:
+    """`lpack check --json`: the build report's artifacts, each with `over` and `suggestions`."""
+    artifacts = []
+    for fn in result.functions:
+        entry = _artifact(fn.result)
+        entry["path"] = None  # built in a scratch directory that is gone
+        entry["over"] = fn.over
+        entry["suggestions"] = [{"message": s.message, "saves_bytes": s.saves_bytes} for s in fn.suggestions]
+        artifacts.append(entry)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": "check",
+        "over": result.over,
+        "artifacts": artifacts,
+        "warnings": [f"{f.result.name}: {w}" for f in result.functions for w in f.result.warnings],
+        "limits": limits(),
+    }
+
+
+def inspect_report(found: Inspection) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": "inspect",
+        "path": str(found.path),
+        "shape": found.shape,
+        "zipped_bytes": found.zipped_bytes,
+        "unzipped_bytes": found.unzipped_bytes,
+        "files": found.files,
+        "python_versions": list(found.python_versions),
+        "architectures": list(found.architectures),
+        "natives": [{"path": n.path, "machine": n.machine} for n in found.natives],
+        "largest_files": [{"path": m.path, "bytes": m.size} for m in found.largest_files],
+        "packages": packages_json(found.packages),
+        "findings": [
+            {"severity": f.severity, "limit": f.limit, "message": f.message, "actual": f.actual, "allowed": f.allowed}
+            for f in found.findings
+        ],
+        "limits": limits(),
+    }
+
+
+def diff_report(diffs: Iterable[ArtifactDiff]) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": "diff",
+        "diffs": [
+            {
+                "name": d.label,
+                "zipped_delta": d.zipped_delta,
+                "unzipped_delta": d.unzipped_delta,
+                "changes": [
+                    {
+                        "name": c.name,
+                        "change": c.change,
+                        "old_version": c.old_version,
+                        "new_version": c.new_version,
+                        "old_bytes": c.old_bytes,
+                        "new_bytes": c.new_bytes,
+                        "delta": c.delta,
+                        "summary": describe(c),
+                    }
+                    for c in d.changes
+                ],
+            }
+            for d in diffs
+        ],
     }

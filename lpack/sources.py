@@ -46,6 +46,8 @@ NOISE = (
     "requirements*.txt",
     "requirements*.in",
     ".gitignore",
+    ".github/",
+    ".gitlab-ci.yml",
     ".pre-commit-config.yaml",
 )
 

@@ -46,7 +46,7 @@ def describe(kind: ArtifactKind, tree: StagingTree, path: Path) -> Artifact:
 def get_emitter(kind: ArtifactKind) -> Emitter:
     from lpack.emit.zip import ZipEmitter  # noqa: PLC0415 - emitters import this module for Artifact
 
-    emitters: dict[str, Emitter] = {"zip": ZipEmitter()}
+    emitters: dict[str, Emitter] = {"zip": ZipEmitter("zip"), "layer": ZipEmitter("layer")}
     return emitters[kind]
 
 

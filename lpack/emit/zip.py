@@ -8,9 +8,11 @@ from lpack.staging import StagingTree
 
 
 class ZipEmitter:
-    """A function zip: the tree at the archive root, as Lambda extracts it into /var/task."""
+    """A function zip (the tree at the root, as Lambda extracts it into /var/task) or a layer zip (the
+    tree already carries its python/, bin/ and lib/ prefixes; Lambda extracts it into /opt)."""
 
-    kind: ArtifactKind = "zip"
+    def __init__(self, kind: ArtifactKind = "zip") -> None:
+        self.kind: ArtifactKind = kind
 
     def emit(self, tree: StagingTree, out: Path) -> Artifact:
         _archive.write_zip(tree, out)

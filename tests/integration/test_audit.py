@@ -7,12 +7,15 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from lpack.bytecode import find_interpreter
+from lpack.report import SCHEMA_PATH
 from tests.conftest import WHEELS, MakeProject
 from tests.integration._helpers import build_json, lpack, names, unzip_read_only
 
+SCHEMA = json.loads(SCHEMA_PATH.read_text())
 PY312 = find_interpreter((3, 12))
 
 
@@ -28,7 +31,9 @@ def test_wheel_whose_tag_lies_about_glibc_is_refused_for_python311(project: Make
     assert "use runtime python3.12 or newer" in err
     assert 'waive = ["elf-glibc:lp_lying_glibc/_native.abi3.so"]' in err
     assert not (root / "dist").exists()
-    [finding] = json.loads(report_file.read_text())["error"]["audit"]
+    report = json.loads(report_file.read_text())
+    jsonschema.validate(report, SCHEMA)
+    [finding] = report["error"]["audit"]
     assert (finding["code"], finding["package"]) == ("elf-glibc", "lp-lying-glibc")
 
 
@@ -36,7 +41,9 @@ def test_waived_finding_builds_and_stays_in_the_report(project: MakeProject) -> 
     root = project("lying-glibc")
     config = root / "lpack.toml"
     config.write_text(config.read_text() + 'audit = { waive = ["elf-glibc:lp_lying_glibc/_native.abi3.so"] }\n')
-    [artifact] = build_json(root)["artifacts"]
+    report = build_json(root)
+    jsonschema.validate(report, SCHEMA)
+    [artifact] = report["artifacts"]
     [finding] = artifact["audit"]["findings"]
     assert (finding["code"], finding["waived"]) == ("elf-glibc", True)
     assert artifact["audit"]["elf_files"] == 1

@@ -7,14 +7,17 @@ import platform
 import zipfile
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from lpack._verify_node import find_node
 from lpack.bytecode import find_interpreter
 from lpack.errors import EXIT_NO_INTERPRETER
+from lpack.report import SCHEMA_PATH
 from tests.conftest import WHEELS, MakeProject
 from tests.integration._helpers import build_json, lpack
 
+SCHEMA = json.loads(SCHEMA_PATH.read_text())
 PY312 = find_interpreter((3, 12))
 needs_py312 = pytest.mark.skipif(PY312 is None, reason="no python3.12 on this machine to verify with")
 # Runtimes whose interpreter this machine lacks: `verify` must say so with its own exit code.
@@ -42,6 +45,7 @@ def test_verify_event_prints_the_handler_result_and_reports_init_time(project: M
     assert json.loads(result.stdout) == {"greeting": "a+b", "arch": "aarch64", "event": {"ping": 7}}
     assert "app.handler imports from" in one_line(result.stderr) and "with python3.12: init " in result.stderr
     data = json.loads(lpack("verify", zip_path, "--handler", "app.handler", "--json").stdout)
+    jsonschema.validate(data, SCHEMA)
     assert data["runtime"] == "python3.12"  # from the zip's cpython-312 bytecode
     assert data["init_ms"] > 0 and data["invoked"] is False and data["result"] is None
 
@@ -67,6 +71,7 @@ def test_handler_importing_a_pruned_module_fails_naming_it(project: MakeProject,
 @needs_py312
 def test_build_verify_reports_init_time_in_the_json(project: MakeProject) -> None:
     report = build_json(project("hello"), "--verify")
+    jsonschema.validate(report, SCHEMA)
     [checked] = report["verify"]
     assert (checked["handler"], checked["runtime"]) == ("app.handler", "python3.12")
     assert checked["init_ms"] > 0
@@ -191,6 +196,7 @@ def test_build_verify_without_the_interpreter_builds_then_exits_4(project: MakeP
     assert result.exit_code == 4
     assert (root / "dist" / "hello.zip").is_file()
     report = json.loads(result.stdout)
+    jsonschema.validate(report, SCHEMA)
     assert report["verify"] == [] and report["verify_error"]["exit_code"] == 4
     assert f"no {ABSENT} on this machine" in one_line(result.stderr)
 
