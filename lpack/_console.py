@@ -15,6 +15,7 @@ from rich.table import Table
 
 from lpack import runtimes
 from lpack._units import format_size
+from lpack.audit import AuditReport
 from lpack.build import BuildResult, Event
 from lpack.check import CheckResult
 from lpack.diff import ArtifactDiff, describe
@@ -151,6 +152,21 @@ class Output:
                 self.out.print(f"  {escape(describe(change))}")
             if not d.changes:
                 self.out.print("  no package changed")
+
+    def audit(self, report: AuditReport | None) -> None:
+        """Audit findings of an inspected zip; says so when no runtime was known to audit against."""
+        if report is None:
+            if not self.quiet:
+                self.err.print("[dim]audit skipped: no single Python version in the zip; pass --runtime[/]")
+            return
+        for finding in report.findings:
+            if finding.fails:
+                self.err.print(f"[bold red]audit:[/] {escape(finding.describe())}")
+                self._annotate("error", finding.describe())
+            elif finding.severity == "warning" and not finding.waived:
+                self.warning(finding.describe())
+            elif not self.quiet:
+                self.err.print(f"[dim]{escape(finding.describe())}[/]")
 
     def verified(self, result: VerifyResult, *, show_result: bool) -> None:
         """The handler imported (and answered): init time on stderr, the handler's result on stdout."""

@@ -11,15 +11,18 @@ import csv
 import io
 import os
 import re
+import tempfile
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 from packaging.utils import canonicalize_name
 
 from lpack import _elf, runtimes
 from lpack.runtimes import Arch, Runtime
-from lpack.staging import Entry, StagingTree
+from lpack.staging import Entry, StagingTree, scan
 
 Severity = Literal["error", "warning", "info"]
 # Every code a user can waive: `audit = { waive = ["elf-glibc"] }` or one file, "elf-glibc:path/in/zip".
@@ -36,6 +39,9 @@ CODES = (
 )
 # Interpreters a shebang may name on Lambda's OS images; anything else absolute is the build machine's.
 _LAMBDA_SHEBANGS = ("/usr/bin/env", "/bin/sh", "/bin/bash", "/usr/bin/sh", "/usr/bin/bash")
+# Where a .pth would sit in a site directory: the zip root (a function's /var/task) or a layer's Python
+# paths, which Lambda puts on sys.path without site.addsitedir() all the same [packaging-layers.html].
+_SITE_DIR = re.compile(r"|python|python/lib/python3\.\d+/site-packages")
 # setuptools' *-nspkg.pth lines register the namespace with `sys.modules.setdefault('ns', ...)`.
 _NSPKG_NAME = re.compile(r"sys\.modules\.setdefault\(\s*['\"]([\w.]+)['\"]")
 
@@ -101,6 +107,19 @@ def audit(tree: StagingTree, runtime: Runtime, arch: Arch, *, waive: Iterable[st
     waived = set(waive)
     findings = tuple(_waived(f, waived) for f in [*found, *pth])
     return AuditReport(findings=findings, elf_files=elf_files, drop=drop)
+
+
+def audit_zip(path: Path, runtime: Runtime, arch: Arch, *, waive: Iterable[str] = ()) -> AuditReport:
+    """The audit of a zip already built, by lpack or any tool (`lpack inspect`): unpacked to a scratch tree."""
+    with tempfile.TemporaryDirectory(prefix="lpack-audit-") as tmp:
+        root = Path(tmp)
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                target = Path(archive.extract(info, root))
+                if not info.is_dir():
+                    # The mode Lambda will give the file, as the zip records it.
+                    target.chmod(0o755 if (info.external_attr >> 16) & 0o111 else 0o644)
+        return audit(scan(root, "deps"), runtime, arch, waive=waive)
 
 
 def _waived(finding: Finding, waive: set[str]) -> Finding:
@@ -263,13 +282,15 @@ def _check_pth(tree: StagingTree, owners: dict[str, str]) -> tuple[list[Finding]
     drop: list[str] = []
     paths = tree.paths()
     for entry in tree:
-        if "/" in entry.path or not entry.path.endswith(".pth"):
+        site, _, name = entry.path.rpartition("/")
+        if not name.endswith(".pth") or not _SITE_DIR.fullmatch(site):
             continue
         text = entry.source.read_text(encoding="utf-8", errors="replace")
         package = owners.get(entry.path)
-        if entry.path.endswith("-nspkg.pth"):
+        if name.endswith("-nspkg.pth"):
             drop.append(entry.path)
-            findings += [_namespace(entry, package, name, paths) for name in _nspkg_names(text)]
+            prefix = f"{site}/" if site else ""
+            findings += [_namespace(entry, package, prefix, ns, paths) for ns in _nspkg_names(text)]
         else:
             findings.append(_plain_pth(entry, package, text))
     return findings, tuple(drop)
@@ -279,8 +300,8 @@ def _nspkg_names(text: str) -> list[str]:
     return sorted(set(_NSPKG_NAME.findall(text)))
 
 
-def _namespace(entry: Entry, package: str | None, name: str, paths: frozenset[str]) -> Finding:
-    directory = name.replace(".", "/")
+def _namespace(entry: Entry, package: str | None, prefix: str, name: str, paths: frozenset[str]) -> Finding:
+    directory = prefix + name.replace(".", "/")
     portions = sorted({p[len(directory) + 1 :].split("/")[0] for p in paths if p.startswith(directory + "/")})
     if f"{directory}/__init__.py" in paths:
         message = f"{directory}/__init__.py makes {name} a regular package: only one portion of it imports"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
@@ -12,18 +13,19 @@ import click
 
 from lpack import __version__, _archive
 from lpack._console import Output
-from lpack.audit import Finding
+from lpack.audit import AuditReport, Finding, audit_zip
 from lpack.build import BuildResult
 from lpack.build import build as run_build
 from lpack.check import check as run_check
 from lpack.config import BuildConfig, Overrides, load_config
 from lpack.diff import diff as run_diff
 from lpack.diff import load as load_snapshots
-from lpack.errors import EXIT_TOO_BIG, EXIT_USAGE, AuditError, ConfigError, LpackError, SizeLimitError
+from lpack.errors import EXIT_FAILED, EXIT_TOO_BIG, EXIT_USAGE, AuditError, ConfigError, LpackError, SizeLimitError
 from lpack.init import init as create_project
-from lpack.inspection import inspect_artifact
+from lpack.inspection import Inspection, detected_runtime, inspect_artifact
 from lpack.report import (
     SCHEMA_VERSION,
+    audit_json,
     build_report,
     check_report,
     diff_report,
@@ -31,7 +33,7 @@ from lpack.report import (
     inspect_report,
     verify_report,
 )
-from lpack.runtimes import Runtime, get_runtime
+from lpack.runtimes import Arch, Runtime, get_runtime
 from lpack.size import SizeReport
 from lpack.verify import VerifyResult, detect_runtime, verify
 
@@ -262,21 +264,49 @@ def check(
 
 @main.command()
 @click.argument("artifact", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--runtime", "runtime_name", help="Audit for this runtime; default: the zip's bytecode tags.")
+@click.option("--arch", "architecture", type=click.Choice(["x86_64", "arm64"]), help="Default: its ELF files'.")
 @_output_options
 @click.pass_context
 def inspect(
-    ctx: click.Context, /, *, artifact: Path, report_file: Path | None, json_mode: bool, verbose: bool, quiet: bool
+    ctx: click.Context,
+    /,
+    *,
+    artifact: Path,
+    runtime_name: str | None,
+    architecture: Arch | None,
+    report_file: Path | None,
+    json_mode: bool,
+    verbose: bool,
+    quiet: bool,
 ) -> None:
-    """Show what a Lambda zip or layer zip holds: packages, largest files, native code, limits."""
+    """Show what a Lambda zip or layer zip holds: packages, largest files, native code, limits, audit."""
     out = _output(ctx, verbose, quiet, json_mode)
     try:
         found = inspect_artifact(artifact)
+        audited = _inspect_audit(found, runtime_name, architecture)
     except LpackError as err:
         _fail(err, "inspect", report_file, json_mode, out)
-    _write_report(inspect_report(found), report_file, json_mode, out)
+    report = inspect_report(found)
+    report["audit"] = audit_json(audited) if audited is not None else None
+    _write_report(report, report_file, json_mode, out)
     out.inspection(found)
+    out.audit(audited)
     if any(f.severity == "error" for f in found.findings):
         sys.exit(EXIT_TOO_BIG)
+    if audited is not None and audited.errors:
+        sys.exit(EXIT_FAILED)
+
+
+def _inspect_audit(found: Inspection, runtime_name: str | None, arch: Arch | None) -> AuditReport | None:
+    """The build's audit, for the runtime the zip was built for; None when no runtime is known."""
+    runtime = _runtime_named(runtime_name) if runtime_name else detected_runtime(found)
+    if runtime is None:
+        return None
+    # Mixed machines: audit against the most common one, so the odd files out are the findings.
+    machines = Counter(n.machine for n in found.natives).most_common(1)
+    detected: Arch = "arm64" if machines and machines[0][0] == "aarch64" else "x86_64"
+    return audit_zip(found.path, runtime, arch or detected)
 
 
 @main.command()

@@ -48,7 +48,7 @@ def finding(f: Finding) -> dict[str, Any]:
     }
 
 
-def _audit(audit: AuditReport) -> dict[str, Any]:
+def audit_json(audit: AuditReport) -> dict[str, Any]:
     return {
         "elf_files": audit.elf_files,
         "left_out": list(audit.drop),
@@ -78,7 +78,7 @@ def _artifact(fn: FunctionResult) -> dict[str, Any]:
             "skipped_reason": fn.bytecode.reason,
         },
         "size": _size(fn.size),
-        "audit": _audit(fn.audit),
+        "audit": audit_json(fn.audit),
         "packages": packages_json(fn.size.packages),
         **(
             {"handler": fn.handler, "layers": list(fn.layers)}

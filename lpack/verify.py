@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import platform
-import re
 import stat
 import subprocess
 import tempfile
@@ -23,6 +22,7 @@ from typing import Any
 from lpack import _verify_node, runtimes
 from lpack.bytecode import find_interpreter
 from lpack.errors import ConfigError, NoInterpreterError, VerifyError
+from lpack.inspection import detected_runtime, inspect_artifact
 from lpack.runtimes import Runtime
 
 # Lambda stops an on-demand init phase after 10 s and retries it inside the first invoke [lambda-runtime-
@@ -31,7 +31,6 @@ INIT_LIMIT_MS = 10_000
 _CHILD_TIMEOUT_S = 300
 # What dlopen says for a library of another machine (it reports a present file as missing) or ELF class.
 _FOREIGN_LIBRARY = ("cannot open shared object file", "wrong ELF class", "invalid ELF header", "Exec format error")
-_CACHE_TAG = re.compile(r"\.cpython-3(\d+)(?:-[\w-]+)?\.(?:pyc|so)$")
 
 # Runs inside the target interpreter. Lambda's Python bootstrap imports the handler module (init), then
 # calls handler(event, context) per invoke; sys.path is the task root, then the layer paths.
@@ -99,11 +98,7 @@ class VerifyResult:
 
 def detect_runtime(artifact: Path) -> Runtime | None:
     """The Python runtime the artifact was built for, from its bytecode or extension module tags."""
-    with zipfile.ZipFile(artifact) as archive:
-        minors = sorted({int(m.group(1)) for n in archive.namelist() if (m := _CACHE_TAG.search(n))})
-    if len(minors) != 1:
-        return None  # none, or several versions: guessing would verify against the wrong interpreter
-    return runtimes.RUNTIMES.get(f"python3.{minors[0]}")
+    return detected_runtime(inspect_artifact(artifact))
 
 
 def verify(

@@ -77,3 +77,20 @@ def test_nspkg_namespace_imports_from_the_artifact(project: MakeProject, tmp_pat
     code = f"import sys; sys.path.insert(0, {str(task)!r}); import lp_ns.a, lp_ns.b; print(lp_ns.a.NAME + lp_ns.b.NAME)"
     proc = subprocess.run([PY312, "-I", "-c", code], capture_output=True, text=True, check=False)
     assert (proc.returncode, proc.stdout.strip()) == (0, "ab"), proc.stderr
+
+
+def test_inspect_audits_a_built_zip_for_the_runtime_its_bytecode_names(project: MakeProject) -> None:
+    zip_path = Path(build_json(project("hello"))["artifacts"][0]["path"])  # python3.12/arm64
+    clean = lpack("inspect", zip_path, "--json")
+    assert clean.exit_code == 0, clean.stderr
+    data = json.loads(clean.stdout)
+    jsonschema.validate(data, SCHEMA)
+    assert data["audit"]["findings"] == [] and data["audit"]["elf_files"] == 1
+    wrong = lpack("inspect", zip_path, "--arch", "x86_64", "--json")
+    assert wrong.exit_code == 1
+    [finding] = json.loads(wrong.stdout)["audit"]["findings"]
+    assert (finding["code"], finding["path"], finding["package"]) == (
+        "elf-arch",
+        "lp_native/_native.abi3.so",
+        "lp-native",
+    )
