@@ -67,9 +67,8 @@ class Output:
         self.out.print(table)
         for fn in result.functions:
             done = [*fn.notes, f"pruned {fn.pruned.files} files ({format_size(fn.pruned.bytes)})"]
-            done.append(
-                f"{fn.bytecode.compiled} .pyc for {fn.bytecode.interpreter}" if fn.bytecode.interpreter else "no .pyc"
-            )
+            if fn.bytecode.interpreter:
+                done.append(f"{fn.bytecode.compiled} .pyc for {fn.bytecode.interpreter}")
             self.err.print(f"[dim]{escape(fn.name)}: {escape('; '.join(done))}[/]")
         for warning in result.warnings:
             self.warning(warning)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 import logging
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lpack import _archive, layers, sources
+from lpack import _archive, _node, _prebuilt, layers, sources
 from lpack.audit import AuditReport, audit
 from lpack.bytecode import BytecodeResult, compile_tree
 from lpack.config import ArtifactRole, BuildConfig, FunctionConfig
@@ -18,6 +19,7 @@ from lpack.emit import Artifact, get_emitter
 from lpack.errors import AuditError, ConfigError, LpackError, SizeLimitError
 from lpack.prune import PruneReport, prune
 from lpack.resolve._run import Runner, run_subprocess, target_label
+from lpack.resolve.node import resolve_node
 from lpack.resolve.python import Resolved, installer_state, resolve
 from lpack.runtimes import RUNTIME_PROVIDED_PYTHON
 from lpack.size import SizeReport, measure
@@ -128,12 +130,14 @@ def _build_function(
     with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:
         work = Path(tmp)
         notify(Event(function=fn.name, stage="resolve", detail=target_label(fn)))
-        resolved = resolve(fn, work / "deps", work / "resolve", runner=runner)
+        resolved = _resolve(fn, work, runner)
         tree = _stage(fn, resolved, work, out_dir, warnings=warnings, notify=notify)
         notify(Event(function=fn.name, stage="prune"))
-        provided = RUNTIME_PROVIDED_PYTHON if fn.exclude_runtime_provided else ()
-        tree, pruned = prune(tree, fn.prune, runtime_provided=provided, direct=resolved.direct)
-        if fn.role == "function":
+        language = "prebuilt" if fn.kind == "prebuilt" else fn.runtime.language
+        provided = _PROVIDED.get(language, ()) if fn.exclude_runtime_provided else ()
+        tree, pruned = prune(tree, fn.prune, runtime_provided=provided, direct=resolved.direct, language=language)
+        tree = _prebuilt.check_bootstrap(fn, tree)
+        if fn.role == "function" and fn.kind != "prebuilt":
             warnings += check_handler(fn, tree)
         # Layers too: their .so files load into the function, and /opt/python is no site directory either.
         notify(Event(function=fn.name, stage="audit"))
@@ -170,11 +174,30 @@ def _build_function(
     )
 
 
+_PROVIDED = {"python": RUNTIME_PROVIDED_PYTHON, "node": _node.PROVIDED_SCOPES}
+
+
+def _resolve(fn: FunctionConfig, work: Path, runner: Runner) -> Resolved:
+    if fn.kind == "prebuilt":
+        return Resolved(lock=None, direct=frozenset(), installer="none")
+    if fn.runtime.language != "node":
+        return resolve(fn, work / "deps", work / "resolve", runner=runner)
+    installed = resolve_node(fn, work / "deps", runner=runner)
+    manifest = fn.requirements or fn.project_dir / "package.json"
+    direct = _node.direct_dependencies(json.loads(manifest.read_text())) if manifest.is_file() else set()
+    return Resolved(lock=None, direct=frozenset(direct), installer="npm" if installed else "none")
+
+
+def _node_keep(rel: str, is_dir: bool) -> bool:
+    # Only the installed tree: not the package.json copies npm ran in, nor npm's own state.
+    return rel.startswith("node_modules") and rel not in ("node_modules/.bin/", "node_modules/.package-lock.json")
+
+
 def _stage(
     fn: FunctionConfig, resolved: Resolved, work: Path, out_dir: Path, *, warnings: list[str], notify: EventHandler
 ) -> StagingTree:
     deps_dir = work / "deps"
-    keep = lambda rel, is_dir: not installer_state(rel, is_dir)  # noqa: E731
+    keep = _node_keep if fn.runtime.language == "node" else (lambda rel, d: not installer_state(rel, d))
     deps = scan(deps_dir, "deps", keep=keep) if deps_dir.is_dir() else StagingTree.of([])
     deps = normalize_scripts(deps, work / "scripts")
     if (resolved.built_wheel or fn.role == "layer") and not fn.source_set:
@@ -182,7 +205,8 @@ def _stage(
     notify(Event(function=fn.name, stage="sources", detail=str(fn.source)))
     if not fn.source.is_dir():
         raise ConfigError(f"source directory {fn.source} does not exist", hint="fix `source` in the config")
-    selection = sources.collect(fn.source, include=fn.include, exclude=fn.exclude, out_dir=out_dir)
+    prebuilt = fn.kind == "prebuilt"
+    selection = sources.collect(fn.source, include=fn.include, exclude=fn.exclude, out_dir=out_dir, prebuilt=prebuilt)
     if selection.skipped_sensitive:
         shown = ", ".join(selection.skipped_sensitive[:8])
         more = f" and {len(selection.skipped_sensitive) - 8} more" if len(selection.skipped_sensitive) > 8 else ""
@@ -213,6 +237,8 @@ def normalize_scripts(tree: StagingTree, overlay: Path) -> StagingTree:
 
 def check_handler(fn: FunctionConfig, tree: StagingTree) -> list[str]:
     """The handler's module must be in the artifact; a missing function is a warning (it may be dynamic)."""
+    if fn.runtime.language == "node":
+        return _check_node_handler(fn, tree)
     module, _, func = fn.handler.rpartition(".")
     base = module.replace(".", "/")
     candidates = [f"{base}.py", f"{base}/__init__.py"]
@@ -227,6 +253,18 @@ def check_handler(fn: FunctionConfig, tree: StagingTree) -> list[str]:
         )
     entry = next(e for e in tree if e.path == found)
     return [] if _defines(entry.source, func) else [f'handler "{fn.handler}": {found} has no top-level "{func}"']
+
+
+def _check_node_handler(fn: FunctionConfig, tree: StagingTree) -> list[str]:
+    module, _, func = fn.handler.rpartition(".")
+    found = _node.handler_file(fn.handler, tree.paths())
+    if found is None:
+        raise ConfigError(
+            f'handler "{fn.handler}": none of {module}.js, {module}.mjs, {module}.cjs is in the artifact',
+            hint="fix `handler`, or `source`/`include` so the file is packed",
+        )
+    text = next(e for e in tree if e.path == found).source.read_text(encoding="utf-8", errors="replace")
+    return [] if _node.exports(text, func) else [f'handler "{fn.handler}": {found} does not visibly export "{func}"']
 
 
 def _defines(path: Path, name: str) -> bool:
@@ -264,7 +302,7 @@ def _audit(fn: FunctionConfig, tree: StagingTree) -> tuple[StagingTree, AuditRep
 
 
 def _bytecode(fn: FunctionConfig, tree: StagingTree, work: Path) -> tuple[StagingTree, BytecodeResult]:
-    if fn.bytecode == "none":
+    if fn.bytecode == "none" or fn.runtime.language != "python" or fn.kind == "prebuilt":
         return tree, BytecodeResult(compiled=0, failed=0, interpreter=None, reason=None)
     return compile_tree(tree, fn.runtime, work, root=layers.run_root(fn), python=fn.python)
 

@@ -143,10 +143,12 @@ def build(
 
 
 def _verify_built(config: BuildConfig, result: BuildResult) -> tuple[list[VerifyResult], LpackError | None]:
-    """Verify every built function with its layers; stop at the first that fails or cannot be checked here."""
+    """Verify every Python or Node.js function with its layers; stop at the first that fails or cannot run."""
     checked: list[VerifyResult] = []
     zips = {built.name: built.artifact.path for built in result.functions}
     for fn in config.functions:
+        if fn.kind == "prebuilt" or fn.runtime.language not in ("python", "node"):
+            continue  # a custom runtime's bootstrap is a program of its own: nothing to import
         layer_zips = [zips[name] for name in fn.layers]
         try:
             found = verify(zips[fn.name], handler=fn.handler, runtime=fn.runtime, layers=layer_zips, python=fn.python)

@@ -25,9 +25,10 @@ PruneProfile = Literal["safe", "none"]
 Installer = Literal["uv", "pip"]
 Bytecode = Literal["auto", "none"]
 ArtifactRole = Literal["function", "layer"]
-LayerLayout = Literal["python", "site-packages"]
+LayerLayout = Literal["default", "site-packages", "versioned"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NODE_HANDLER_RE = re.compile(r"^[\w./-]+\.[A-Za-z_$][\w$]*$")  # "src/index.handler": file path, then export
 _HANDLER_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*\.[A-Za-z_]\w*$")
 
 
@@ -89,9 +90,13 @@ class FunctionConfig:
     # appear in the function and a layer at different versions (the layer's is shadowed: usually a bug).
     layers: tuple[str, ...] = ()
     allow_duplicate_versions: bool = False
+    node_scripts: bool = False  # run npm install scripts (only when the target is this machine)
+    # "prebuilt": `source` is a directory another toolchain built (Go/Rust bootstrap, Java, .NET, Ruby):
+    # zipped as it is, with the user's patterns, the sizer and the report; no installer runs.
+    kind: Literal["auto", "prebuilt"] = "auto"
     # A layer's shape: where packages go (packaging-layers.html), what it is recorded as compatible with,
     # and directories whose contents go to the zip's bin/ (on PATH) and lib/ (on LD_LIBRARY_PATH).
-    layout: LayerLayout = "python"
+    layout: LayerLayout = "default"  # python/ or nodejs/node_modules/
     compatible_runtimes: tuple[str, ...] = ()
     compatible_architectures: tuple[Arch, ...] = ()
     bin_dir: Path | None = None
@@ -175,6 +180,7 @@ def _choice(value: object, choices: tuple[str, ...], where: _Where, key: str) ->
 
 
 def _parse_runtime(value: object, where: _Where, key: str) -> runtimes.Runtime:
+    """Any known runtime; whether lpack can build for it is checked with the function's `kind`."""
     name = _expect(value, str, where, key, 'a runtime name like "python3.12"')
     try:
         runtime = runtimes.get_runtime(name)
@@ -185,12 +191,6 @@ def _parse_runtime(value: object, where: _Where, key: str) -> runtimes.Runtime:
             f'unknown runtime "{name}"; {_did_you_mean(name, list(runtimes.RUNTIMES))}',
             hint="supported Python runtimes: " + ", ".join(names),
         ) from None
-    if runtime.language != "python":
-        raise where.error(
-            key,
-            f'runtime "{name}" is not a Python runtime; lpack builds Python functions here',
-            hint="use one of " + ", ".join(r.name for r in runtimes.python_runtimes()),
-        )
     return runtime
 
 
@@ -289,8 +289,10 @@ _KEYS: dict[str, tuple[str, Callable[[object, _Where, str], object]]] = {
     "find-links": ("find_links", _str_list),
     "no-index": ("no_index", lambda v, w, k: _expect(v, bool, w, k, "true or false")),
     "layers": ("layers", _str_list),
+    "node-scripts": ("node_scripts", lambda v, w, k: _expect(v, bool, w, k, "true or false")),
+    "kind": ("kind", lambda v, w, k: _choice(v, ("auto", "prebuilt"), w, k)),
     "allow-duplicate-versions": ("allow_duplicate_versions", lambda v, w, k: _expect(v, bool, w, k, "true or false")),
-    "layout": ("layout", lambda v, w, k: _choice(v, ("python", "site-packages"), w, k)),
+    "layout": ("layout", lambda v, w, k: _choice(v, ("default", "site-packages", "versioned"), w, k)),
     "compatible-runtimes": ("compatible_runtimes", _parse_compatible_runtimes),
     "compatible-architectures": ("compatible_architectures", _parse_compatible_arches),
     "bin": ("bin_dir", lambda v, w, k: _expect(v, str, w, k, "a directory path")),
@@ -479,13 +481,22 @@ def _must_exist(wanted: tuple[str, ...], names: list[str], kind: str, file: Path
             raise ConfigError(f'{file.name}: no {kind} named "{name}"; {_did_you_mean(name, names)}')
 
 
+def _target(values: dict[str, object], where: _Where, overrides: Overrides) -> runtimes.Runtime:
+    """The command line's overrides applied; the runtime, which every function and layer must name."""
+    _apply_overrides(values, overrides)
+    if "runtime" not in values:
+        raise where.error("runtime", "missing", hint=f'set runtime = "python3.12" (or another) in {where.file.name}')
+    return cast(runtimes.Runtime, values["runtime"])
+
+
 def _make_layer(
     name: str, values: dict[str, object], where: _Where, project_dir: Path, overrides: Overrides
 ) -> FunctionConfig:
-    _apply_overrides(values, overrides)
-    if "runtime" not in values:
-        raise where.error("runtime", "missing", hint=f'set runtime = "python3.12" in {where.file.name}')
-    runtime = cast(runtimes.Runtime, values["runtime"])
+    runtime = _target(values, where, overrides)
+    layout = values.get("layout", "default")
+    if (layout, runtime.language) in (("site-packages", "node"), ("versioned", "python")):
+        fits = "site-packages" if runtime.language == "python" else "versioned"
+        raise where.error("layout", f'"{layout}" is not a {runtime.language} layout', hint=f'use "default" or "{fits}"')
     values.setdefault("compatible_runtimes", (runtime.name,))
     values.setdefault("compatible_architectures", (values.get("architecture", "x86_64"),))
     for key in ("bin_dir", "lib_dir"):
@@ -497,13 +508,23 @@ def _make_layer(
 def _make_function(
     name: str, values: dict[str, object], where: _Where, project_dir: Path, overrides: Overrides
 ) -> FunctionConfig:
-    _apply_overrides(values, overrides)
-    for required in ("runtime", "handler"):
-        if required not in values:
-            raise where.error(required, "missing", hint=f'set {required} = "..." in {where.file.name}')
+    runtime = _target(values, where, overrides)
+    if values.get("kind") == "prebuilt":
+        # provided.* runs `bootstrap`; Java, .NET and Ruby handlers are the toolchain's business.
+        return _build_function(name, {"handler": "", **values}, project_dir)
+    if runtime.language not in ("python", "node"):
+        raise where.error(
+            "runtime",
+            f'"{runtime.name}" is a {runtime.language} runtime: lpack builds Python and Node.js from source',
+            hint='zip a directory built by its own toolchain with kind = "prebuilt"',
+        )
+    if "handler" not in values:
+        raise where.error("handler", "missing", hint=f'set handler = "..." in {where.file.name}')
     handler = cast(str, values["handler"])
-    if not _HANDLER_RE.match(handler):
-        raise where.error("handler", f'"{handler}" is not "module.function"', hint='e.g. handler = "app.handler"')
+    node = runtime.language == "node"
+    if not (_NODE_HANDLER_RE if node else _HANDLER_RE).match(handler):
+        example = "index.handler" if node else "app.handler"
+        raise where.error("handler", f'"{handler}" is not "module.function"', hint=f'e.g. handler = "{example}"')
     return _build_function(name, values, project_dir)
 
 

@@ -26,12 +26,13 @@ _VERSIONED_EXTENSION = re.compile(r"\.cpython-3(\d+)-")
 
 def prefix(fn: FunctionConfig) -> str:
     """The directory inside the zip that the artifact's packages go to ("" for a function)."""
-    if fn.role == "function":
+    if fn.role == "function" or fn.runtime.language not in ("python", "node"):
         return ""
-    if fn.layout == "site-packages":
-        assert fn.runtime.version is not None
-        return f"python/lib/python{fn.runtime.version[0]}.{fn.runtime.version[1]}/site-packages/"
-    return "python/"
+    assert fn.runtime.version is not None
+    major, minor = fn.runtime.version
+    if fn.runtime.language == "node":  # the tree holds node_modules/...: nodejs/node_modules or nodejs/nodeNN/
+        return f"nodejs/node{major}/" if fn.layout == "versioned" else "nodejs/"
+    return f"python/lib/python{major}.{minor}/site-packages/" if fn.layout == "site-packages" else "python/"
 
 
 def run_root(fn: FunctionConfig) -> str:
@@ -68,8 +69,8 @@ def _subtree(directory: Path | None, under: str) -> StagingTree:
 
 def _warnings(fn: FunctionConfig, layer: StagingTree) -> list[str]:
     found = []
-    if fn.layout == "site-packages":
-        found.append(f'layout = "site-packages" works on {fn.runtime.name} only: the path names the Python minor')
+    if fn.layout != "default":
+        found.append(f'layout = "{fn.layout}" works on {fn.runtime.name} only: the path names the version')
     minors = {m.group(1) for e in layer if (m := _VERSIONED_EXTENSION.search(e.path))}
     others = [r for r in fn.compatible_runtimes if r != fn.runtime.name]
     if minors and others:

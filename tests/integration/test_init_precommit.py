@@ -35,16 +35,16 @@ def test_every_template_builds_and_passes_its_own_test(template: str, tmp_path: 
     result = lpack("init", "--template", template, root)
     assert result.exit_code == 0, result.output
     assert (root / ".pre-commit-config.yaml").is_file() and (root / ".github" / "workflows" / "lambda.yml").is_file()
-    tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    node = (root / "package.json").is_file()
+    own_test = ["npm", "test", "--silent"] if node else [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    tests = subprocess.run(own_test, cwd=root, capture_output=True, text=True, check=False)
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    report = build_json(root)
-    assert report["artifacts"][0]["name"] == "orders-api"  # named after the directory
+    [artifact] = build_json(root)["artifacts"]
+    if template == "layer":
+        assert (artifact["kind"], artifact["name"]) == ("layer", "shared-code")
+        assert (root / "dist" / "shared-code-layer.zip").is_file()
+    else:
+        assert artifact["name"] == "orders-api"  # named after the directory
 
 
 def test_init_never_overwrites(tmp_path: Path) -> None:

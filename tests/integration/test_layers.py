@@ -38,6 +38,10 @@ def test_layers_get_lambdas_paths_and_modes(project: MakeProject) -> None:
         ["unzip", "-Z", str(root / "dist" / "shared-layer.zip"), "bin/tool"], capture_output=True, text=True, check=True
     ).stdout
     assert out.startswith("-rwxr-xr-x")
+    listing = subprocess.run(
+        ["unzip", "-l", str(root / "dist" / "pinned-layer.zip")], capture_output=True, text=True, check=True
+    ).stdout
+    assert "python/lib/python3.12/site-packages/lp_uses_urllib3/__init__.py" in listing
     assert artifacts["shared"]["kind"] == "layer"
     assert artifacts["shared"]["compatible_runtimes"] == ["python3.12", "python3.13"]
     assert artifacts["shared"]["compatible_architectures"] == ["x86_64", "arm64"]
