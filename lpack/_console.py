@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -14,6 +15,7 @@ from rich.table import Table
 
 from lpack import runtimes
 from lpack._units import format_size
+from lpack.audit import AuditReport
 from lpack.build import BuildResult, Event
 from lpack.check import CheckResult
 from lpack.diff import ArtifactDiff, describe
@@ -21,6 +23,7 @@ from lpack.errors import LpackError
 from lpack.inspection import Inspection
 from lpack.oci import ImageInfo
 from lpack.size import Finding, SizeReport
+from lpack.verify import VerifyResult
 
 _CI_WIDTH = 160  # CI logs are not terminals; rich would squeeze tables to 80 columns
 
@@ -162,6 +165,38 @@ class Output:
             self.out.print(f"  {layer.origin:<5} {layer.digest}  {sizes}")
         for where in (*image.outputs, *([image.pushed] if image.pushed else [])):
             self.out.print(f"  -> {escape(where)}")
+
+    def audit(self, report: AuditReport | None) -> None:
+        """Audit findings of an inspected zip; says so when no runtime was known to audit against."""
+        if report is None:
+            if not self.quiet:
+                self.err.print("[dim]audit skipped: no single Python version in the zip; pass --runtime[/]")
+            return
+        for finding in report.findings:
+            if finding.fails:
+                self.err.print(f"[bold red]audit:[/] {escape(finding.describe())}")
+                self._annotate("error", finding.describe())
+            elif finding.severity == "warning" and not finding.waived:
+                self.warning(finding.describe())
+            elif not self.quiet:
+                self.err.print(f"[dim]{escape(finding.describe())}[/]")
+
+    def verified(self, result: VerifyResult, *, show_result: bool) -> None:
+        """The handler imported (and answered): init time on stderr, the handler's result on stdout."""
+        if not self.quiet:
+            invoke = f", invoke {result.invoke_ms:.1f} ms" if result.invoke_ms is not None else ""
+            self.err.print(
+                f"[green]✓[/] {escape(result.handler)} imports from {escape(_shown(result.artifact))} "
+                f"with {escape(result.runtime)}: init {result.init_ms:.1f} ms{invoke}"
+            )
+            if self.verbose:
+                self.err.print(f"[dim]interpreter: {escape(result.interpreter)}[/]")
+                if result.output:
+                    self.err.print(result.output, markup=False)
+            for warning in result.warnings:
+                self.warning(warning)
+        if show_result and result.invoked:
+            self.json(json.dumps(result.result))
 
     def largest(self, size: SizeReport) -> None:
         table = Table(title="largest packages and files (unzipped)", show_edge=False)

@@ -1,4 +1,4 @@
-"""The pipeline: resolve -> sources -> prune -> bytecode -> emit -> size. The only module that connects stages."""
+"""The pipeline: resolve -> sources -> prune -> audit -> bytecode -> emit -> size. The only module joining stages."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lpack import _archive, _node, _prebuilt, layers, sources
+from lpack.audit import AuditReport, audit
 from lpack.bytecode import BytecodeResult, compile_tree
 from lpack.config import ArtifactRole, BuildConfig, FunctionConfig, ImageDelivery
 from lpack.emit import Artifact, get_emitter
 from lpack.emit.image import ImageOptions
-from lpack.errors import ConfigError, LpackError, SizeLimitError
+from lpack.errors import AuditError, ConfigError, LpackError, SizeLimitError
 from lpack.oci import layout as oci_layout
 from lpack.oci.deliver import deliver
 from lpack.oci.reference import parse_reference
@@ -48,10 +49,12 @@ class FunctionResult:
     name: str
     runtime: str
     architecture: str
+    handler: str
     artifact: Artifact
     size: SizeReport
     pruned: PruneReport
     bytecode: BytecodeResult
+    audit: AuditReport
     installer: str
     notes: tuple[str, ...]  # what was done (locked, built, fell back to pip)
     warnings: tuple[str, ...]
@@ -143,6 +146,10 @@ def _build_function(
         tree = _prebuilt.check_bootstrap(fn, tree)
         if fn.role == "function" and fn.kind != "prebuilt":
             warnings += check_handler(fn, tree)
+        # Layers too: their .so files load into the function, and /opt/python is no site directory either.
+        notify(Event(function=fn.name, stage="audit"))
+        tree, audited = _audit(fn, tree)
+        warnings += [f.describe() for f in audited.warnings]
         notify(Event(function=fn.name, stage="bytecode"))
         tree, bytecode = _bytecode(fn, tree, work / "pyc")
         if bytecode.reason:
@@ -158,12 +165,14 @@ def _build_function(
         name=fn.name,
         runtime=fn.runtime.name,
         architecture=fn.architecture,
+        handler=fn.handler,
         artifact=artifact,
         size=size,
         pruned=pruned,
         bytecode=bytecode,
+        audit=audited,
         installer=resolved.installer,
-        notes=resolved.notes,
+        notes=(*resolved.notes, *(f.describe() for f in audited.findings if f.severity == "info")),
         warnings=tuple(warnings),
         role=fn.role,
         layers=fn.layers,
@@ -281,6 +290,23 @@ def _defines(path: Path, name: str) -> bool:
         if isinstance(node, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name) == name for a in node.names):
             return True
     return False
+
+
+def _audit(fn: FunctionConfig, tree: StagingTree) -> tuple[StagingTree, AuditReport]:
+    report = audit(tree, fn.runtime, fn.architecture, waive=fn.audit.waive)
+    errors = report.errors
+    if errors:
+        shown = 20  # the JSON report has all of them
+        lines = "\n".join(f"  {f.describe()}" for f in errors[:shown])
+        if len(errors) > shown:
+            lines += f"\n  ... and {len(errors) - shown} more (--report FILE lists them all)"
+        raise AuditError(
+            f"{len(errors)} file(s) would fail on {fn.runtime.name}/{fn.architecture}:\n{lines}",
+            hint=f'if one is never loaded on Lambda, waive it: audit = {{ waive = ["{errors[0].key}"] }}',
+            findings=errors,
+        )
+    # What the audit found to do nothing on Lambda (*-nspkg.pth) is left out of the artifact.
+    return tree.without(report.drop), report
 
 
 def _bytecode(fn: FunctionConfig, tree: StagingTree, work: Path) -> tuple[StagingTree, BytecodeResult]:

@@ -12,6 +12,7 @@ from typing import Any, Literal, cast
 
 from lpack import runtimes
 from lpack._units import parse_size
+from lpack.audit import CODES as AUDIT_CODES
 from lpack.errors import ConfigError
 from lpack.runtimes import Arch
 
@@ -50,6 +51,12 @@ class Budget:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AuditConfig:
+    # Findings the user accepts: a whole code ("pth") or one file ("elf-glibc:pkg/_x.so").
+    waive: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IndexOptions:
     """Where packages come from; empty means the installer's own defaults and environment."""
 
@@ -74,6 +81,7 @@ class FunctionConfig:
     exclude_runtime_provided: bool = False
     prune: PruneConfig = field(default_factory=PruneConfig)
     budget: Budget = field(default_factory=Budget)
+    audit: AuditConfig = field(default_factory=AuditConfig)
     installer: Installer = "uv"
     bytecode: Bytecode = "auto"
     python: Path | None = None
@@ -282,6 +290,22 @@ def _parse_compatible_arches(value: object, where: _Where, key: str) -> tuple[Ar
     return arches
 
 
+def _parse_audit(value: object, where: _Where, key: str) -> AuditConfig:
+    table = _expect(value, dict, where, key, "a table")
+    sub = _Where(where.file, f"{where.table}.{key}" if where.table else key)
+    _check_keys(table, ["waive"], sub)
+    waive = _str_list(table.get("waive", []), sub, "waive")
+    for item in waive:
+        code = item.partition(":")[0]
+        if code not in AUDIT_CODES:
+            raise sub.error(
+                "waive",
+                f'"{code}" is not an audit finding; {_did_you_mean(code, list(AUDIT_CODES))}',
+                hint='waive a code ("pth") or one file ("elf-glibc:pkg/_native.so"), as the build names them',
+            )
+    return AuditConfig(waive=waive)
+
+
 # Config key -> (FunctionConfig field, parser). Parsers see raw TOML values and raise ConfigError.
 _KEYS: dict[str, tuple[str, Callable[[object, _Where, str], object]]] = {
     "runtime": ("runtime", _parse_runtime),
@@ -294,6 +318,7 @@ _KEYS: dict[str, tuple[str, Callable[[object, _Where, str], object]]] = {
     "exclude-runtime-provided": ("exclude_runtime_provided", lambda v, w, k: _expect(v, bool, w, k, "true or false")),
     "prune": ("prune", _parse_prune),
     "budget": ("budget", _parse_budget),
+    "audit": ("audit", _parse_audit),
     "installer": ("installer", lambda v, w, k: _choice(v, ("uv", "pip"), w, k)),
     "edge": ("edge", lambda v, w, k: _choice(v, ("viewer", "origin"), w, k)),
     "bytecode": ("bytecode", lambda v, w, k: _choice(v, ("auto", "none"), w, k)),
