@@ -11,6 +11,7 @@ import pytest
 
 from lpack.init import available
 from tests.integration._helpers import build_json, lpack
+from tests.integration._oci import make_base
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,8 +40,14 @@ def test_every_template_builds_and_passes_its_own_test(template: str, tmp_path: 
     own_test = ["npm", "test", "--silent"] if node else [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     tests = subprocess.run(own_test, cwd=root, capture_output=True, text=True, check=False)
     assert tests.returncode == 0, tests.stdout + tests.stderr
+    if template == "image":  # the default base is on public.ecr.aws: build on a synthetic one here
+        config = root / "pyproject.toml"
+        base = make_base(tmp_path / "base")
+        config.write_text(config.read_text().replace('format = "image"', f'format = "image"\nbase = "oci:{base}:base"'))
     [artifact] = build_json(root)["artifacts"]
-    if template == "layer":
+    if template == "image":
+        assert artifact["kind"] == "image" and artifact["image"]["digest"].startswith("sha256:")
+    elif template == "layer":
         assert (artifact["kind"], artifact["name"]) == ("layer", "shared-code")
         assert (root / "dist" / "shared-code-layer.zip").is_file()
     else:
