@@ -12,16 +12,19 @@ import click
 
 from lpack import __version__, _archive
 from lpack._console import Output
+from lpack.build import BuildResult
 from lpack.build import build as run_build
 from lpack.check import check as run_check
-from lpack.config import Overrides, load_config
+from lpack.config import BuildConfig, FunctionConfig, Overrides, load_config
 from lpack.diff import diff as run_diff
 from lpack.diff import load as load_snapshots
 from lpack.errors import EXIT_TOO_BIG, EXIT_USAGE, LpackError, SizeLimitError
 from lpack.init import init as create_project
 from lpack.inspection import inspect_artifact
-from lpack.report import build_report, check_report, diff_report, error_report, inspect_report
+from lpack.publish import PublishResult, publish_layer, target_for
+from lpack.report import build_report, check_report, diff_report, error_report, inspect_report, publish_report
 from lpack.size import SizeReport
+from lpack.staging import file_sha256
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,6 +85,22 @@ def _target_options(func: F) -> F:
     return func
 
 
+def _publish_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.option("--bucket", help="S3 bucket for the layer zip [the layer's publish.bucket; none: inline]."),
+            click.option("--prefix", help="Key prefix: s3://BUCKET/PREFIX/<layer>/<sha256>.zip."),
+            click.option("--region", help="AWS region [the profile's or AWS_REGION]."),
+            click.option("--profile", help="AWS profile from the shared config files."),
+            click.option("--endpoint-url", help="S3 and Lambda API endpoint (a local or S3-compatible server)."),
+            click.option("--public", is_flag=True, default=None, help="Let every account use the layer version."),
+            click.option("--grant", "grants", multiple=True, help="Let this account id use it (repeatable)."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
 def _output(ctx: click.Context, verbose: bool, quiet: bool, json_mode: bool) -> Output:
     return Output(quiet=quiet or ctx.obj["quiet"], verbose=verbose or ctx.obj["verbose"], json_mode=json_mode)
 
@@ -89,6 +108,8 @@ def _output(ctx: click.Context, verbose: bool, quiet: bool, json_mode: bool) -> 
 @main.command()
 @_target_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Output directory [dist].")
+@click.option("--publish", "publish_layers", is_flag=True, help="Then publish every built layer (see lpack publish).")
+@_publish_options
 @_output_options
 @click.pass_context
 def build(
@@ -105,13 +126,41 @@ def build(
     """Build the project's functions into deterministic Lambda zips."""
     out = _output(ctx, verbose, quiet, json_mode)
     out_dir = options.pop("out_dir")
+    publishing, given = options.pop("publish_layers"), {k: options.pop(k) for k in _PUBLISH_KEYS}
     overrides = Overrides(out_dir=out_dir.resolve() if out_dir else None, **options)
     try:
-        result = run_build(load_config(project, overrides), on_event=out.event)
+        config = load_config(project, overrides)
+        result = run_build(config, on_event=out.event)
+        published = _publish_built(config, result, given, out) if publishing else None
     except LpackError as err:
         _fail(err, "build", report_file, json_mode, out)
-    _write_report(build_report(result), report_file, json_mode, out)
+    _write_report(build_report(result, published), report_file, json_mode, out)
     out.summary(result)
+    if published is not None:
+        out.published(published)
+
+
+_PUBLISH_KEYS = ("bucket", "prefix", "region", "profile", "endpoint_url", "public", "grants")
+
+
+def _publish_built(
+    config: BuildConfig, result: BuildResult, given: dict[str, Any], out: Output
+) -> tuple[PublishResult, ...]:
+    layers = {layer.name: layer for layer in config.layers}
+    built = [fn for fn in result.functions if fn.role == "layer"]
+    return tuple(_publish_one(layers[fn.name], fn.artifact.path, fn.artifact.sha256, given, out) for fn in built)
+
+
+def _publish_one(layer: FunctionConfig, path: Path, sha256: str, given: dict[str, Any], out: Output) -> PublishResult:
+    return publish_layer(
+        path,
+        name=layer.name,
+        sha256=sha256,
+        compatible_runtimes=layer.compatible_runtimes,
+        compatible_architectures=layer.compatible_architectures,
+        target=target_for(layer.publish, **given),
+        on_progress=out.upload,
+    )
 
 
 @main.command()
@@ -187,6 +236,58 @@ def diff(
         _fail(err, "diff", report_file, json_mode, out)
     _write_report(diff_report(diffs), report_file, json_mode, out)
     out.diff(diffs)
+
+
+@main.group()
+def publish() -> None:
+    """Publish artifacts: layers to S3 and Lambda, once per content."""
+
+
+@publish.command("layer")
+@click.argument("name")
+@click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--artifact",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Publish this layer zip instead of building the layer.",
+)
+@click.option("--sha256", "expected", help="With --artifact: the sha256 its build report gives; refused if it differs.")
+@_publish_options
+@_output_options
+@click.pass_context
+def publish_layer_command(
+    ctx: click.Context,
+    /,
+    *,
+    name: str,
+    project: Path,
+    artifact: Path | None,
+    expected: str | None,
+    report_file: Path | None,
+    json_mode: bool,
+    verbose: bool,
+    quiet: bool,
+    **given: Any,
+) -> None:
+    """Build layer NAME of PROJECT, upload it to S3 and register it with PublishLayerVersion.
+
+    Prints the LayerVersionArn. When the layer's newest version already has this content (by sha256),
+    prints that version's ARN and creates nothing.
+    """
+    out = _output(ctx, verbose, quiet, json_mode)
+    try:
+        # Only this layer: functions are not built to publish it (the --layer selection).
+        config = load_config(project, Overrides(layers=(name,)))
+        if artifact is None:
+            built = run_build(config, on_event=out.event).functions[0].artifact
+            path, sha256 = built.path, built.sha256
+        else:
+            path, sha256 = artifact, (expected or file_sha256(artifact)).lower()
+        published = (_publish_one(config.layers[0], path, sha256, given, out),)
+    except LpackError as err:
+        _fail(err, "publish", report_file, json_mode, out)
+    _write_report(publish_report(published), report_file, json_mode, out)
+    out.published(published)
 
 
 @main.command()

@@ -58,3 +58,7 @@ class SizeLimitError(LpackError):
 
 class EmitError(LpackError):
     """An artifact could not be written."""
+
+
+class PublishError(LpackError):
+    """An artifact could not be uploaded or registered; nothing was registered, and a re-run resumes."""
