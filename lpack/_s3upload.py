@@ -119,15 +119,25 @@ def _resume_or_start(s3: S3Client, spec: UploadSpec) -> tuple[str, dict[int, str
     ours = sorted((u for u in pending if u.get("Key") == spec.key), key=lambda u: str(u.get("Initiated", "")))
     if ours:
         upload_id = ours[-1]["UploadId"]
-        return upload_id, _parts_of(s3, spec, upload_id)
+        parts = _parts_of(s3, spec, upload_id)
+        if parts is not None:
+            return upload_id, parts
     created = s3.create_multipart_upload(Bucket=spec.bucket, Key=spec.key, **_put_args(spec))
     return created["UploadId"], {}
 
 
-def _parts_of(s3: S3Client, spec: UploadSpec, upload_id: str) -> dict[int, str]:
+def _parts_of(s3: S3Client, spec: UploadSpec, upload_id: str) -> dict[int, str] | None:
+    """The parts of a pending upload; None when it was aborted or expired since it was listed."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
     found: dict[int, str] = {}
     paginator = s3.get_paginator("list_parts")
-    for page in paginator.paginate(Bucket=spec.bucket, Key=spec.key, UploadId=upload_id):
-        for part in page.get("Parts", []):
-            found[part["PartNumber"]] = part["ETag"]
+    try:
+        for page in paginator.paginate(Bucket=spec.bucket, Key=spec.key, UploadId=upload_id):
+            for part in page.get("Parts", []):
+                found[part["PartNumber"]] = part["ETag"]
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "NoSuchUpload":
+            return None
+        raise
     return found

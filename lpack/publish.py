@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lpack import _s3upload, runtimes
 from lpack.config import PublishConfig
-from lpack.errors import ConfigError, LpackError, PublishError
+from lpack.errors import ConfigError, LpackError, PublishError, SizeLimitError
 from lpack.staging import file_sha256
 
 if TYPE_CHECKING:
@@ -166,6 +167,7 @@ def _check_inputs(artifact_path: Path, sha256: str, target: PublishTarget) -> No
             f"{artifact_path.name}: sha256 is {actual[:16]}…, its build said {sha256[:16]}…: changed since",
             hint="rebuild it (lpack build) instead of publishing a file that differs from its report",
         )
+    _check_zip(artifact_path)
     if target.bucket is None and artifact_path.stat().st_size >= runtimes.MAX_ZIPPED:
         raise ConfigError(
             f"{artifact_path.name}: {artifact_path.stat().st_size:,} bytes is over the 50 MB Lambda takes inline",
@@ -176,6 +178,20 @@ def _check_inputs(artifact_path: Path, sha256: str, target: PublishTarget) -> No
     for account in target.grants:
         if not _ACCOUNT_RE.match(account):
             raise ConfigError(f'--grant "{account}" is not a 12-digit AWS account id', hint="use --public for everyone")
+
+
+def _check_zip(artifact_path: Path) -> None:
+    """Refuse here what Lambda would refuse after the upload: not a zip, or over 262,144,000 bytes unzipped."""
+    try:
+        with zipfile.ZipFile(artifact_path) as zf:
+            unzipped = sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, OSError) as err:
+        raise PublishError(f"{artifact_path.name}: not a readable zip: {err}") from None
+    if unzipped > runtimes.MAX_UNZIPPED:
+        raise SizeLimitError(
+            f"{artifact_path.name}: {unzipped:,} bytes unzipped; Lambda allows {runtimes.MAX_UNZIPPED:,}",
+            hint="split the layer, or prune it (lpack check shows what is big)",
+        )
 
 
 def _session(target: PublishTarget) -> boto3.Session:

@@ -175,6 +175,12 @@ def test_bad_options_are_usage_errors(project: MakeProject, moto: Moto, tmp_path
         publish_layer(big, name="big", sha256=_sha(big), **_compat(), target=PublishTarget(endpoint_url=moto.url))
     result = lpack("publish", "layer", "shared", root, "--endpoint-url", moto.url, "--profile", "nope")
     assert result.exit_code == 2 and 'profile "nope"' in result.stderr
+    huge = tmp_path / "huge.zip"
+    with zipfile.ZipFile(huge, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr("python/zeros.bin", bytes(262_144_001))  # deflates to a few hundred kB
+    result = lpack("publish", "layer", "shared", root, "--artifact", huge, "--endpoint-url", moto.url)
+    assert result.exit_code == 3 and "262,144,001 bytes unzipped" in result.stderr
+    assert _versions(moto, "shared") == []
 
 
 def test_publish_config_table_is_checked(project: MakeProject) -> None:
