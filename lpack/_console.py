@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -14,13 +15,16 @@ from rich.table import Table
 
 from lpack import runtimes
 from lpack._units import format_size
+from lpack.audit import AuditReport
 from lpack.build import BuildResult, Event
 from lpack.check import CheckResult
 from lpack.diff import ArtifactDiff, describe
 from lpack.errors import LpackError
 from lpack.inspection import Inspection
+from lpack.oci import ImageInfo
 from lpack.publish import PublishResult, UploadProgress
 from lpack.size import Finding, SizeReport
+from lpack.verify import VerifyResult
 
 _CI_WIDTH = 160  # CI logs are not terminals; rich would squeeze tables to 80 columns
 
@@ -68,6 +72,9 @@ class Output:
             if fn.bytecode.interpreter:
                 done.append(f"{fn.bytecode.compiled} .pyc for {fn.bytecode.interpreter}")
             self.err.print(f"[dim]{escape(fn.name)}: {escape('; '.join(done))}[/]")
+        for fn in result.functions:
+            if fn.artifact.image is not None:
+                self._image(fn.name, fn.artifact.image)
         for warning in result.warnings:
             self.warning(warning)
 
@@ -149,6 +156,48 @@ class Output:
                 self.out.print(f"  {escape(describe(change))}")
             if not d.changes:
                 self.out.print("  no package changed")
+
+    def _image(self, name: str, image: ImageInfo) -> None:
+        self.out.print(
+            f"{escape(name)}: image {image.digest} ({image.platform}, {format_size(image.uncompressed_bytes)})"
+        )
+        for layer in image.layers:
+            sizes = f"{format_size(layer.size)} / {format_size(layer.uncompressed_size)}"
+            self.out.print(f"  {layer.origin:<5} {layer.digest}  {sizes}")
+        for where in (*image.outputs, *([image.pushed] if image.pushed else [])):
+            self.out.print(f"  -> {escape(where)}")
+
+    def audit(self, report: AuditReport | None) -> None:
+        """Audit findings of an inspected zip; says so when no runtime was known to audit against."""
+        if report is None:
+            if not self.quiet:
+                self.err.print("[dim]audit skipped: no single Python version in the zip; pass --runtime[/]")
+            return
+        for finding in report.findings:
+            if finding.fails:
+                self.err.print(f"[bold red]audit:[/] {escape(finding.describe())}")
+                self._annotate("error", finding.describe())
+            elif finding.severity == "warning" and not finding.waived:
+                self.warning(finding.describe())
+            elif not self.quiet:
+                self.err.print(f"[dim]{escape(finding.describe())}[/]")
+
+    def verified(self, result: VerifyResult, *, show_result: bool) -> None:
+        """The handler imported (and answered): init time on stderr, the handler's result on stdout."""
+        if not self.quiet:
+            invoke = f", invoke {result.invoke_ms:.1f} ms" if result.invoke_ms is not None else ""
+            self.err.print(
+                f"[green]✓[/] {escape(result.handler)} imports from {escape(_shown(result.artifact))} "
+                f"with {escape(result.runtime)}: init {result.init_ms:.1f} ms{invoke}"
+            )
+            if self.verbose:
+                self.err.print(f"[dim]interpreter: {escape(result.interpreter)}[/]")
+                if result.output:
+                    self.err.print(result.output, markup=False)
+            for warning in result.warnings:
+                self.warning(warning)
+        if show_result and result.invoked:
+            self.json(json.dumps(result.result))
 
     def largest(self, size: SizeReport) -> None:
         table = Table(title="largest packages and files (unzipped)", show_edge=False)

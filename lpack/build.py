@@ -1,4 +1,4 @@
-"""The pipeline: resolve -> sources -> prune -> bytecode -> emit -> size. The only module that connects stages."""
+"""The pipeline: resolve -> sources -> prune -> audit -> bytecode -> emit -> size. The only module joining stages."""
 
 from __future__ import annotations
 
@@ -12,16 +12,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lpack import _archive, _node, _prebuilt, layers, sources
+from lpack.audit import AuditReport, audit
 from lpack.bytecode import BytecodeResult, compile_tree
-from lpack.config import ArtifactRole, BuildConfig, FunctionConfig
+from lpack.config import ArtifactRole, BuildConfig, FunctionConfig, ImageDelivery
 from lpack.emit import Artifact, get_emitter
-from lpack.errors import ConfigError, LpackError, SizeLimitError
+from lpack.emit.image import ImageOptions
+from lpack.errors import AuditError, ConfigError, LpackError, SizeLimitError
+from lpack.oci import layout as oci_layout
+from lpack.oci.deliver import deliver
+from lpack.oci.reference import parse_reference
 from lpack.prune import PruneReport, prune
 from lpack.resolve._run import Runner, run_subprocess, target_label
 from lpack.resolve.node import resolve_node
 from lpack.resolve.python import Resolved, installer_state, resolve
 from lpack.runtimes import RUNTIME_PROVIDED_PYTHON
-from lpack.size import SizeReport, measure
+from lpack.size import SizeReport, measure, measure_image
 from lpack.staging import Entry, StagingTree, retarget, scan
 
 log = logging.getLogger("lpack")
@@ -44,10 +49,12 @@ class FunctionResult:
     name: str
     runtime: str
     architecture: str
+    handler: str
     artifact: Artifact
     size: SizeReport
     pruned: PruneReport
     bytecode: BytecodeResult
+    audit: AuditReport
     installer: str
     notes: tuple[str, ...]  # what was done (locked, built, fell back to pip)
     warnings: tuple[str, ...]
@@ -86,7 +93,9 @@ def build(
     for fn in (*config.layers, *config.functions):
         try:
             used = [built_layers[name] for name in fn.layers]
-            result = _build_function(fn, config.out_dir, runner, notify, used=used, enforce=enforce_limits)
+            result = _build_function(
+                fn, config.out_dir, runner, notify, used=used, enforce=enforce_limits, delivery=config.image
+            )
         except LpackError as err:
             if many:
                 raise err.prefixed(fn.name) from err
@@ -122,6 +131,7 @@ def _build_function(
     *,
     used: list[FunctionResult],
     enforce: bool,
+    delivery: ImageDelivery,
 ) -> FunctionResult:
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:
@@ -136,6 +146,10 @@ def _build_function(
         tree = _prebuilt.check_bootstrap(fn, tree)
         if fn.role == "function" and fn.kind != "prebuilt":
             warnings += check_handler(fn, tree)
+        # Layers too: their .so files load into the function, and /opt/python is no site directory either.
+        notify(Event(function=fn.name, stage="audit"))
+        tree, audited = _audit(fn, tree)
+        warnings += [f.describe() for f in audited.warnings]
         notify(Event(function=fn.name, stage="bytecode"))
         tree, bytecode = _bytecode(fn, tree, work / "pyc")
         if bytecode.reason:
@@ -144,19 +158,21 @@ def _build_function(
             tree, layer_warnings = layers.finish(fn, tree)
             warnings += layer_warnings
         notify(Event(function=fn.name, stage="emit"))
-        artifact, size = _emit(fn, tree, out_dir, used=used, enforce=enforce, warnings=warnings)
+        artifact, size = _emit(fn, tree, out_dir, used=used, enforce=enforce, warnings=warnings, delivery=delivery)
         warnings += [f.message for f in size.findings if f.severity == "warning"]
     notify(Event(function=fn.name, stage="done", detail=str(artifact.path)))
     return FunctionResult(
         name=fn.name,
         runtime=fn.runtime.name,
         architecture=fn.architecture,
+        handler=fn.handler,
         artifact=artifact,
         size=size,
         pruned=pruned,
         bytecode=bytecode,
+        audit=audited,
         installer=resolved.installer,
-        notes=resolved.notes,
+        notes=(*resolved.notes, *(f.describe() for f in audited.findings if f.severity == "info")),
         warnings=tuple(warnings),
         role=fn.role,
         layers=fn.layers,
@@ -180,8 +196,9 @@ def _resolve(fn: FunctionConfig, work: Path, runner: Runner) -> Resolved:
 
 
 def _node_keep(rel: str, is_dir: bool) -> bool:
-    # Only the installed tree: not the package.json copies npm ran in, nor npm's own state.
-    return rel.startswith("node_modules") and rel not in ("node_modules/.bin/", "node_modules/.package-lock.json")
+    # Only the installed tree: not the package.json copies npm ran in, nor npm's own state and its
+    # .bin links (at any depth: nested node_modules have them too).
+    return rel.startswith("node_modules") and not rel.endswith(("/.bin/", "/.package-lock.json"))
 
 
 def _stage(
@@ -275,6 +292,23 @@ def _defines(path: Path, name: str) -> bool:
     return False
 
 
+def _audit(fn: FunctionConfig, tree: StagingTree) -> tuple[StagingTree, AuditReport]:
+    report = audit(tree, fn.runtime, fn.architecture, waive=fn.audit.waive)
+    errors = report.errors
+    if errors:
+        shown = 20  # the JSON report has all of them
+        lines = "\n".join(f"  {f.describe()}" for f in errors[:shown])
+        if len(errors) > shown:
+            lines += f"\n  ... and {len(errors) - shown} more (--report FILE lists them all)"
+        raise AuditError(
+            f"{len(errors)} file(s) would fail on {fn.runtime.name}/{fn.architecture}:\n{lines}",
+            hint=f'if one is never loaded on Lambda, waive it: audit = {{ waive = ["{errors[0].key}"] }}',
+            findings=errors,
+        )
+    # What the audit found to do nothing on Lambda (*-nspkg.pth) is left out of the artifact.
+    return tree.without(report.drop), report
+
+
 def _bytecode(fn: FunctionConfig, tree: StagingTree, work: Path) -> tuple[StagingTree, BytecodeResult]:
     if fn.bytecode == "none" or fn.runtime.language != "python" or fn.kind == "prebuilt":
         return tree, BytecodeResult(compiled=0, failed=0, interpreter=None, reason=None)
@@ -289,7 +323,10 @@ def _emit(
     used: list[FunctionResult],
     enforce: bool,
     warnings: list[str],
+    delivery: ImageDelivery,
 ) -> tuple[Artifact, SizeReport]:
+    if fn.format == "image":
+        return _emit_image(fn, tree, out_dir, delivery, enforce=enforce)
     dest = out_dir / (f"{fn.name}.zip" if fn.role == "function" else f"{fn.name}-layer.zip")
     with _archive.atomic_output(dest) as tmp:
         artifact = get_emitter("zip" if fn.role == "function" else "layer").emit(tree, tmp)
@@ -301,6 +338,58 @@ def _emit(
             first = next(f for f in size.findings if f.severity == "error")
             raise SizeLimitError(f"{dest.name}: {first.message}", report=size, hint=_size_hint(fn, size))
     return dataclasses.replace(artifact, path=dest), size
+
+
+def _emit_image(
+    fn: FunctionConfig, tree: StagingTree, out_dir: Path, delivery: ImageDelivery, *, enforce: bool
+) -> tuple[Artifact, SizeReport]:
+    layouts = [o.removeprefix("oci:") for o in delivery.outputs if o.startswith("oci:")]
+    dest = Path(layouts[0]).resolve() if layouts else out_dir / f"{fn.name}.oci"
+    ref = parse_reference(delivery.push) if delivery.push else None
+    options = ImageOptions(
+        base=fn.base or fn.runtime.base_image or "",
+        architecture=fn.architecture,
+        handler=fn.handler,
+        tag=(ref.tag if ref else None) or "latest",
+        insecure=delivery.insecure,
+    )
+    oci_layout.check_replaceable(dest)
+    with _archive.atomic_directory(dest) as tmp:
+        artifact = get_emitter("image", options=options).emit(tree, tmp)
+        size = _measure_image(fn, tree, artifact, dest, enforce=enforce)
+    archives = tuple(
+        Path(o.removeprefix("docker-archive:")).resolve() for o in delivery.outputs if o.startswith("docker-")
+    )
+    assert artifact.image is not None
+    image, _ = deliver(
+        dest,
+        dataclasses.replace(artifact.image, outputs=(f"oci:{dest}",)),
+        archives=archives,
+        push_to=delivery.push,
+        load=delivery.load,
+        repo_tag=str(ref) if ref else f"{fn.name.lower()}:latest",
+        insecure=delivery.insecure,
+    )
+    return dataclasses.replace(artifact, path=dest, image=image), size
+
+
+def _measure_image(
+    fn: FunctionConfig, tree: StagingTree, artifact: Artifact, dest: Path, *, enforce: bool
+) -> SizeReport:
+    assert artifact.image is not None
+    own = sum(layer.size for layer in artifact.image.layers if layer.origin != "base")
+    size = measure_image(
+        tree,
+        image_bytes=artifact.image.uncompressed_bytes,
+        compressed_bytes=artifact.zipped_bytes,
+        own_compressed=own,
+        manifest_bytes=artifact.image.manifest_bytes,
+        budget=fn.budget,
+    )
+    if size.over and enforce:
+        first = next(f for f in size.findings if f.severity == "error")
+        raise SizeLimitError(f"{dest.name}: {first.message}", report=size, hint=_size_hint(fn, size))
+    return size
 
 
 def _size_hint(fn: FunctionConfig, size: SizeReport) -> str:

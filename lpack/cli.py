@@ -4,27 +4,41 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
 from lpack import __version__, _archive
 from lpack._console import Output
+from lpack.audit import AuditReport, Finding, audit_zip
 from lpack.build import BuildResult
 from lpack.build import build as run_build
 from lpack.check import check as run_check
 from lpack.config import BuildConfig, FunctionConfig, Overrides, load_config
 from lpack.diff import diff as run_diff
 from lpack.diff import load as load_snapshots
-from lpack.errors import EXIT_TOO_BIG, EXIT_USAGE, LpackError, SizeLimitError
+from lpack.errors import EXIT_FAILED, EXIT_TOO_BIG, EXIT_USAGE, AuditError, ConfigError, LpackError, SizeLimitError
 from lpack.init import init as create_project
-from lpack.inspection import inspect_artifact
+from lpack.inspection import Inspection, detected_runtime, inspect_artifact
 from lpack.publish import PublishResult, publish_layer, target_for
-from lpack.report import build_report, check_report, diff_report, error_report, inspect_report, publish_report
+from lpack.report import (
+    SCHEMA_VERSION,
+    audit_json,
+    build_report,
+    check_report,
+    diff_report,
+    error_report,
+    inspect_report,
+    publish_report,
+    verify_report,
+)
+from lpack.runtimes import Arch, Runtime, get_runtime
 from lpack.size import SizeReport
 from lpack.staging import file_sha256
+from lpack.verify import VerifyResult, detect_runtime, verify
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -108,9 +122,27 @@ def _output(ctx: click.Context, verbose: bool, quiet: bool, json_mode: bool) -> 
 @main.command()
 @_target_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Output directory [dist].")
+@click.option("--format", "format", type=click.Choice(["zip", "image"]), help="Artifact format [from config, zip].")
+@click.option(
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="oci:DIR|docker-archive:FILE",
+    help="Image: write the OCI layout to DIR (default OUT/NAME.oci) and/or a docker archive (repeatable).",
+)
+@click.option("--push", metavar="REGISTRY/REPO:TAG", help="Image: push to a registry (one manifest, by digest).")
+@click.option("--load", is_flag=True, help="Image: load into the local Docker daemon (docker SDK).")
+@click.option(
+    "--insecure-registry",
+    "insecure_registries",
+    multiple=True,
+    metavar="HOST",
+    help="Speak plain HTTP to this registry (localhost and 127.0.0.1 always are).",
+)
 @click.option("--publish", "publish_layers", is_flag=True, help="Then publish every built layer (see lpack publish).")
 @_publish_options
 @_output_options
+@click.option("--verify", "verify_after", is_flag=True, help="Import each handler from its artifact afterwards.")
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -119,11 +151,12 @@ def build(
     project: Path,
     report_file: Path | None,
     json_mode: bool,
+    verify_after: bool,
     verbose: bool,
     quiet: bool,
     **options: Any,
 ) -> None:
-    """Build the project's functions into deterministic Lambda zips."""
+    """Build the project's functions and layers into deterministic Lambda zips or container images."""
     out = _output(ctx, verbose, quiet, json_mode)
     out_dir = options.pop("out_dir")
     publishing, given = options.pop("publish_layers"), {k: options.pop(k) for k in _PUBLISH_KEYS}
@@ -131,13 +164,28 @@ def build(
     try:
         config = load_config(project, overrides)
         result = run_build(config, on_event=out.event)
-        published = _publish_built(config, result, given, out) if publishing else None
     except LpackError as err:
         _fail(err, "build", report_file, json_mode, out)
-    _write_report(build_report(result, published), report_file, json_mode, out)
+    checked, failure = _verify_built(config, result) if verify_after else ([], None)
+    try:
+        # Nothing is published from a build whose handlers did not verify.
+        published = _publish_built(config, result, given, out) if publishing and failure is None else None
+    except LpackError as err:
+        _fail(err, "build", report_file, json_mode, out)
+    report = build_report(result, published)
+    if verify_after:
+        report["verify"] = [verify_report(v) for v in checked]
+        if failure is not None:
+            report["verify_error"] = {"message": failure.msg, "hint": failure.hint, "exit_code": failure.exit_code}
+    _write_report(report, report_file, json_mode, out)
     out.summary(result)
+    for verified in checked:
+        out.verified(verified, show_result=False)
     if published is not None:
         out.published(published)
+    if failure is not None:
+        out.error(failure)
+        sys.exit(failure.exit_code)
 
 
 _PUBLISH_KEYS = ("bucket", "prefix", "region", "profile", "endpoint_url", "public", "grants")
@@ -161,6 +209,98 @@ def _publish_one(layer: FunctionConfig, path: Path, sha256: str, given: dict[str
         target=target_for(layer.publish, **given),
         on_progress=out.upload,
     )
+
+
+def _verify_built(config: BuildConfig, result: BuildResult) -> tuple[list[VerifyResult], LpackError | None]:
+    """Verify every Python or Node.js function with its layers; stop at the first that fails or cannot run."""
+    checked: list[VerifyResult] = []
+    zips = {built.name: built.artifact.path for built in result.functions}
+    for fn in config.functions:
+        if fn.kind == "prebuilt" or fn.runtime.language not in ("python", "node"):
+            continue  # a custom runtime's bootstrap is a program of its own: nothing to import
+        layer_zips = [zips[name] for name in fn.layers]
+        try:
+            found = verify(zips[fn.name], handler=fn.handler, runtime=fn.runtime, layers=layer_zips, python=fn.python)
+        except LpackError as err:
+            return checked, err.prefixed(f"verify {fn.name}") if len(config.functions) > 1 else err
+        checked.append(found)
+    return checked, None
+
+
+@main.command(name="verify")
+@click.argument("artifact", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--handler", help="module.function to import; default: the one in --report.")
+@click.option(
+    "--event", "event_file", type=click.File("r"), help="Invoke the handler with this JSON event ('-' for stdin)."
+)
+@click.option("--layer", "layers", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--runtime", "runtime_name", help="Target runtime; default: from --report, else the zip's bytecode.")
+@click.option(
+    "--report", "report_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Build report."
+)
+@click.option("--python", type=click.Path(dir_okay=False, path_type=Path), help="Interpreter of the target version.")
+@click.option("--json", "json_mode", is_flag=True, help="Print the result as JSON on stdout.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the traceback and the handler's output.")
+@click.pass_context
+def verify_command(
+    ctx: click.Context,
+    /,
+    *,
+    artifact: Path,
+    handler: str | None,
+    event_file: TextIO | None,
+    layers: tuple[Path, ...],
+    runtime_name: str | None,
+    report_file: Path | None,
+    python: Path | None,
+    json_mode: bool,
+    verbose: bool,
+) -> None:
+    """Import the handler from ARTIFACT as Lambda would, time the init, and optionally invoke it."""
+    out = Output(quiet=ctx.obj["quiet"], verbose=verbose or ctx.obj["verbose"], json_mode=json_mode)
+    try:
+        target = _verify_target(artifact, handler, runtime_name, report_file)
+        event = event_file.read() if event_file is not None else None
+        result = verify(artifact, handler=target[1], runtime=target[0], layers=layers, event=event, python=python)
+    except LpackError as err:
+        _fail(err, "verify", None, json_mode, out)
+    if json_mode:
+        out.json(json.dumps({"schema_version": SCHEMA_VERSION, "command": "verify", **verify_report(result)}, indent=2))
+    else:
+        out.verified(result, show_result=True)
+
+
+def _verify_target(
+    artifact: Path, handler: str | None, runtime_name: str | None, report_file: Path | None
+) -> tuple[Runtime, str]:
+    from_report = _from_report(report_file, artifact) if report_file else {}
+    name = runtime_name or from_report.get("runtime")
+    runtime = _runtime_named(name) if name else detect_runtime(artifact)
+    if runtime is None:
+        raise ConfigError(
+            f"{artifact.name}: cannot tell which runtime it is for (no single python3.X bytecode tag)",
+            hint="pass --runtime python3.X or --report with lpack's build report",
+        )
+    handler = handler or from_report.get("handler")
+    if not handler:
+        raise ConfigError("which handler? pass --handler module.function", hint="or --report with the build report")
+    return runtime, handler
+
+
+def _runtime_named(name: str) -> Runtime:
+    try:
+        return get_runtime(name)
+    except KeyError:
+        raise ConfigError(f'unknown runtime "{name}"', hint="e.g. --runtime python3.12") from None
+
+
+def _from_report(report_file: Path, artifact: Path) -> dict[str, str]:
+    try:
+        entries = json.loads(report_file.read_text())["artifacts"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"{report_file}: not an lpack build report ({err})") from None
+    found = [e for e in entries if Path(e.get("path", "")).name == artifact.name] or entries[:1]
+    return {k: str(found[0][k]) for k in ("runtime", "handler") if found and k in found[0]}
 
 
 @main.command()
@@ -195,21 +335,49 @@ def check(
 
 @main.command()
 @click.argument("artifact", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--runtime", "runtime_name", help="Audit for this runtime; default: the zip's bytecode tags.")
+@click.option("--arch", "architecture", type=click.Choice(["x86_64", "arm64"]), help="Default: its ELF files'.")
 @_output_options
 @click.pass_context
 def inspect(
-    ctx: click.Context, /, *, artifact: Path, report_file: Path | None, json_mode: bool, verbose: bool, quiet: bool
+    ctx: click.Context,
+    /,
+    *,
+    artifact: Path,
+    runtime_name: str | None,
+    architecture: Arch | None,
+    report_file: Path | None,
+    json_mode: bool,
+    verbose: bool,
+    quiet: bool,
 ) -> None:
-    """Show what a Lambda zip or layer zip holds: packages, largest files, native code, limits."""
+    """Show what a Lambda zip or layer zip holds: packages, largest files, native code, limits, audit."""
     out = _output(ctx, verbose, quiet, json_mode)
     try:
         found = inspect_artifact(artifact)
+        audited = _inspect_audit(found, runtime_name, architecture)
     except LpackError as err:
         _fail(err, "inspect", report_file, json_mode, out)
-    _write_report(inspect_report(found), report_file, json_mode, out)
+    report = inspect_report(found)
+    report["audit"] = audit_json(audited) if audited is not None else None
+    _write_report(report, report_file, json_mode, out)
     out.inspection(found)
+    out.audit(audited)
     if any(f.severity == "error" for f in found.findings):
         sys.exit(EXIT_TOO_BIG)
+    if audited is not None and audited.errors:
+        sys.exit(EXIT_FAILED)
+
+
+def _inspect_audit(found: Inspection, runtime_name: str | None, arch: Arch | None) -> AuditReport | None:
+    """The build's audit, for the runtime the zip was built for; None when no runtime is known."""
+    runtime = _runtime_named(runtime_name) if runtime_name else detected_runtime(found)
+    if runtime is None:
+        return None
+    # Mixed machines: audit against the most common one, so the odd files out are the findings.
+    machines = Counter(n.machine for n in found.natives).most_common(1)
+    detected: Arch = "arm64" if machines and machines[0][0] == "aarch64" else "x86_64"
+    return audit_zip(found.path, runtime, arch or detected)
 
 
 @main.command()
@@ -307,7 +475,9 @@ def init(ctx: click.Context, /, *, directory: Path, template: str) -> None:
 
 def _fail(err: LpackError, command: str, report_file: Path | None, json_mode: bool, out: Output) -> NoReturn:
     size = err.report if isinstance(err, SizeLimitError) and isinstance(err.report, SizeReport) else None
-    _write_report(error_report(err.msg, err.hint, err.exit_code, size, command=command), report_file, json_mode, out)
+    findings = tuple(f for f in err.findings if isinstance(f, Finding)) if isinstance(err, AuditError) else ()
+    report = error_report(err.msg, err.hint, err.exit_code, size, command=command, findings=findings)
+    _write_report(report, report_file, json_mode, out)
     out.error(err)
     if size is not None:
         out.largest(size)

@@ -12,6 +12,7 @@ from typing import Any, Literal, cast
 
 from lpack import runtimes
 from lpack._units import parse_size
+from lpack.audit import CODES as AUDIT_CODES
 from lpack.errors import ConfigError
 from lpack.runtimes import Arch
 
@@ -25,6 +26,7 @@ Installer = Literal["uv", "pip"]
 Bytecode = Literal["auto", "none"]
 ArtifactRole = Literal["function", "layer"]
 LayerLayout = Literal["default", "site-packages", "versioned"]
+Format = Literal["zip", "image"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _NODE_HANDLER_RE = re.compile(r"^[\w./-]+\.[A-Za-z_$][\w$]*$")  # "src/index.handler": file path, then export
@@ -66,6 +68,12 @@ class PublishConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AuditConfig:
+    # Findings the user accepts: a whole code ("pth") or one file ("elf-glibc:pkg/_x.so").
+    waive: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IndexOptions:
     """Where packages come from; empty means the installer's own defaults and environment."""
 
@@ -90,6 +98,7 @@ class FunctionConfig:
     exclude_runtime_provided: bool = False
     prune: PruneConfig = field(default_factory=PruneConfig)
     budget: Budget = field(default_factory=Budget)
+    audit: AuditConfig = field(default_factory=AuditConfig)
     installer: Installer = "uv"
     bytecode: Bytecode = "auto"
     python: Path | None = None
@@ -111,6 +120,22 @@ class FunctionConfig:
     bin_dir: Path | None = None
     lib_dir: Path | None = None
     publish: PublishConfig = field(default_factory=PublishConfig)
+    format: Format = "zip"
+    base: str | None = None  # image base: registry reference, oci:DIR[:tag] or docker-archive:FILE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageDelivery:
+    """Where image builds go besides the OCI layout in the output directory (command-line only)."""
+
+    outputs: tuple[str, ...] = ()  # "oci:DIR" (instead of dist/NAME.oci) and "docker-archive:FILE"
+    push: str | None = None  # REGISTRY/REPOSITORY:TAG
+    load: bool = False  # into the local Docker daemon
+    insecure: tuple[str, ...] = ()  # registry hosts spoken to over plain HTTP (loopback always is)
+
+    @property
+    def requested(self) -> bool:
+        return bool(self.outputs or self.push or self.load)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,6 +152,8 @@ class BuildConfig:
         by_name = {layer.name: layer for layer in self.layers}
         return tuple(by_name[name] for name in fn.layers)
 
+    image: ImageDelivery = field(default_factory=ImageDelivery)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Overrides:
@@ -142,6 +169,11 @@ class Overrides:
     index_url: str | None = None
     find_links: tuple[str, ...] = ()  # added to the config's, relative to the current directory
     no_index: bool = False
+    format: str | None = None
+    outputs: tuple[str, ...] = ()
+    push: str | None = None
+    load: bool = False
+    insecure_registries: tuple[str, ...] = ()
 
 
 class _Where:
@@ -219,6 +251,21 @@ def _parse_size_key(value: object, where: _Where, key: str) -> int:
         raise where.error(key, str(err)) from None
 
 
+def _parse_base(value: object, where: _Where, key: str) -> str:
+    text = _expect(value, str, where, key, 'an image: "REGISTRY/REPO:TAG", "oci:DIR[:tag]" or "docker-archive:FILE"')
+    if text.startswith(("oci:", "docker-archive:")):
+        if not text.split(":", 1)[1]:
+            raise where.error(key, f'"{text}" names no path')
+        return cast(str, text)
+    from lpack.oci.reference import parse_reference  # noqa: PLC0415 - keeps config import-light
+
+    try:
+        parse_reference(text)
+    except ConfigError as err:
+        raise where.error(key, err.msg, hint=err.hint) from None
+    return cast(str, text)
+
+
 _TableParser = Callable[[Mapping[str, object], _Where], object]
 
 
@@ -283,6 +330,22 @@ def _parse_publish(value: object, where: _Where, key: str) -> PublishConfig:
     return PublishConfig(sse=cast("SseMode | None", sse), public=public, grants=grants, **text)
 
 
+def _parse_audit(value: object, where: _Where, key: str) -> AuditConfig:
+    table = _expect(value, dict, where, key, "a table")
+    sub = _Where(where.file, f"{where.table}.{key}" if where.table else key)
+    _check_keys(table, ["waive"], sub)
+    waive = _str_list(table.get("waive", []), sub, "waive")
+    for item in waive:
+        code = item.partition(":")[0]
+        if code not in AUDIT_CODES:
+            raise sub.error(
+                "waive",
+                f'"{code}" is not an audit finding; {_did_you_mean(code, list(AUDIT_CODES))}',
+                hint='waive a code ("pth") or one file ("elf-glibc:pkg/_native.so"), as the build names them',
+            )
+    return AuditConfig(waive=waive)
+
+
 # Config key -> (FunctionConfig field, parser). Parsers see raw TOML values and raise ConfigError.
 _KEYS: dict[str, tuple[str, Callable[[object, _Where, str], object]]] = {
     "runtime": ("runtime", _parse_runtime),
@@ -295,6 +358,7 @@ _KEYS: dict[str, tuple[str, Callable[[object, _Where, str], object]]] = {
     "exclude-runtime-provided": ("exclude_runtime_provided", lambda v, w, k: _expect(v, bool, w, k, "true or false")),
     "prune": ("prune", _parse_prune),
     "budget": ("budget", _parse_budget),
+    "audit": ("audit", _parse_audit),
     "installer": ("installer", lambda v, w, k: _choice(v, ("uv", "pip"), w, k)),
     "edge": ("edge", lambda v, w, k: _choice(v, ("viewer", "origin"), w, k)),
     "bytecode": ("bytecode", lambda v, w, k: _choice(v, ("auto", "none"), w, k)),
@@ -313,9 +377,11 @@ _KEYS: dict[str, tuple[str, Callable[[object, _Where, str], object]]] = {
     "bin": ("bin_dir", lambda v, w, k: _expect(v, str, w, k, "a directory path")),
     "lib": ("lib_dir", lambda v, w, k: _expect(v, str, w, k, "a directory path")),
     "publish": ("publish", _parse_publish),
+    "format": ("format", lambda v, w, k: _choice(v, ("zip", "image"), w, k)),
+    "base": ("base", _parse_base),
 }
 _TOP_ONLY = ["functions", "out"]
-_FUNCTION_ONLY = frozenset({"handler", "layers", "allow-duplicate-versions", "edge"})
+_FUNCTION_ONLY = frozenset({"handler", "layers", "allow-duplicate-versions", "edge", "format", "base"})
 _LAYER_ONLY = frozenset({"layout", "compatible-runtimes", "compatible-architectures", "bin", "lib", "publish"})
 # What a layer takes from the top-level defaults: the target and how to install, not a function's code.
 _LAYERS_INHERIT = frozenset(
@@ -421,8 +487,38 @@ def load_config(project_dir: Path | str = ".", overrides: Overrides | None = Non
     functions, layers = _select(functions, layers, overrides, file)
     out = overrides.out_dir or project_dir / _expect(table.get("out", "dist"), str, top_where, "out", "a path")
     return BuildConfig(
-        project_dir=project_dir, config_file=file, out_dir=Path(out), functions=tuple(functions), layers=tuple(layers)
+        project_dir=project_dir,
+        config_file=file,
+        out_dir=Path(out),
+        functions=tuple(functions),
+        layers=tuple(layers),
+        image=_image_delivery(overrides, functions),
     )
+
+
+def _image_delivery(overrides: Overrides, configs: list[FunctionConfig]) -> ImageDelivery:
+    cli = _Where(Path("command line"), "")
+    for output in overrides.outputs:
+        kind, _, path = output.partition(":")
+        if kind not in ("oci", "docker-archive") or not path:
+            raise cli.error("--output", f'"{output}" is not oci:DIR or docker-archive:FILE')
+    if overrides.push:
+        _parse_base(overrides.push, cli, "--push")
+        if overrides.push.startswith(("oci:", "docker-archive:")):
+            raise cli.error("--push", "takes a registry reference; use --output for oci: and docker-archive:")
+    delivery = ImageDelivery(
+        outputs=tuple(overrides.outputs),
+        push=overrides.push,
+        load=overrides.load,
+        insecure=tuple(overrides.insecure_registries),
+    )
+    images = [c for c in configs if c.format == "image"]
+    if delivery.requested and not images:
+        raise cli.error("--output/--push/--load", "apply to images only", hint='add --format image or format = "image"')
+    if delivery.requested and len(images) > 1:
+        names = ", ".join(c.name for c in images)
+        raise cli.error("--output/--push/--load", f"name one image, but {names} are images", hint="add --function NAME")
+    return delivery
 
 
 def _project_name(project_table: Mapping[str, Any], project_dir: Path) -> str:
@@ -471,6 +567,11 @@ def _check_references(functions: list[FunctionConfig], layers: list[FunctionConf
                     if names
                     else f'{file.name}: function "{fn.name}" uses layer "{name}", but no [layers.{name}] table exists'
                 )
+        if fn.layers and fn.format == "image":
+            raise ConfigError(
+                f'{file.name}: function "{fn.name}" is an image and lists layers; Lambda images take no layers',
+                hint="put the layers' packages into the function (they become an image layer), or build it as a zip",
+            )
         if len(fn.layers) > runtimes.MAX_LAYERS:
             raise ConfigError(
                 f'{file.name}: function "{fn.name}" uses {len(fn.layers)} layers; Lambda allows {runtimes.MAX_LAYERS}',
@@ -561,6 +662,8 @@ def _apply_overrides(values: dict[str, object], overrides: Overrides) -> None:
         values["find_links"] = (*cast("tuple[str, ...]", values.get("find_links", ())), *links)
     if overrides.no_index:
         values["no_index"] = True
+    if overrides.format:
+        values["format"] = _choice(overrides.format, ("zip", "image"), cli, "--format")
 
 
 def _build_function(name: str, values: dict[str, object], project_dir: Path) -> FunctionConfig:
@@ -579,6 +682,8 @@ def _build_function(name: str, values: dict[str, object], project_dir: Path) -> 
     if "edge" in values:
         edge = cast(EdgeEvent, values.pop("edge"))
         values["budget"] = replace(cast(Budget, values.get("budget", Budget())), edge=edge)
+    if isinstance(values.get("base"), str):
+        values["base"] = _local_base(project_dir, cast(str, values["base"]))
     config = FunctionConfig(
         name=name,
         project_dir=project_dir,
@@ -590,6 +695,14 @@ def _build_function(name: str, values: dict[str, object], project_dir: Path) -> 
         **cast(dict[str, Any], values),
     )
     return config
+
+
+def _local_base(project_dir: Path, base: str) -> str:
+    # oci:DIR and docker-archive:FILE in a config file are relative to the project, like `source`.
+    kind, sep, path = base.partition(":")
+    if kind not in ("oci", "docker-archive") or Path(path).is_absolute():
+        return base
+    return f"{kind}{sep}{project_dir / path}"
 
 
 def _link(project_dir: Path, link: str) -> str:

@@ -8,12 +8,15 @@ from typing import Any
 
 from lpack import runtimes
 from lpack._packages import Package
+from lpack.audit import AuditReport, Finding
 from lpack.build import BuildResult, FunctionResult
 from lpack.check import CheckResult
 from lpack.diff import ArtifactDiff, describe
 from lpack.inspection import Inspection
+from lpack.oci import ImageInfo
 from lpack.publish import PublishResult
 from lpack.size import SizeReport
+from lpack.verify import VerifyResult
 
 SCHEMA_VERSION = 1
 # The JSON Schema every report validates against (tests/integration/test_check.py checks each command).
@@ -31,6 +34,27 @@ def _size(size: SizeReport) -> dict[str, Any]:
             {"severity": f.severity, "limit": f.limit, "message": f.message, "actual": f.actual, "allowed": f.allowed}
             for f in size.findings
         ],
+    }
+
+
+def finding(f: Finding) -> dict[str, Any]:
+    return {
+        "code": f.code,
+        "severity": f.severity,
+        "path": f.path,
+        "package": f.package,
+        "message": f.message,
+        "fix": f.fix,
+        "waived": f.waived,
+        "waive_key": f.key,
+    }
+
+
+def audit_json(audit: AuditReport) -> dict[str, Any]:
+    return {
+        "elf_files": audit.elf_files,
+        "left_out": list(audit.drop),
+        "findings": [finding(f) for f in audit.findings],
     }
 
 
@@ -56,15 +80,56 @@ def _artifact(fn: FunctionResult) -> dict[str, Any]:
             "skipped_reason": fn.bytecode.reason,
         },
         "size": _size(fn.size),
+        "audit": audit_json(fn.audit),
         "packages": packages_json(fn.size.packages),
         **(
-            {"layers": list(fn.layers)}
+            {"handler": fn.handler, "layers": list(fn.layers)}
             if fn.role == "function"
             else {
                 "compatible_runtimes": list(fn.compatible_runtimes),
                 "compatible_architectures": list(fn.compatible_architectures),
             }
         ),
+        **({"image": _image(a.image)} if a.image is not None else {}),
+    }
+
+
+def _image(image: ImageInfo) -> dict[str, Any]:
+    return {
+        "digest": image.digest,
+        "media_type": image.manifest_media_type,
+        "manifest_bytes": image.manifest_bytes,
+        "config_digest": image.config_digest,
+        "base": image.base,
+        "platform": image.platform,
+        "uncompressed_bytes": image.uncompressed_bytes,
+        "pushed": image.pushed,
+        "push": {"uploaded": image.uploaded, "mounted": image.mounted, "present": image.present},
+        "outputs": list(image.outputs),
+        "layers": [
+            {
+                "origin": layer.origin,
+                "digest": layer.digest,
+                "diff_id": layer.diff_id,
+                "bytes": layer.size,
+                "uncompressed_bytes": layer.uncompressed_size,
+            }
+            for layer in image.layers
+        ],
+    }
+
+
+def verify_report(result: VerifyResult) -> dict[str, Any]:
+    return {
+        "artifact": str(result.artifact),
+        "runtime": result.runtime,
+        "interpreter": result.interpreter,
+        "handler": result.handler,
+        "init_ms": round(result.init_ms, 3),
+        "invoked": result.invoked,
+        "invoke_ms": None if result.invoke_ms is None else round(result.invoke_ms, 3),
+        "result": result.result,
+        "warnings": list(result.warnings),
     }
 
 
@@ -74,6 +139,7 @@ def limits() -> dict[str, int]:
         "unzipped": runtimes.MAX_UNZIPPED,
         "layers": runtimes.MAX_LAYERS,
         "image": runtimes.MAX_IMAGE_BYTES,
+        "image_manifest": runtimes.MAX_MANIFEST_BYTES,
     }
 
 
@@ -126,7 +192,13 @@ def build_report(result: BuildResult, published: Iterable[PublishResult] | None 
 
 
 def error_report(
-    message: str, hint: str | None, exit_code: int, size: SizeReport | None, *, command: str = "build"
+    message: str,
+    hint: str | None,
+    exit_code: int,
+    size: SizeReport | None,
+    *,
+    command: str = "build",
+    findings: tuple[Finding, ...] = (),
 ) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
@@ -137,6 +209,7 @@ def error_report(
             "hint": hint,
             "exit_code": exit_code,
             **({"size": _size(size)} if size is not None else {}),
+            **({"audit": [finding(f) for f in findings]} if findings else {}),
         },
         "warnings": [],
         "limits": limits(),

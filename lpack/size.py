@@ -106,3 +106,31 @@ def measure(tree: StagingTree, *, zipped_bytes: int, budget: Budget) -> SizeRepo
         packages=found,
         findings=tuple(findings),
     )
+
+
+def measure_image(
+    tree: StagingTree,
+    *,
+    image_bytes: int,
+    compressed_bytes: int,
+    own_compressed: int,
+    manifest_bytes: int,
+    budget: Budget,
+) -> SizeReport:
+    """Check an image: Lambda's 10 GB counts every layer, the base's too; budgets count the function's layers."""
+    findings = [
+        *_check("lambda-image", image_bytes, runtimes.MAX_IMAGE_BYTES, "error", "image size (uncompressed, with base)"),
+        # "under 25,400 bytes": one less is the largest allowed.
+        *_check("lambda-image-manifest", manifest_bytes, runtimes.MAX_MANIFEST_BYTES - 1, "error", "image manifest"),
+        *_check(
+            "budget-zipped", own_compressed, budget.max_zipped, "error", "function layers, compressed (max-zipped)"
+        ),
+        *_check("budget-unzipped", tree.unzipped_bytes, budget.max_unzipped, "error", "function files (max-unzipped)"),
+    ]
+    return SizeReport(
+        zipped_bytes=compressed_bytes,
+        unzipped_bytes=image_bytes,
+        files=len(tree),
+        largest=largest(tree),
+        findings=tuple(findings),
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MakeProject
-from tests.integration._helpers import build_json, lpack, names, unzip_read_only
+from tests.integration._helpers import EM_AARCH64, build_json, elf_machines, lpack, names, unzip_read_only
 
 pytestmark = pytest.mark.skipif(shutil.which("npm") is None or shutil.which("node") is None, reason="needs node+npm")
 
@@ -49,6 +49,8 @@ def test_node_function_for_arm64(project: MakeProject) -> None:
     }
     assert not gone & listed
     assert "node_modules/lp-shared/index.js" in listed  # the SDK needs it, but so does the function
+    assert set(elf_machines(root / "dist" / "node-fn.zip").values()) == {EM_AARCH64}  # the addon is arm64
+    assert not [w for w in report["warnings"] if "ELF" in w or "elf-" in w]  # the audit read it: no finding
     assert "node_modules/lp-node-weird/docs/index.js" in listed  # its package.json main points there
 
 
