@@ -23,7 +23,7 @@ from lpack.diff import load as load_snapshots
 from lpack.errors import EXIT_FAILED, EXIT_TOO_BIG, EXIT_USAGE, AuditError, ConfigError, LpackError, SizeLimitError
 from lpack.init import init as create_project
 from lpack.inspection import Inspection, detected_runtime, inspect_artifact
-from lpack.publish import PublishResult, publish_layer, target_for
+from lpack.publish import PublishResult, prepare_ecr_push, publish_layer, target_for
 from lpack.report import (
     SCHEMA_VERSION,
     audit_json,
@@ -131,6 +131,9 @@ def _output(ctx: click.Context, verbose: bool, quiet: bool, json_mode: bool) -> 
     help="Image: write the OCI layout to DIR (default OUT/NAME.oci) and/or a docker archive (repeatable).",
 )
 @click.option("--push", metavar="REGISTRY/REPO:TAG", help="Image: push to a registry (one manifest, by digest).")
+@click.option(
+    "--create-repository", is_flag=True, help="Image: create the ECR repository --push names when it is missing."
+)
 @click.option("--load", is_flag=True, help="Image: load into the local Docker daemon (docker SDK).")
 @click.option(
     "--insecure-registry",
@@ -160,9 +163,12 @@ def build(
     out = _output(ctx, verbose, quiet, json_mode)
     out_dir = options.pop("out_dir")
     publishing, given = options.pop("publish_layers"), {k: options.pop(k) for k in _PUBLISH_KEYS}
+    create_repository = options.pop("create_repository")
     overrides = Overrides(out_dir=out_dir.resolve() if out_dir else None, **options)
     try:
         config = load_config(project, overrides)
+        if create_repository:
+            _create_repository(config, given)
         result = run_build(config, on_event=out.event)
     except LpackError as err:
         _fail(err, "build", report_file, json_mode, out)
@@ -186,6 +192,12 @@ def build(
     if failure is not None:
         out.error(failure)
         sys.exit(failure.exit_code)
+
+
+def _create_repository(config: BuildConfig, given: dict[str, Any]) -> None:
+    if not config.image.push:
+        raise ConfigError("--create-repository needs --push ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG")
+    prepare_ecr_push(config.image.push, profile=given["profile"], endpoint_url=given["endpoint_url"])
 
 
 _PUBLISH_KEYS = ("bucket", "prefix", "region", "profile", "endpoint_url", "public", "grants")

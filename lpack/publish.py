@@ -412,6 +412,22 @@ def ecr_credentials(
     return user, password
 
 
+def prepare_ecr_push(reference: str, *, profile: str | None = None, endpoint_url: str | None = None) -> str:
+    """`--create-repository`: make the ECR repository a push to `reference` needs; returns its URI."""
+    from lpack.oci.reference import parse_reference  # noqa: PLC0415 - only image pushes need it
+
+    ref = parse_reference(reference)
+    found = _ECR_HOST_RE.match(ref.host)
+    if found is None:
+        raise ConfigError(
+            f"--create-repository: {ref.host} is not an ECR registry (ACCOUNT.dkr.ecr.REGION.amazonaws.com)",
+            hint="other registries create repositories on the first push, or in their own console",
+        )
+    return ensure_repository(
+        ref.repository, create=True, region=found.group(2), endpoint_url=endpoint_url, profile=profile
+    )
+
+
 def ensure_repository(
     name: str,
     *,

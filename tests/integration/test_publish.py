@@ -23,6 +23,7 @@ from lpack.publish import (
     ecr_credentials,
     ensure_repository,
     object_key,
+    prepare_ecr_push,
     publish_layer,
     upload_artifact,
 )
@@ -219,6 +220,21 @@ def test_ecr_credentials_and_repository(moto: Moto) -> None:
     host = uri.split("/", 1)[0]
     user, password = ecr_credentials(host, endpoint_url=moto.url)
     assert user == "AWS" and password
+
+
+def test_image_push_auth_and_create_repository_through_the_standard_chain(
+    moto: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lpack.oci._auth import from_ecr  # noqa: PLC0415
+
+    host = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ECR", moto.url)  # botocore's per-service endpoint variable
+    assert prepare_ecr_push(f"{host}/team/fn:v1") == f"{host}/team/fn"
+    assert client("ecr", moto.url).describe_repositories()["repositories"][0]["repositoryName"] == "team/fn"
+    user, password = from_ecr(host)
+    assert user == "AWS" and password
+    with pytest.raises(ConfigError, match="not an ECR registry"):
+        prepare_ecr_push("127.0.0.1:5000/fn:v1")
 
 
 def _sha(path: Path) -> str:
