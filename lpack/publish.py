@@ -347,6 +347,7 @@ def _grant(lam: LambdaClient, name: str, version: int, target: PublishTarget) ->
     return tuple(principals)
 
 
+_RESUME_HINT = "nothing was registered; re-run: the upload resumes from the parts the server has"
 _HINTS = {
     "NoSuchBucket": "create the bucket, or fix --bucket / `publish.bucket`",
     "AccessDenied": "the credentials lack a permission (s3:PutObject, s3:ListBucketMultipartUploads, "
@@ -376,7 +377,10 @@ def _aws_errors(what: str, target: PublishTarget) -> Iterator[None]:
         error = err.response.get("Error", {})
         code = str(error.get("Code", "error"))
         message = str(error.get("Message", "")) or code
-        hint = _HINTS.get(code, "nothing was registered; fix the cause and re-run")
+        status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        hint = _HINTS.get(code) or (
+            _RESUME_HINT if status >= 500 else "nothing was registered; fix the cause and re-run"
+        )
         raise PublishError(f"{what}: {code}: {message}", hint=hint) from None
     except bc.NoRegionError:
         raise ConfigError(f"{what}: no AWS region", hint="pass --region or set AWS_REGION") from None
@@ -388,7 +392,7 @@ def _aws_errors(what: str, target: PublishTarget) -> Iterator[None]:
     except (bc.EndpointConnectionError, bc.ConnectionClosedError, bc.ReadTimeoutError, bc.HTTPClientError) as err:
         raise PublishError(
             f"{what}: lost the connection to {where} ({type(err).__name__})",
-            hint="nothing was registered; re-run: the upload resumes from the parts the server has",
+            hint=_RESUME_HINT,
         ) from None
     except bc.BotoCoreError as err:
         raise PublishError(f"{what}: {err}") from None

@@ -138,7 +138,7 @@ class SeaweedFS:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
-                self._process.wait(timeout=20)
+                self._process.wait(timeout=5)  # it sometimes lingers on SIGTERM after a restart
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()

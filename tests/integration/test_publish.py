@@ -264,7 +264,8 @@ def test_multipart_upload_to_seaweedfs_resumes_after_the_server_stops(tmp_path: 
     zipped = _incompressible_zip(tmp_path / "big-layer.zip", 20 * MIB)
     sha = _sha(zipped)
     target = PublishTarget(endpoint_url=seaweed.url, bucket=BUCKET, prefix="layers", part_size=5 * MIB, max_attempts=2)
-    with pytest.raises(PublishError, match="lost the connection") as caught:
+    # Parts in flight when the server stops fail as a dropped connection or as its 500 while shutting down.
+    with pytest.raises(PublishError, match=r"lost the connection|InternalError") as caught:
         upload_artifact(zipped, name="big", sha256=sha, target=target, on_progress=_stopping_after(1, seaweed.stop))
     assert "re-run" in (caught.value.hint or "")
     seaweed.start()
