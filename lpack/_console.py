@@ -22,6 +22,7 @@ from lpack.diff import ArtifactDiff, describe
 from lpack.errors import LpackError
 from lpack.inspection import Inspection
 from lpack.oci import ImageInfo
+from lpack.publish import PublishResult, UploadProgress
 from lpack.size import Finding, SizeReport
 from lpack.verify import VerifyResult
 
@@ -229,6 +230,29 @@ class Output:
         for path in written:
             self.out.print(f"[green]created[/] {escape(str(path.relative_to(directory)))}")
         self.out.print(f"next: cd {escape(str(directory))} && lpack build")
+
+    def upload(self, progress: UploadProgress) -> None:
+        if self.quiet:
+            return
+        share = 100 * progress.sent // progress.total if progress.total else 100
+        sizes = f"{format_size(progress.sent)} of {format_size(progress.total)}"
+        self.err.print(f"[cyan]•[/] {escape(progress.name)}: upload {share}% [dim]{sizes}[/]")
+
+    def published(self, results: tuple[PublishResult, ...]) -> None:
+        """The version ARNs on stdout, one a line, for scripts; what happened on stderr."""
+        for p in results:
+            if not self.json_mode:
+                self.out.print(p.layer_version_arn, markup=False, highlight=False, soft_wrap=True)
+            if self.quiet:
+                continue
+            if p.created:
+                how = "uploaded" if p.uploaded else ("inline" if p.bucket is None else "object already in S3")
+                resumed = f", {p.resumed_parts} parts resumed" if p.resumed_parts else ""
+                done = f"created version {p.version} ({how}{resumed})"
+            else:
+                done = f"unchanged: version {p.version} has sha256 {p.sha256[:16]}"
+            shared = f"; granted to {', '.join(p.granted)}" if p.granted else ""
+            self.err.print(f"[dim]{escape(p.name)}: {escape(done + shared)}[/]")
 
     def json(self, text: str) -> None:
         self.out.print(text, markup=False, highlight=False, soft_wrap=True)

@@ -17,12 +17,13 @@ from lpack.audit import AuditReport, Finding, audit_zip
 from lpack.build import BuildResult
 from lpack.build import build as run_build
 from lpack.check import check as run_check
-from lpack.config import BuildConfig, Overrides, load_config
+from lpack.config import BuildConfig, FunctionConfig, Overrides, load_config
 from lpack.diff import diff as run_diff
 from lpack.diff import load as load_snapshots
 from lpack.errors import EXIT_FAILED, EXIT_TOO_BIG, EXIT_USAGE, AuditError, ConfigError, LpackError, SizeLimitError
 from lpack.init import init as create_project
 from lpack.inspection import Inspection, detected_runtime, inspect_artifact
+from lpack.publish import PublishResult, prepare_ecr_push, publish_layer, target_for
 from lpack.report import (
     SCHEMA_VERSION,
     audit_json,
@@ -31,10 +32,12 @@ from lpack.report import (
     diff_report,
     error_report,
     inspect_report,
+    publish_report,
     verify_report,
 )
 from lpack.runtimes import Arch, Runtime, get_runtime
 from lpack.size import SizeReport
+from lpack.staging import file_sha256
 from lpack.verify import VerifyResult, detect_runtime, verify
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -96,6 +99,22 @@ def _target_options(func: F) -> F:
     return func
 
 
+def _publish_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.option("--bucket", help="S3 bucket for the layer zip [the layer's publish.bucket; none: inline]."),
+            click.option("--prefix", help="Key prefix: s3://BUCKET/PREFIX/<layer>/<sha256>.zip."),
+            click.option("--region", help="AWS region [the profile's or AWS_REGION]."),
+            click.option("--profile", help="AWS profile from the shared config files."),
+            click.option("--endpoint-url", help="S3 and Lambda API endpoint (a local or S3-compatible server)."),
+            click.option("--public", is_flag=True, default=None, help="Let every account use the layer version."),
+            click.option("--grant", "grants", multiple=True, help="Let this account id use it (repeatable)."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
 def _output(ctx: click.Context, verbose: bool, quiet: bool, json_mode: bool) -> Output:
     return Output(quiet=quiet or ctx.obj["quiet"], verbose=verbose or ctx.obj["verbose"], json_mode=json_mode)
 
@@ -112,6 +131,9 @@ def _output(ctx: click.Context, verbose: bool, quiet: bool, json_mode: bool) -> 
     help="Image: write the OCI layout to DIR (default OUT/NAME.oci) and/or a docker archive (repeatable).",
 )
 @click.option("--push", metavar="REGISTRY/REPO:TAG", help="Image: push to a registry (one manifest, by digest).")
+@click.option(
+    "--create-repository", is_flag=True, help="Image: create the ECR repository --push names when it is missing."
+)
 @click.option("--load", is_flag=True, help="Image: load into the local Docker daemon (docker SDK).")
 @click.option(
     "--insecure-registry",
@@ -120,6 +142,8 @@ def _output(ctx: click.Context, verbose: bool, quiet: bool, json_mode: bool) -> 
     metavar="HOST",
     help="Speak plain HTTP to this registry (localhost and 127.0.0.1 always are).",
 )
+@click.option("--publish", "publish_layers", is_flag=True, help="Then publish every built layer (see lpack publish).")
+@_publish_options
 @_output_options
 @click.option("--verify", "verify_after", is_flag=True, help="Import each handler from its artifact afterwards.")
 @click.pass_context
@@ -138,14 +162,23 @@ def build(
     """Build the project's functions and layers into deterministic Lambda zips or container images."""
     out = _output(ctx, verbose, quiet, json_mode)
     out_dir = options.pop("out_dir")
+    publishing, given = options.pop("publish_layers"), {k: options.pop(k) for k in _PUBLISH_KEYS}
+    create_repository = options.pop("create_repository")
     overrides = Overrides(out_dir=out_dir.resolve() if out_dir else None, **options)
     try:
         config = load_config(project, overrides)
+        if create_repository:
+            _create_repository(config, given)
         result = run_build(config, on_event=out.event)
     except LpackError as err:
         _fail(err, "build", report_file, json_mode, out)
     checked, failure = _verify_built(config, result) if verify_after else ([], None)
-    report = build_report(result)
+    try:
+        # Nothing is published from a build whose handlers did not verify.
+        published = _publish_built(config, result, given, out) if publishing and failure is None else None
+    except LpackError as err:
+        _fail(err, "build", report_file, json_mode, out)
+    report = build_report(result, published)
     if verify_after:
         report["verify"] = [verify_report(v) for v in checked]
         if failure is not None:
@@ -154,9 +187,40 @@ def build(
     out.summary(result)
     for verified in checked:
         out.verified(verified, show_result=False)
+    if published is not None:
+        out.published(published)
     if failure is not None:
         out.error(failure)
         sys.exit(failure.exit_code)
+
+
+def _create_repository(config: BuildConfig, given: dict[str, Any]) -> None:
+    if not config.image.push:
+        raise ConfigError("--create-repository needs --push ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG")
+    prepare_ecr_push(config.image.push, profile=given["profile"], endpoint_url=given["endpoint_url"])
+
+
+_PUBLISH_KEYS = ("bucket", "prefix", "region", "profile", "endpoint_url", "public", "grants")
+
+
+def _publish_built(
+    config: BuildConfig, result: BuildResult, given: dict[str, Any], out: Output
+) -> tuple[PublishResult, ...]:
+    layers = {layer.name: layer for layer in config.layers}
+    built = [fn for fn in result.functions if fn.role == "layer"]
+    return tuple(_publish_one(layers[fn.name], fn.artifact.path, fn.artifact.sha256, given, out) for fn in built)
+
+
+def _publish_one(layer: FunctionConfig, path: Path, sha256: str, given: dict[str, Any], out: Output) -> PublishResult:
+    return publish_layer(
+        path,
+        name=layer.name,
+        sha256=sha256,
+        compatible_runtimes=layer.compatible_runtimes,
+        compatible_architectures=layer.compatible_architectures,
+        target=target_for(layer.publish, **given),
+        on_progress=out.upload,
+    )
 
 
 def _verify_built(config: BuildConfig, result: BuildResult) -> tuple[list[VerifyResult], LpackError | None]:
@@ -352,6 +416,58 @@ def diff(
         _fail(err, "diff", report_file, json_mode, out)
     _write_report(diff_report(diffs), report_file, json_mode, out)
     out.diff(diffs)
+
+
+@main.group()
+def publish() -> None:
+    """Publish artifacts: layers to S3 and Lambda, once per content."""
+
+
+@publish.command("layer")
+@click.argument("name")
+@click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--artifact",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Publish this layer zip instead of building the layer.",
+)
+@click.option("--sha256", "expected", help="With --artifact: the sha256 its build report gives; refused if it differs.")
+@_publish_options
+@_output_options
+@click.pass_context
+def publish_layer_command(
+    ctx: click.Context,
+    /,
+    *,
+    name: str,
+    project: Path,
+    artifact: Path | None,
+    expected: str | None,
+    report_file: Path | None,
+    json_mode: bool,
+    verbose: bool,
+    quiet: bool,
+    **given: Any,
+) -> None:
+    """Build layer NAME of PROJECT, upload it to S3 and register it with PublishLayerVersion.
+
+    Prints the LayerVersionArn. When the layer's newest version already has this content (by sha256),
+    prints that version's ARN and creates nothing.
+    """
+    out = _output(ctx, verbose, quiet, json_mode)
+    try:
+        # Only this layer: functions are not built to publish it (the --layer selection).
+        config = load_config(project, Overrides(layers=(name,)))
+        if artifact is None:
+            built = run_build(config, on_event=out.event).functions[0].artifact
+            path, sha256 = built.path, built.sha256
+        else:
+            path, sha256 = artifact, (expected or file_sha256(artifact)).lower()
+        published = (_publish_one(config.layers[0], path, sha256, given, out),)
+    except LpackError as err:
+        _fail(err, "publish", report_file, json_mode, out)
+    _write_report(publish_report(published), report_file, json_mode, out)
+    out.published(published)
 
 
 @main.command()

@@ -50,6 +50,23 @@ class Budget:
     edge: EdgeEvent | None = None  # a Lambda@Edge function: CloudFront's smaller package quotas apply
 
 
+SseMode = Literal["AES256", "aws:kms"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PublishConfig:
+    """A layer's `publish` table: where `lpack publish` puts it; the command line's options win."""
+
+    bucket: str | None = None
+    prefix: str = ""
+    sse: SseMode | None = None
+    kms_key_id: str | None = None
+    license: str | None = None
+    description: str | None = None
+    public: bool = False
+    grants: tuple[str, ...] = ()  # account ids allowed to use the published version
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AuditConfig:
     # Findings the user accepts: a whole code ("pth") or one file ("elf-glibc:pkg/_x.so").
@@ -102,6 +119,7 @@ class FunctionConfig:
     compatible_architectures: tuple[Arch, ...] = ()
     bin_dir: Path | None = None
     lib_dir: Path | None = None
+    publish: PublishConfig = field(default_factory=PublishConfig)
     format: Format = "zip"
     base: str | None = None  # image base: registry reference, oci:DIR[:tag] or docker-archive:FILE
 
@@ -290,6 +308,28 @@ def _parse_compatible_arches(value: object, where: _Where, key: str) -> tuple[Ar
     return arches
 
 
+_PUBLISH_TEXT = {"bucket": "a bucket name", "prefix": "a key prefix", "kms-key-id": "a KMS key id or ARN"}
+_PUBLISH_TEXT |= {"license": "licence info, e.g. an SPDX id", "description": "a description"}
+
+
+def _parse_publish(value: object, where: _Where, key: str) -> PublishConfig:
+    table = _expect(value, dict, where, key, "a table")
+    sub = _Where(where.file, f"{where.table}.{key}" if where.table else key)
+    _check_keys(table, [*_PUBLISH_TEXT, "sse", "public", "grant"], sub)
+    text = {
+        k.replace("-", "_"): _expect(v, str, sub, k, _PUBLISH_TEXT[k]) for k, v in table.items() if k in _PUBLISH_TEXT
+    }
+    sse = _choice(table["sse"], ("AES256", "aws:kms"), sub, "sse") if "sse" in table else None
+    if "kms_key_id" in text and sse != "aws:kms":
+        raise sub.error("kms-key-id", 'needs sse = "aws:kms"')
+    grants = _str_list(table.get("grant", []), sub, "grant")
+    for account in grants:
+        if not re.fullmatch(r"\d{12}", account):
+            raise sub.error("grant", f'"{account}" is not a 12-digit AWS account id', hint="public = true for everyone")
+    public = _expect(table.get("public", False), bool, sub, "public", "true or false")
+    return PublishConfig(sse=cast("SseMode | None", sse), public=public, grants=grants, **text)
+
+
 def _parse_audit(value: object, where: _Where, key: str) -> AuditConfig:
     table = _expect(value, dict, where, key, "a table")
     sub = _Where(where.file, f"{where.table}.{key}" if where.table else key)
@@ -336,12 +376,13 @@ _KEYS: dict[str, tuple[str, Callable[[object, _Where, str], object]]] = {
     "compatible-architectures": ("compatible_architectures", _parse_compatible_arches),
     "bin": ("bin_dir", lambda v, w, k: _expect(v, str, w, k, "a directory path")),
     "lib": ("lib_dir", lambda v, w, k: _expect(v, str, w, k, "a directory path")),
+    "publish": ("publish", _parse_publish),
     "format": ("format", lambda v, w, k: _choice(v, ("zip", "image"), w, k)),
     "base": ("base", _parse_base),
 }
 _TOP_ONLY = ["functions", "out"]
 _FUNCTION_ONLY = frozenset({"handler", "layers", "allow-duplicate-versions", "edge", "format", "base"})
-_LAYER_ONLY = frozenset({"layout", "compatible-runtimes", "compatible-architectures", "bin", "lib"})
+_LAYER_ONLY = frozenset({"layout", "compatible-runtimes", "compatible-architectures", "bin", "lib", "publish"})
 # What a layer takes from the top-level defaults: the target and how to install, not a function's code.
 _LAYERS_INHERIT = frozenset(
     {

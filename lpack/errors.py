@@ -66,6 +66,10 @@ class EmitError(LpackError):
     """An artifact could not be written."""
 
 
+class PublishError(LpackError):
+    """An artifact could not be uploaded or registered; nothing was registered, and a re-run resumes."""
+
+
 class RegistryError(EmitError):
     """An OCI registry could not be reached, refused us, or answered something unexpected."""
 

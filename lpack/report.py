@@ -14,6 +14,7 @@ from lpack.check import CheckResult
 from lpack.diff import ArtifactDiff, describe
 from lpack.inspection import Inspection
 from lpack.oci import ImageInfo
+from lpack.publish import PublishResult
 from lpack.size import SizeReport
 from lpack.verify import VerifyResult
 
@@ -142,7 +143,36 @@ def limits() -> dict[str, int]:
     }
 
 
-def build_report(result: BuildResult) -> dict[str, Any]:
+def published_json(found: Iterable[PublishResult]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": p.name,
+            "layer_version_arn": p.layer_version_arn,
+            "version": p.version,
+            "sha256": p.sha256,
+            "s3": {"bucket": p.bucket, "key": p.key, "uri": p.s3_uri} if p.bucket else None,
+            "created": p.created,
+            "uploaded": p.uploaded,
+            "resumed_parts": p.resumed_parts,
+            "granted": list(p.granted),
+        }
+        for p in found
+    ]
+
+
+def publish_report(published: Iterable[PublishResult], warnings: Iterable[str] = ()) -> dict[str, Any]:
+    """`lpack publish layer --json`: each layer's version ARN, and whether anything was created."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": "publish",
+        "published": published_json(published),
+        "warnings": list(warnings),
+    }
+
+
+def build_report(result: BuildResult, published: Iterable[PublishResult] | None = None) -> dict[str, Any]:
+    """The build's report; with `lpack build --publish`, also what was published."""
+    extra = {"published": published_json(published)} if published is not None else {}
     return {
         "schema_version": SCHEMA_VERSION,
         "command": "build",
@@ -157,6 +187,7 @@ def build_report(result: BuildResult) -> dict[str, Any]:
         },
         "warnings": list(result.warnings),
         "limits": limits(),
+        **extra,
     }
 
 

@@ -1,4 +1,4 @@
-"""Registry credentials: ~/.docker/config.json `auths`, and ECR tokens through boto3."""
+"""Registry credentials: ~/.docker/config.json `auths`, and ECR tokens through boto3 (lpack.publish)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import re
 from pathlib import Path
 
-from lpack.errors import RegistryError
+from lpack.errors import LpackError, RegistryError
 
 # [docs.aws.amazon.com/AmazonECR/latest/userguide/Registries.html]: ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.com[.cn]
 _ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
@@ -49,26 +49,16 @@ def is_ecr(host: str) -> bool:
 
 
 def from_ecr(host: str) -> Credentials:
-    """GetAuthorizationToken: a 12-hour password for user AWS."""
-    match = _ECR_HOST.match(host)
-    assert match is not None
+    """GetAuthorizationToken: a 12-hour password for user AWS (lpack.publish, with its error messages).
+
+    The standard AWS chain applies: credentials, profile, and AWS_ENDPOINT_URL_ECR for a local server.
+    """
+    from lpack.publish import ecr_credentials  # noqa: PLC0415 - boto3 is optional: only ECR pushes need it
+
     try:
-        import boto3  # noqa: PLC0415 - optional: only ECR pushes need it
-    except ImportError:
-        raise RegistryError(
-            f"{host}: pushing to ECR needs boto3", hint="pip install boto3 (and configure AWS credentials)"
-        ) from None
-    try:
-        client = boto3.client("ecr", region_name=match["region"])
-        reply = client.get_authorization_token(registryIds=[match["account"]])
-        token = reply["authorizationData"][0]["authorizationToken"]
-    except Exception as err:  # botocore raises many types; all mean "no token"
-        raise RegistryError(
-            f"{host}: ECR GetAuthorizationToken failed: {err}",
-            hint="check AWS credentials and the ecr:GetAuthorizationToken permission",
-        ) from None
-    user, _, password = base64.b64decode(token).decode().partition(":")
-    return user, password
+        return ecr_credentials(host)
+    except LpackError as err:
+        raise RegistryError(f"{host}: {err.msg}", hint=err.hint or "check AWS credentials") from None
 
 
 def credentials_for(host: str) -> Credentials | None:

