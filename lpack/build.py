@@ -13,7 +13,8 @@ from pathlib import Path
 from lpack import _archive, sources
 from lpack.bytecode import BytecodeResult, compile_tree
 from lpack.config import BuildConfig, FunctionConfig
-from lpack.emit import Artifact, get_emitter
+from lpack.emit import Artifact
+from lpack.emit.zip import ZipEmitter
 from lpack.errors import ConfigError, LpackError, SizeLimitError
 from lpack.prune import PruneReport, prune
 from lpack.resolve._run import Runner, run_subprocess, target_label
@@ -193,7 +194,7 @@ def _bytecode(fn: FunctionConfig, tree: StagingTree, work: Path) -> tuple[Stagin
 def _emit(fn: FunctionConfig, tree: StagingTree, out_dir: Path) -> tuple[Artifact, SizeReport]:
     dest = out_dir / f"{fn.name}.zip"
     with _archive.atomic_output(dest) as tmp:
-        artifact = get_emitter("zip").emit(tree, tmp)
+        artifact = ZipEmitter(compression=fn.compression).emit(tree, tmp)
         size = measure(tree, zipped_bytes=artifact.zipped_bytes, budget=fn.budget)
         if size.over:
             first = next(f for f in size.findings if f.severity == "error")

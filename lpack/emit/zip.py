@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from lpack import _archive
+from lpack._deflate import Compression
 from lpack.emit import Artifact, ArtifactKind, describe
 from lpack.staging import StagingTree
 
@@ -12,6 +14,12 @@ class ZipEmitter:
 
     kind: ArtifactKind = "zip"
 
+    def __init__(
+        self, *, compression: Compression = "default", reuse: Mapping[Path, _archive.RawMember] | None = None
+    ) -> None:
+        self.compression: Compression = compression
+        self.reuse = reuse  # members already compressed in a cached zip, by source file
+
     def emit(self, tree: StagingTree, out: Path) -> Artifact:
-        _archive.write_zip(tree, out)
+        _archive.write_zip(tree, out, compression=self.compression, reuse=self.reuse)
         return describe(self.kind, tree, out)
