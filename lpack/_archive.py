@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import struct
 import tempfile
+import threading
 import time
 import zipfile
 from collections import deque
@@ -306,6 +307,17 @@ class _Writer:
         self.fh.write(_END.pack(0x06054B50, 0, 0, short, short, min(size, _LIMIT), min(start, _LIMIT), 0))
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    # Reading the umask means setting it; two threads doing that at once could leave it at 0.
+    with _UMASK_LOCK:
+        umask = os.umask(0)
+        os.umask(umask)
+    return umask
+
+
 @contextmanager
 def atomic_output(dest: Path) -> Iterator[Path]:
     """A temporary path beside `dest`, renamed onto it only if the block succeeds."""
@@ -316,9 +328,7 @@ def atomic_output(dest: Path) -> Iterator[Path]:
     try:
         yield tmp_path
         # mkstemp makes 0600 files; an artifact is as readable as any other file the user creates.
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp_path.chmod(0o666 & ~umask)
+        tmp_path.chmod(0o666 & ~_umask())
         tmp_path.replace(dest)
     finally:
         tmp_path.unlink(missing_ok=True)

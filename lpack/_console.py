@@ -13,6 +13,7 @@ from rich.table import Table
 
 from lpack._units import format_size
 from lpack.build import BuildResult, Event
+from lpack.cache import CacheInfo
 from lpack.errors import LpackError
 from lpack.size import SizeReport
 
@@ -62,6 +63,19 @@ class Output:
             self.err.print(f"[dim]{escape(fn.name)}: {escape('; '.join(done))}[/]")
         for warning in result.warnings:
             self.err.print(f"[yellow]warning:[/] {escape(warning)}")
+
+    def cache_info(self, info: CacheInfo) -> None:
+        table = Table(title=escape(str(info.root)), show_edge=False, pad_edge=False)
+        for column in ("kind", "entries", "size"):
+            table.add_column(column, justify="left" if column == "kind" else "right")
+        for kind in info.kinds:
+            table.add_row(kind.kind, str(kind.entries), format_size(kind.bytes))
+        table.add_row("total", str(sum(k.entries for k in info.kinds)), format_size(info.bytes))
+        self.out.print(table)
+
+    def cache_cleaned(self, root: Path, freed: int) -> None:
+        if not self.quiet:
+            self.out.print(f"removed {format_size(freed)} from {escape(str(root))}")
 
     def largest(self, size: SizeReport) -> None:
         table = Table(title="largest packages and files (unzipped)", show_edge=False)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import ast
 import dataclasses
 import logging
+import os
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lpack import _archive, sources
+from lpack import _archive, _keys, _reuse, sources
 from lpack.bytecode import BytecodeResult, compile_tree
+from lpack.cache import Cache
 from lpack.config import BuildConfig, FunctionConfig
 from lpack.emit import Artifact
 from lpack.emit.zip import ZipEmitter
@@ -21,7 +24,7 @@ from lpack.resolve._run import Runner, run_subprocess, target_label
 from lpack.resolve.python import Resolved, installer_state, resolve
 from lpack.runtimes import RUNTIME_PROVIDED_PYTHON
 from lpack.size import SizeReport, measure
-from lpack.staging import Entry, StagingTree, retarget, scan
+from lpack.staging import Entry, StagingTree, file_sha256, retarget, scan
 
 log = logging.getLogger("lpack")
 TASK_ROOT = "/var/task"  # where Lambda extracts a function zip (LAMBDA_TASK_ROOT)
@@ -62,37 +65,96 @@ class BuildResult:
         return tuple(f"{f.name}: {w}" for f in self.functions for w in f.warnings)
 
 
-def build(config: BuildConfig, *, runner: Runner = run_subprocess, on_event: EventHandler | None = None) -> BuildResult:
-    """Build every function in `config` into `config.out_dir`; raises LpackError on the first failure."""
+def build(
+    config: BuildConfig,
+    *,
+    runner: Runner = run_subprocess,
+    on_event: EventHandler | None = None,
+    cache: Cache | None = None,
+    use_cache: bool = True,
+    jobs: int | None = None,
+) -> BuildResult:
+    """Build every function in `config` into `config.out_dir`; raises LpackError on the first failure.
+
+    `cache` defaults to the user's cache directory (LPACK_CACHE_DIR); `jobs` functions are built at once
+    (default: one per core), and functions with the same dependencies share one install through the cache.
+    """
     notify = on_event or (lambda _e: None)
-    results = []
-    for fn in config.functions:
+    store = (cache or Cache.default()) if use_cache else None
+
+    def one(fn: FunctionConfig) -> FunctionResult:
         try:
-            results.append(_build_function(fn, config.out_dir, runner, notify))
+            return _build_function(fn, config.out_dir, runner, notify, store)
         except LpackError as err:
             if len(config.functions) > 1:
                 raise err.prefixed(fn.name) from err
             raise
-    return BuildResult(functions=tuple(results))
+
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(config.functions)))
+    if workers == 1:
+        return BuildResult(functions=tuple(one(fn) for fn in config.functions))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lpack-build") as pool:
+        return BuildResult(functions=tuple(pool.map(one, config.functions)))  # in config order
 
 
-def _build_function(fn: FunctionConfig, out_dir: Path, runner: Runner, notify: EventHandler) -> FunctionResult:
+def _build_function(
+    fn: FunctionConfig, out_dir: Path, runner: Runner, notify: EventHandler, cache: Cache | None
+) -> FunctionResult:
+    dest = out_dir / f"{fn.name}.zip"
+    key = _inputs_key(fn, out_dir) if cache is not None else None
+    if cache is not None and key is not None:
+        previous = _reused(fn, dest, cache, key)
+        if previous is not None:
+            notify(Event(function=fn.name, stage="done", detail=str(dest)))
+            return previous
+    result = _fresh(fn, out_dir, runner, notify, cache)
+    if cache is not None and key is not None:
+        _reuse.store_result(cache, key, result)
+    return result
+
+
+def _inputs_key(fn: FunctionConfig, out_dir: Path) -> str | None:
+    if not fn.source.is_dir():
+        return None  # the build reports it
+    code = sources.collect(fn.source, include=fn.include, exclude=fn.exclude, out_dir=out_dir).tree
+    return _keys.inputs_key(fn, out_dir, code)
+
+
+def _reused(fn: FunctionConfig, dest: Path, cache: Cache, key: str) -> FunctionResult | None:
+    """The last result for these exact inputs, if its artifact is still there unchanged."""
+    previous = _reuse.load_result(cache, key, FunctionResult)
+    if previous is None or not dest.is_file() or previous.artifact.path != dest:
+        return None
+    if fn.bytecode == "auto" and previous.bytecode.interpreter is None:
+        return None  # an interpreter may have appeared since
+    if file_sha256(dest) != previous.artifact.sha256:
+        return None  # edited or replaced by something else
+    return dataclasses.replace(previous, notes=(*previous.notes, f"reused {dest.name}: no input changed"))
+
+
+def _fresh(
+    fn: FunctionConfig, out_dir: Path, runner: Runner, notify: EventHandler, cache: Cache | None
+) -> FunctionResult:
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:
         work = Path(tmp)
         notify(Event(function=fn.name, stage="resolve", detail=target_label(fn)))
-        resolved = resolve(fn, work / "deps", work / "resolve", runner=runner)
-        tree = _stage(fn, resolved, work, out_dir, warnings=warnings, notify=notify)
+        if cache is None:
+            deps_dir, entry = work / "deps", None
+            resolved = resolve(fn, deps_dir, work / "resolve", runner=runner)
+        else:
+            resolved, deps_dir, entry = _reuse.resolve_cached(fn, work, runner, cache)
+        tree = _stage(fn, resolved, deps_dir, work, out_dir, warnings=warnings, notify=notify)
         notify(Event(function=fn.name, stage="prune"))
         provided = RUNTIME_PROVIDED_PYTHON if fn.exclude_runtime_provided else ()
         tree, pruned = prune(tree, fn.prune, runtime_provided=provided, direct=resolved.direct)
         warnings += check_handler(fn, tree)
         notify(Event(function=fn.name, stage="bytecode"))
-        tree, bytecode = _bytecode(fn, tree, work / "pyc")
+        tree, bytecode = _bytecode(fn, tree, work / "pyc", entry)
         if bytecode.reason:
             warnings.append(bytecode.reason)
         notify(Event(function=fn.name, stage="emit"))
-        artifact, size = _emit(fn, tree, out_dir)
+        artifact, size = _emit(fn, tree, out_dir, cache, entry)
         warnings += [f.message for f in size.findings if f.severity == "warning"]
     notify(Event(function=fn.name, stage="done", detail=str(artifact.path)))
     return FunctionResult(
@@ -110,9 +172,15 @@ def _build_function(fn: FunctionConfig, out_dir: Path, runner: Runner, notify: E
 
 
 def _stage(
-    fn: FunctionConfig, resolved: Resolved, work: Path, out_dir: Path, *, warnings: list[str], notify: EventHandler
+    fn: FunctionConfig,
+    resolved: Resolved,
+    deps_dir: Path,
+    work: Path,
+    out_dir: Path,
+    *,
+    warnings: list[str],
+    notify: EventHandler,
 ) -> StagingTree:
-    deps_dir = work / "deps"
     keep = lambda rel, is_dir: not installer_state(rel, is_dir)  # noqa: E731
     deps = scan(deps_dir, "deps", keep=keep) if deps_dir.is_dir() else StagingTree.of([])
     deps = normalize_scripts(deps, work / "scripts")
@@ -185,20 +253,37 @@ def _defines(path: Path, name: str) -> bool:
     return False
 
 
-def _bytecode(fn: FunctionConfig, tree: StagingTree, work: Path) -> tuple[StagingTree, BytecodeResult]:
+def _bytecode(
+    fn: FunctionConfig, tree: StagingTree, work: Path, entry: Path | None
+) -> tuple[StagingTree, BytecodeResult]:
     if fn.bytecode == "none":
         return tree, BytecodeResult(compiled=0, failed=0, interpreter=None, reason=None)
-    return compile_tree(tree, fn.runtime, work, root=TASK_ROOT, python=fn.python)
+    if entry is None:
+        return compile_tree(tree, fn.runtime, work, root=TASK_ROOT, python=fn.python)
+    # Cached dependencies keep their pyc next to them: a rebuild compiles only the project's code.
+    cached = StagingTree(entries=tuple(e for e in tree if e.source.is_relative_to(entry / "site")))
+    rest = tree.without(cached.paths())
+    assert fn.runtime.version is not None
+    pyc_dir = entry / "pyc-cpython-{}{}".format(*fn.runtime.version)
+    deps, done = compile_tree(cached, fn.runtime, pyc_dir, root=TASK_ROOT, python=fn.python, keep_existing=True)
+    code, more = compile_tree(rest, fn.runtime, work, root=TASK_ROOT, python=fn.python)
+    both = dataclasses.replace(more, compiled=done.compiled + more.compiled, failed=done.failed + more.failed)
+    return deps.merged(code), both
 
 
-def _emit(fn: FunctionConfig, tree: StagingTree, out_dir: Path) -> tuple[Artifact, SizeReport]:
+def _emit(
+    fn: FunctionConfig, tree: StagingTree, out_dir: Path, cache: Cache | None, entry: Path | None
+) -> tuple[Artifact, SizeReport]:
     dest = out_dir / f"{fn.name}.zip"
+    reuse = _reuse.reusable_members(entry, tree, fn.compression) if entry else {}
     with _archive.atomic_output(dest) as tmp:
-        artifact = ZipEmitter(compression=fn.compression).emit(tree, tmp)
+        artifact = ZipEmitter(compression=fn.compression, reuse=reuse).emit(tree, tmp)
         size = measure(tree, zipped_bytes=artifact.zipped_bytes, budget=fn.budget)
         if size.over:
             first = next(f for f in size.findings if f.severity == "error")
             raise SizeLimitError(f"{dest.name}: {first.message}", report=size, hint=_size_hint(fn, size))
+        if cache is not None and entry is not None:
+            _reuse.remember_members(cache, entry, tree, artifact=tmp, mode=fn.compression, reused=reuse)
     return dataclasses.replace(artifact, path=dest), size
 
 

@@ -12,6 +12,7 @@ import click
 from lpack import __version__, _archive
 from lpack._console import Output
 from lpack.build import build as run_build
+from lpack.cache import Cache
 from lpack.config import Overrides, load_config
 from lpack.errors import EXIT_USAGE, LpackError, SizeLimitError
 from lpack.report import build_report, error_report
@@ -47,6 +48,13 @@ def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
 @click.option(
     "--report", "report_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report to FILE."
 )
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Functions built at once [one per core].",
+)
+@click.option("--no-cache", is_flag=True, help="Neither read nor fill the cache (LPACK_CACHE_DIR, ~/.cache/lpack).")
 @click.option("-v", "--verbose", is_flag=True, help="Show installer output and debug logs.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("--json", "json_mode", is_flag=True, help="Print the JSON report on stdout instead of the table.")
@@ -60,6 +68,8 @@ def build(
     json_mode: bool,
     verbose: bool,
     quiet: bool,
+    jobs: int | None,
+    no_cache: bool,
     **options: Any,
 ) -> None:
     """Build the project's functions into deterministic Lambda zips."""
@@ -68,7 +78,7 @@ def build(
     overrides = Overrides(out_dir=out_dir.resolve() if out_dir else None, **options)
     try:
         config = load_config(project, overrides)
-        result = run_build(config, on_event=out.event)
+        result = run_build(config, on_event=out.event, use_cache=not no_cache, jobs=jobs)
     except LpackError as err:
         size = err.report if isinstance(err, SizeLimitError) and isinstance(err.report, SizeReport) else None
         _write_report(error_report(err.msg, err.hint, err.exit_code, size), report_file, json_mode, out)
@@ -78,6 +88,26 @@ def build(
         sys.exit(err.exit_code)
     _write_report(build_report(result), report_file, json_mode, out)
     out.summary(result)
+
+
+@main.group()
+def cache() -> None:
+    """Inspect or empty lpack's cache of locks, installed dependencies and results."""
+
+
+@cache.command("info")
+@click.pass_context
+def cache_info(ctx: click.Context) -> None:
+    """Where the cache is and what it holds."""
+    Output(quiet=ctx.obj["quiet"]).cache_info(Cache.default().info())
+
+
+@cache.command("clean")
+@click.pass_context
+def cache_clean(ctx: click.Context) -> None:
+    """Remove every cache entry (builds then install and compress afresh)."""
+    store = Cache.default()
+    Output(quiet=ctx.obj["quiet"]).cache_cleaned(store.root, store.clean())
 
 
 def _write_report(data: dict[str, Any], report_file: Path | None, json_mode: bool, out: Output) -> None:

@@ -324,7 +324,9 @@ def test_modes_trade_size_for_speed_in_the_expected_order(tmp_path: Path) -> Non
     for mode in _deflate.COMPRESSIONS:
         _archive.write_zip(tree, tmp_path / f"{mode}.zip", compression=mode)
         sizes[mode] = (tmp_path / f"{mode}.zip").stat().st_size
-    assert sizes["small"] <= sizes["default"] < sizes["fast"] < len(text) // 2
+    # On many small files zlib-ng 9 and 6 come out within a few bytes; ISA-L 2 is clearly bigger.
+    assert sizes["small"] <= sizes["default"] * 1.005
+    assert sizes["default"] * 1.05 < sizes["fast"] < len(text) // 2
 
 
 def test_same_bytes_whatever_the_thread_count_and_batching(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
