@@ -65,7 +65,8 @@ class Output:
             self.err.print(f"[yellow]warning:[/] {escape(warning)}")
 
     def cache_info(self, info: CacheInfo) -> None:
-        table = Table(title=escape(str(info.root)), show_edge=False, pad_edge=False)
+        self.out.print(f"cache: {escape(str(info.root))}", soft_wrap=True)
+        table = Table(show_edge=False, pad_edge=False)
         for column in ("kind", "entries", "size"):
             table.add_column(column, justify="left" if column == "kind" else "right")
         for kind in info.kinds:

@@ -91,7 +91,7 @@ class Cache:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def obtain(self, kind: Kind, key: str, make: Callable[[Path], None]) -> tuple[Path, bool]:
+    def obtain(self, kind: Kind, key: str, make: Callable[[Path], object]) -> tuple[Path, bool]:
         """The entry for `key`, made by `make(tmpdir)` if missing; also whether it was already there."""
         found = self.get(kind, key)
         if found is not None:
