@@ -52,20 +52,28 @@ def _is_bytecode(entry: Entry) -> bool:
     return "__pycache__" in entry.path.split("/") or entry.path.endswith((".pyc", ".pyo"))
 
 
-def _has_dir(names: frozenset[str]) -> Callable[[Entry], bool]:
-    # A directory of that name inside a package, never the top level: a distribution may be called "docs".
-    return lambda e: any(part in names for part in e.path.split("/")[1:-1])
-
-
 # The safe profile: (rule name, predicate over dependency entries). Order matters only for the report:
 # a file counts under the first rule that removes it.
 SAFE_RULES: tuple[tuple[str, Callable[[Entry], bool]], ...] = (
     ("bytecode caches", _is_bytecode),
     ("install records", lambda e: _in_dist_info(e) and PurePosixPath(e.path).name in _INSTALL_RECORDS),
     ("type stubs", lambda e: e.path.endswith(".pyi")),
-    ("docs and examples", _has_dir(_DOC_DIRS)),
     ("C/Cython sources and headers", lambda e: e.path.endswith(_C_SOURCES)),
 )
+
+
+def _doc_files(deps: list[Entry]) -> set[str]:
+    """Files under a docs/examples directory inside a package, unless that directory is itself an importable
+    package: botocore imports `botocore.docs` (so boto3 fails without it), and others do the same."""
+    packages = {e.path.rpartition("/")[0] for e in deps if e.path.endswith("/__init__.py")}
+    found = set()
+    for entry in deps:
+        parts = entry.path.split("/")
+        for i in range(1, len(parts) - 1):
+            if parts[i] in _DOC_DIRS and "/".join(parts[: i + 1]) not in packages:
+                found.add(entry.path)
+                break
+    return found
 
 
 def prune(
@@ -84,6 +92,7 @@ def prune(
     if config.profile == "safe":
         deps = [e for e in tree if e.origin == "deps"]
         removals.extend((name, {e.path for e in deps if rule(e)}) for name, rule in SAFE_RULES)
+        removals.append(("docs and examples", _doc_files(deps)))
         modules = [e for e in tree if e.path.endswith(".py")]  # the function's own code imports them too
         removals.append(("package test suites", _unimported_test_dirs(deps, modules)))
     # Bytecode is never shipped from disk: timestamp pyc next to fixed zip dates is stale on every

@@ -70,6 +70,14 @@ def test_safe_profile_removes_and_counts_under_its_rule(tmp_path: Path, path: st
     assert _by_rule(report) == {rule: (1, 5)}
 
 
+def test_docs_directory_that_is_a_package_is_kept(tmp_path: Path) -> None:
+    # botocore/waiter.py imports botocore.docs.docstring: pruning it breaks `import boto3`.
+    files = {"botocore/docs/__init__.py": "", "botocore/docs/docstring.py": "x = 1\n", "botocore/docs/a/b.rst": ""}
+    kept, report = _pruned(tmp_path, {**KEPT, **files})
+    assert kept == set(KEPT) | set(files)
+    assert "docs and examples" not in _by_rule(report)
+
+
 def test_safe_profile_keeps_what_runs_and_what_importlib_metadata_reads(tmp_path: Path) -> None:
     kept, report = _pruned(tmp_path, KEPT)
     assert kept == set(KEPT)
