@@ -145,11 +145,14 @@ def write_zip(
     members.sort(key=lambda m: m.name)
     workers = threads or _cpus()
     pack = _Packer(compression=compression, reuse=reuse or {})
-    with dest.open("wb") as fh:
-        writer = _Writer(fh, source_date_epoch())
-        for member, packed in _in_order(_batches(members), pack, workers):
-            writer.add(member, packed)
-        writer.finish()
+    try:
+        with dest.open("wb") as fh:
+            writer = _Writer(fh, source_date_epoch())
+            for member, packed in _in_order(_batches(members), pack, workers):
+                writer.add(member, packed)
+            writer.finish()
+    finally:
+        pack.close()
 
 
 def _cpus() -> int:
@@ -175,6 +178,19 @@ class _Packer:
         self.reuse = reuse
         self.crc32 = self.backend.crc32()
         self.backend.compressor()  # fail here, with the hint, if the backend is missing
+        # One descriptor per source zip, shared by the threads: pread needs no seek, so no lock per read.
+        self.fds: dict[Path, int] = {}
+        self.fds_lock = threading.Lock()
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+
+    def _fd(self, path: Path) -> int:
+        with self.fds_lock:
+            if path not in self.fds:
+                self.fds[path] = os.open(path, os.O_RDONLY)
+            return self.fds[path]
 
     def __call__(self, batch: list[_Member]) -> list[_Packed | None]:
         return [self._one(m.entry) if m.entry else None for m in batch]
@@ -182,7 +198,7 @@ class _Packer:
     def _one(self, entry: Entry) -> _Packed:
         raw = self.reuse.get(entry.source)
         if raw is not None:
-            return _copied(raw)
+            return _copied(raw, self._fd(raw.zip))
         compressor = self.backend.compressor()
         crc = size = 0
         out: IO[bytes] | None = tempfile.TemporaryFile() if entry.size > _SPOOL_BYTES else None  # noqa: SIM115 - the writer closes it
@@ -205,15 +221,20 @@ class _Packer:
         return _Packed(crc=crc, size=size, method=_DEFLATED, data=out, compressed_size=length)
 
 
-def _copied(raw: RawMember) -> _Packed:
-    with raw.zip.open("rb") as src:
-        src.seek(raw.data_offset)
-        if raw.compressed_size <= _SPOOL_BYTES:
-            data: bytes | IO[bytes] = src.read(raw.compressed_size)
-        else:
-            data = tempfile.TemporaryFile()  # noqa: SIM115 - the writer closes it
-            _copy(src, data, raw.compressed_size)
-            data.seek(0)
+def _copied(raw: RawMember, fd: int) -> _Packed:
+    def read(offset: int, length: int) -> bytes:
+        chunk = os.pread(fd, length, offset)
+        if len(chunk) != length:
+            raise EmitError(f"{raw.zip.name}: a cached zip member ended early", hint="run `lpack cache clean`")
+        return chunk
+
+    if raw.compressed_size <= _SPOOL_BYTES:
+        data: bytes | IO[bytes] = read(raw.data_offset, raw.compressed_size)
+    else:
+        data = tempfile.TemporaryFile()  # noqa: SIM115 - the writer closes it
+        for start in range(0, raw.compressed_size, _READ):
+            data.write(read(raw.data_offset + start, min(_READ, raw.compressed_size - start)))
+        data.seek(0)
     return _Packed(crc=raw.crc, size=raw.size, method=raw.method, data=data, compressed_size=raw.compressed_size)
 
 

@@ -11,14 +11,18 @@ and whole results when no input changed. build.py decides when; this module know
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from lpack import _keys
 from lpack._archive import RawMember, read_members, write_zip
 from lpack._deflate import Compression
-from lpack.cache import Cache
+from lpack.bytecode import find_interpreter
+from lpack.cache import Cache, make_key
 from lpack.config import FunctionConfig
 from lpack.resolve import _inputs
 from lpack.resolve._run import Runner
@@ -55,6 +59,40 @@ def resolve_cached(fn: FunctionConfig, work: Path, runner: Runner, cache: Cache)
     return resolved, entry / "site", entry
 
 
+def site_tree(entry: Path, scan_site: Callable[[], StagingTree]) -> StagingTree:
+    """The installed tree's files, listed once beside it: the tree never changes, and walking thousands of
+    files costs more than reading the listing."""
+    site, listing = entry / "site", entry / "site.json"
+    if listing.is_file():
+        rows = json.loads(listing.read_text())
+        return StagingTree(
+            entries=tuple(Entry(path=p, source=site / s, size=n, executable=x, origin="deps") for p, s, n, x in rows)
+        )
+    tree = scan_site()
+    rows = [[e.path, e.source.relative_to(site).as_posix(), e.size, e.executable] for e in tree]
+    _write_atomic(listing, json.dumps(rows))
+    return tree
+
+
+def interpreter(cache: Cache, version: tuple[int, int], explicit: Path | None) -> Path | None:
+    """find_interpreter's answer, remembered: asking each candidate costs a process (a pyenv shim, 0.2 s)."""
+    key = make_key("interpreter", repr(version), str(explicit), os.environ.get("PATH", ""))
+    memo = cache.root / "interpreters" / key
+    if memo.is_file() and Path(memo.read_text()).is_file():
+        return Path(memo.read_text())
+    found = find_interpreter(version, explicit)
+    if found is not None:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(memo, found)
+    return Path(found) if found else None
+
+
+def _write_atomic(dest: Path, text: str) -> None:
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}")
+    tmp.write_text(text)
+    tmp.replace(dest)
+
+
 def _inside(entry: Path, source: Path) -> str | None:
     try:
         return source.relative_to(entry).as_posix()
@@ -71,7 +109,7 @@ def reusable_members(entry: Path, tree: StagingTree, mode: Compression) -> dict[
     store = _store(entry, mode)
     if not store.is_file():
         return {}
-    raw = read_members(store)
+    raw = _indexed_members(store)
     found: dict[Path, RawMember] = {}
     for e in tree:
         rel = _inside(entry, e.source)
@@ -99,6 +137,32 @@ def remember_members(
             for rel, m in members.items()
         ]
         cache.write_file(store, lambda tmp: write_zip(StagingTree.of(files), tmp, compression=mode, reuse=reuse))
+        _write_index(store)
+
+
+def _indexed_members(store: Path) -> dict[str, RawMember]:
+    """read_members(store), from the index beside it when the index is the store's (same size and mtime).
+
+    Parsing thousands of headers with zipfile takes longer than a code-only rebuild should.
+    """
+    index = store.with_suffix(".json")
+    try:
+        data = json.loads(index.read_text())
+    except (OSError, ValueError):
+        data = None
+    st = store.stat()
+    if not data or data.get("stamp") != [st.st_size, st.st_mtime_ns]:
+        return read_members(store)
+    return {
+        n: RawMember(zip=store, data_offset=o, crc=c, size=s, compressed_size=z, method=m)
+        for n, (o, c, s, z, m) in data["members"].items()
+    }
+
+
+def _write_index(store: Path) -> None:
+    st = store.stat()
+    members = {n: [m.data_offset, m.crc, m.size, m.compressed_size, m.method] for n, m in read_members(store).items()}
+    _write_atomic(store.with_suffix(".json"), json.dumps({"stamp": [st.st_size, st.st_mtime_ns], "members": members}))
 
 
 def load_result(cache: Cache, key: str, kind: type[T]) -> T | None:

@@ -144,13 +144,13 @@ def _fresh(
             resolved = resolve(fn, deps_dir, work / "resolve", runner=runner)
         else:
             resolved, deps_dir, entry = _reuse.resolve_cached(fn, work, runner, cache)
-        tree = _stage(fn, resolved, deps_dir, work, out_dir, warnings=warnings, notify=notify)
+        tree = _stage(fn, resolved, deps_dir, work, out_dir, entry=entry, warnings=warnings, notify=notify)
         notify(Event(function=fn.name, stage="prune"))
         provided = RUNTIME_PROVIDED_PYTHON if fn.exclude_runtime_provided else ()
         tree, pruned = prune(tree, fn.prune, runtime_provided=provided, direct=resolved.direct)
         warnings += check_handler(fn, tree)
         notify(Event(function=fn.name, stage="bytecode"))
-        tree, bytecode = _bytecode(fn, tree, work / "pyc", entry)
+        tree, bytecode = _bytecode(fn, tree, work / "pyc", entry, cache)
         if bytecode.reason:
             warnings.append(bytecode.reason)
         notify(Event(function=fn.name, stage="emit"))
@@ -178,11 +178,18 @@ def _stage(
     work: Path,
     out_dir: Path,
     *,
+    entry: Path | None,
     warnings: list[str],
     notify: EventHandler,
 ) -> StagingTree:
     keep = lambda rel, is_dir: not installer_state(rel, is_dir)  # noqa: E731
-    deps = scan(deps_dir, "deps", keep=keep) if deps_dir.is_dir() else StagingTree.of([])
+    deps = StagingTree.of([])
+    if deps_dir.is_dir():
+
+        def walk() -> StagingTree:
+            return scan(deps_dir, "deps", keep=keep)
+
+        deps = _reuse.site_tree(deps_dir.parent, walk) if entry is not None else walk()
     deps = normalize_scripts(deps, work / "scripts")
     if resolved.built_wheel and not fn.source_set:
         return deps  # the project's own wheel carries its code
@@ -254,19 +261,20 @@ def _defines(path: Path, name: str) -> bool:
 
 
 def _bytecode(
-    fn: FunctionConfig, tree: StagingTree, work: Path, entry: Path | None
+    fn: FunctionConfig, tree: StagingTree, work: Path, entry: Path | None, cache: Cache | None
 ) -> tuple[StagingTree, BytecodeResult]:
     if fn.bytecode == "none":
         return tree, BytecodeResult(compiled=0, failed=0, interpreter=None, reason=None)
+    assert fn.runtime.version is not None
+    python = (_reuse.interpreter(cache, fn.runtime.version, fn.python) if cache else None) or fn.python
     if entry is None:
-        return compile_tree(tree, fn.runtime, work, root=TASK_ROOT, python=fn.python)
+        return compile_tree(tree, fn.runtime, work, root=TASK_ROOT, python=python)
     # Cached dependencies keep their pyc next to them: a rebuild compiles only the project's code.
     cached = StagingTree(entries=tuple(e for e in tree if e.source.is_relative_to(entry / "site")))
     rest = tree.without(cached.paths())
-    assert fn.runtime.version is not None
     pyc_dir = entry / "pyc-cpython-{}{}".format(*fn.runtime.version)
-    deps, done = compile_tree(cached, fn.runtime, pyc_dir, root=TASK_ROOT, python=fn.python, keep_existing=True)
-    code, more = compile_tree(rest, fn.runtime, work, root=TASK_ROOT, python=fn.python)
+    deps, done = compile_tree(cached, fn.runtime, pyc_dir, root=TASK_ROOT, python=python, keep_existing=True)
+    code, more = compile_tree(rest, fn.runtime, work, root=TASK_ROOT, python=python)
     both = dataclasses.replace(more, compiled=done.compiled + more.compiled, failed=done.failed + more.failed)
     return deps.merged(code), both
 

@@ -125,7 +125,7 @@ class Cache:
     def clean(self) -> int:
         """Remove every entry; returns the bytes freed. Builds running meanwhile redo their work."""
         freed = self.info().bytes
-        for name in (*KINDS, "tmp", "locks"):
+        for name in (*KINDS, "interpreters", "tmp", "locks"):
             shutil.rmtree(self.root / name, ignore_errors=True)
         return freed
 
