@@ -24,6 +24,7 @@ from lpack._deflate import Compression
 from lpack.bytecode import find_interpreter
 from lpack.cache import Cache, make_key
 from lpack.config import FunctionConfig
+from lpack.prune import file_imports
 from lpack.resolve import _inputs
 from lpack.resolve._run import Runner
 from lpack.resolve.python import Resolved, install
@@ -85,6 +86,33 @@ def interpreter(cache: Cache, version: tuple[int, int], explicit: Path | None) -
         memo.parent.mkdir(parents=True, exist_ok=True)
         _write_atomic(memo, found)
     return Path(found) if found else None
+
+
+class ImportMemo:
+    """prune's `imports_of`, remembered in the cache entry for its files: parsing every module of a big
+    dependency (pandas: seconds) is most of a code-only rebuild otherwise."""
+
+    def __init__(self, entry: Path) -> None:
+        self.site = entry / "site"
+        self.path = entry / "imports.json"
+        try:
+            self.known: dict[str, list[str]] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self.known = {}
+        self.changed = False
+
+    def __call__(self, e: Entry) -> frozenset[str]:
+        rel = _inside(self.site, e.source)
+        if rel is None or rel != e.path:  # project code, or a file placed elsewhere: always read
+            return file_imports(e)
+        if rel not in self.known:
+            self.known[rel] = sorted(file_imports(e))
+            self.changed = True
+        return frozenset(self.known[rel])
+
+    def save(self) -> None:
+        if self.changed:
+            _write_atomic(self.path, json.dumps(self.known, sort_keys=True))
 
 
 def _write_atomic(dest: Path, text: str) -> None:

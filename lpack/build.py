@@ -147,7 +147,10 @@ def _fresh(
         tree = _stage(fn, resolved, deps_dir, work, out_dir, entry=entry, warnings=warnings, notify=notify)
         notify(Event(function=fn.name, stage="prune"))
         provided = RUNTIME_PROVIDED_PYTHON if fn.exclude_runtime_provided else ()
-        tree, pruned = prune(tree, fn.prune, runtime_provided=provided, direct=resolved.direct)
+        memo = _reuse.ImportMemo(entry) if entry is not None else None
+        tree, pruned = prune(tree, fn.prune, runtime_provided=provided, direct=resolved.direct, imports_of=memo)
+        if memo is not None:
+            memo.save()
         warnings += check_handler(fn, tree)
         notify(Event(function=fn.name, stage="bytecode"))
         tree, bytecode = _bytecode(fn, tree, work / "pyc", entry, cache)

@@ -82,8 +82,13 @@ def prune(
     *,
     runtime_provided: Iterable[str] = (),
     direct: Iterable[str] = (),
+    imports_of: Callable[[Entry], frozenset[str]] | None = None,
 ) -> tuple[StagingTree, PruneReport]:
-    """Apply the profile, the runtime-provided exclusion and the user's patterns to `tree`."""
+    """Apply the profile, the runtime-provided exclusion and the user's patterns to `tree`.
+
+    `imports_of(entry)` gives the modules a file imports (default: `file_imports`); a build passes one
+    that remembers the answers for cached dependencies, which never change.
+    """
     keep = Patterns(config.keep)
     removals: list[tuple[str, set[str]]] = []
     provided = set(runtime_provided)
@@ -94,7 +99,7 @@ def prune(
         removals.extend((name, {e.path for e in deps if rule(e)}) for name, rule in SAFE_RULES)
         removals.append(("docs and examples", _doc_files(deps)))
         modules = [e for e in tree if e.path.endswith(".py")]  # the function's own code imports them too
-        removals.append(("package test suites", _unimported_test_dirs(deps, modules)))
+        removals.append(("package test suites", _unimported_test_dirs(deps, modules, imports_of or file_imports)))
     # Bytecode is never shipped from disk: timestamp pyc next to fixed zip dates is stale on every
     # cold start (aws-lambda-builders#924). The bytecode stage compiles hash-based pyc instead.
     removals.append(("bytecode caches", {e.path for e in tree if _is_bytecode(e) and e.origin != "bytecode"}))
@@ -119,13 +124,15 @@ def _apply(tree: StagingTree, removals: list[tuple[str, set[str]]], keep: Patter
     return tree.without(gone), PruneReport(rules=results, kept_by_user=len(saved))
 
 
-def _unimported_test_dirs(deps: list[Entry], modules: list[Entry]) -> set[str]:
+def _unimported_test_dirs(
+    deps: list[Entry], modules: list[Entry], imports_of: Callable[[Entry], frozenset[str]]
+) -> set[str]:
     """Files in dependencies' `tests/` or `test/` package directories that no module outside them imports."""
     candidates = {_test_dir(e.path) for e in deps} - {None}
     if not candidates:
         return set()
     outside = [e for e in modules if _test_dir(e.path) is None]
-    imported = _imported_dirs(outside, {c for c in candidates if c is not None})
+    imported = _imported_dirs(outside, {c for c in candidates if c is not None}, imports_of)
     doomed = {c for c in candidates if c is not None} - imported
     return {e.path for e in deps if _test_dir(e.path) in doomed}
 
@@ -141,17 +148,24 @@ def _test_dir(path: str) -> str | None:
 _IMPORT_WORD = re.compile(rb"\btests?\b")
 
 
-def _imported_dirs(modules: list[Entry], candidates: set[str]) -> set[str]:
+def _imported_dirs(
+    modules: list[Entry], candidates: set[str], imports_of: Callable[[Entry], frozenset[str]]
+) -> set[str]:
     """The candidate directories that some module imports, absolutely or relatively."""
     dotted = {c.replace("/", "."): c for c in candidates}
     found: set[str] = set()
     for entry in modules:
-        data = entry.source.read_bytes()
-        if not _IMPORT_WORD.search(data):
-            continue  # cheap filter: parse only files that mention a test package at all
-        for name in _imports(data, entry.path):
+        for name in imports_of(entry):
             found |= {c for d, c in dotted.items() if name == d or name.startswith(d + ".")}
     return found
+
+
+def file_imports(entry: Entry) -> frozenset[str]:
+    """Absolute names of the modules a file imports that may name a test package; others are not needed."""
+    data = entry.source.read_bytes()
+    if not _IMPORT_WORD.search(data):
+        return frozenset()  # cheap filter: parse only files that mention a test package at all
+    return frozenset(_imports(data, entry.path))
 
 
 def _imports(data: bytes, path: str) -> set[str]:
