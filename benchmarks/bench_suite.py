@@ -264,7 +264,9 @@ def _row(name: str, unzipped: int, took: float, size: int, *, base_s: float, bas
 
 
 def render(results: Sequence[Result], zips: list[list[str]], data_tree: Path | None) -> str:
-    lines = [f"lpack benchmark: python3.12/x86_64 from PyPI, {os.cpu_count()} cores, median wall times", ""]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines = [f"lpack benchmark: python3.12/x86_64 from PyPI, {os.cpu_count()} cores (load average at the end: {load}),"]
+    lines += ["median wall times", ""]
     names = list(results[0].times)
     lines += table([["", *(r.name for r in results)]] + [[n, *(f"{r.times[n]:.2f} s" for r in results)] for n in names])
     lines.append("")
