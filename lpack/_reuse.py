@@ -3,7 +3,7 @@ and whole results when no input changed. build.py decides when; this module know
 
     deps/<key>/site/                 the installed tree (never changed once renamed into place)
     deps/<key>/resolved.json         installer and notes of the install
-    deps/<key>/pyc-cpython-3X/       unchecked-hash pyc of site/ files, added as builds need them
+    deps/<key>/pyc-cpython-3X-<root>/  unchecked-hash pyc of site/ files for one run root, added as needed
     deps/<key>/members-<mode>.zip    site/ and pyc files deflated in that compression mode, by entry path
     results/<key>/result.pickle      a FunctionResult, keyed on every input of the artifact
 """

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lpack import _archive, _keys, _reuse, sources
 from lpack.bytecode import BytecodeResult, compile_tree
-from lpack.cache import Cache
+from lpack.cache import Cache, make_key
 from lpack.config import BuildConfig, FunctionConfig
 from lpack.emit import Artifact
 from lpack.emit.zip import ZipEmitter
@@ -275,7 +275,8 @@ def _bytecode(
     # Cached dependencies keep their pyc next to them: a rebuild compiles only the project's code.
     cached = StagingTree(entries=tuple(e for e in tree if e.source.is_relative_to(entry / "site")))
     rest = tree.without(cached.paths())
-    pyc_dir = entry / "pyc-cpython-{}{}".format(*fn.runtime.version)
+    # A pyc records the path it runs from (co_filename): one directory per interpreter version and root.
+    pyc_dir = entry / "pyc-cpython-{}{}-{}".format(*fn.runtime.version, make_key(TASK_ROOT)[:12])
     deps, done = compile_tree(cached, fn.runtime, pyc_dir, root=TASK_ROOT, python=python, keep_existing=True)
     code, more = compile_tree(rest, fn.runtime, work, root=TASK_ROOT, python=python)
     both = dataclasses.replace(more, compiled=done.compiled + more.compiled, failed=done.failed + more.failed)
