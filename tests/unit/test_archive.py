@@ -15,6 +15,7 @@ import pytest
 from zlib_ng import zlib_ng
 
 from lpack import _archive, _deflate
+from lpack import _zip as zip_writer
 from lpack.errors import EmitError
 from lpack.staging import Entry, StagingTree, scan
 
@@ -334,8 +335,8 @@ def test_same_bytes_whatever_the_thread_count_and_batching(tmp_path: Path, monke
     tree = _tree(tmp_path / "src", {**FILES, **files, "huge.so": (os.urandom(40_000) * 100, 0o755)})
     _archive.write_zip(tree, tmp_path / "one.zip", threads=1)
     # Small batches, small spool threshold: every code path, many hand-offs, out-of-order completion.
-    monkeypatch.setattr(_archive, "_BATCH_FILES", 3)
-    monkeypatch.setattr(_archive, "_SPOOL_BYTES", 1000)
+    monkeypatch.setattr(zip_writer, "_BATCH_FILES", 3)
+    monkeypatch.setattr(zip_writer, "_SPOOL_BYTES", 1000)
     _archive.write_zip(tree, tmp_path / "many.zip", threads=8)
     assert (tmp_path / "one.zip").read_bytes() == (tmp_path / "many.zip").read_bytes()
 
@@ -346,7 +347,7 @@ def test_raw_reuse_copies_members_and_gives_the_same_bytes(tmp_path: Path, monke
     _archive.write_zip(tree, first)
     raw = _archive.read_members(first)
     reuse = {e.source: raw[e.path] for e in tree if e.path != "app.py"}
-    monkeypatch.setattr(_archive, "_SPOOL_BYTES", 1000)  # large members copied through a temporary file
+    monkeypatch.setattr(zip_writer, "_SPOOL_BYTES", 1000)  # large members copied through a temporary file
     _archive.write_zip(tree, tmp_path / "second.zip", reuse=reuse)
     assert first.read_bytes() == (tmp_path / "second.zip").read_bytes()
     # A reused member really is copied, not recompressed: corrupt it in the source zip and see it travel.
