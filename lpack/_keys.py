@@ -24,7 +24,15 @@ _ENV_PREFIXES = ("PIP_", "UV_")
 
 @functools.cache
 def tool_versions() -> str:
-    return f"lpack {_version('lpack')}; uv {_version('uv')}; pip {_version('pip')}"
+    return f"lpack {_version('lpack')} {_code_stamp()}; uv {_version('uv')}; pip {_version('pip')}"
+
+
+def _code_stamp() -> str:
+    # A development install keeps one version string across changes to lpack itself: its files' sizes and
+    # times stand in for a release number, so a cached result never outlives the code that made it.
+    root = Path(__file__).parent
+    files = sorted(root.rglob("*.py"))
+    return make_key(*(f"{p.relative_to(root)} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in files))[:16]
 
 
 def _version(dist: str) -> str:

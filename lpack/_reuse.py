@@ -10,7 +10,9 @@ and whole results when no input changed. build.py decides when; this module know
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
 import pickle
 import threading
@@ -31,6 +33,7 @@ from lpack.resolve.python import Resolved, install
 from lpack.staging import Entry, StagingTree
 
 T = TypeVar("T")
+log = logging.getLogger("lpack")
 
 
 def resolve_cached(fn: FunctionConfig, work: Path, runner: Runner, cache: Cache) -> tuple[Resolved, Path, Path | None]:
@@ -116,9 +119,14 @@ class ImportMemo:
 
 
 def _write_atomic(dest: Path, text: str) -> None:
+    """Cache side files (listings, memos) are optional: a failure to write one only costs time later."""
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}")
-    tmp.write_text(text)
-    tmp.replace(dest)
+    try:
+        tmp.write_text(text)
+        tmp.replace(dest)
+    except OSError as err:
+        log.warning("could not write %s to the cache: %s", dest.name, err)
+        tmp.unlink(missing_ok=True)
 
 
 def _inside(entry: Path, source: Path) -> str | None:
@@ -154,6 +162,15 @@ def remember_members(
     new = [(rel, e) for e in tree if e.source not in reused and (rel := _inside(entry, e.source)) is not None]
     if not new:
         return
+    try:
+        _add_to_store(cache, entry, new, artifact=artifact, mode=mode)
+    except OSError as err:  # the artifact is fine; the next code-only rebuild compresses these again
+        log.warning("could not add compressed members to the cache: %s", err)
+
+
+def _add_to_store(
+    cache: Cache, entry: Path, new: list[tuple[str, Entry]], *, artifact: Path, mode: Compression
+) -> None:
     with cache.locked("deps", entry.name):
         store = _store(entry, mode)
         members = read_members(store) if store.is_file() else {}
@@ -202,11 +219,16 @@ def load_result(cache: Cache, key: str, kind: type[T]) -> T | None:
         value = pickle.loads((entry / "result.pickle").read_bytes())
     except (OSError, pickle.UnpicklingError, AttributeError, EOFError, ImportError, TypeError):
         return None  # written by another lpack version, or damaged: build afresh
-    return value if isinstance(value, kind) else None
+    if not isinstance(value, kind) or not all(hasattr(value, f.name) for f in dataclasses.fields(value)):  # type: ignore[arg-type]
+        return None  # another layout of the class: build afresh
+    return value
 
 
 def store_result(cache: Cache, key: str, value: object) -> None:
     def make(entry: Path) -> None:
         (entry / "result.pickle").write_bytes(pickle.dumps(value))
 
-    cache.obtain("results", key, make)
+    try:
+        cache.obtain("results", key, make)
+    except OSError as err:  # the artifact is built; only the next rebuild will be slower
+        log.warning("could not cache the build result in %s: %s", cache.root, err)

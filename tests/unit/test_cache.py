@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from lpack import _reuse
 from lpack.cache import Cache, default_root, make_key
 
 
@@ -94,3 +96,18 @@ def test_info_counts_entries_and_bytes_and_clean_empties(tmp_path: Path) -> None
 
 def test_info_of_a_missing_cache_is_empty(tmp_path: Path) -> None:
     assert Cache(root=tmp_path / "never").info().bytes == 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Kept:
+    a: int
+
+
+def test_results_round_trip_and_damaged_or_foreign_ones_are_ignored(tmp_path: Path) -> None:
+    cache = Cache(root=tmp_path)
+    _reuse.store_result(cache, "k", _Kept(a=1))
+    assert _reuse.load_result(cache, "k", _Kept) == _Kept(a=1)
+    assert _reuse.load_result(cache, "k", int) is None  # another type under the key
+    assert _reuse.load_result(cache, "missing", _Kept) is None
+    (cache.path("results", "k") / "result.pickle").write_bytes(b"not a pickle")
+    assert _reuse.load_result(cache, "k", _Kept) is None
