@@ -129,7 +129,8 @@ def _reused(fn: FunctionConfig, dest: Path, cache: Cache, key: str) -> FunctionR
         return None  # an interpreter may have appeared since
     if file_sha256(dest) != previous.artifact.sha256:
         return None  # edited or replaced by something else
-    return dataclasses.replace(previous, notes=(*previous.notes, f"reused {dest.name}: no input changed"))
+    # The earlier notes said how that build resolved ("installed into the cache"): nothing ran this time.
+    return dataclasses.replace(previous, notes=(f"reused {dest.name}: no input changed",))
 
 
 def _fresh(
