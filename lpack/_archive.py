@@ -1,39 +1,34 @@
 """Deterministic archives: sorted entries, one timestamp, normalized modes, fixed compression.
 
 Every archive lpack writes goes through here, so the same StagingTree gives the same bytes on any
-machine, umask, time zone or thread count. The zip writer itself is in `_zip` (our own, parallel).
+machine, umask, time zone or thread count.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import io
 import os
+import shutil
+import tarfile
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, BinaryIO, cast
 
 from lpack import _zip
 from lpack._deflate import Compression
-from lpack._zip import EXEC_MODE, FILE_MODE, RawMember, read_members, zip_date_time
+from lpack._zip import EXEC_MODE, FILE_MODE, RawMember
 from lpack.errors import EmitError
-from lpack.staging import StagingTree
+from lpack.staging import Entry, StagingTree
 
 ZIP_EPOCH_MIN = 315_532_800  # 1980-01-01T00:00:00Z: the earliest date a zip entry can hold
 DEFAULT_COMPRESSION: Compression = "default"
-
-__all__ = [
-    "DEFAULT_COMPRESSION",
-    "EXEC_MODE",
-    "FILE_MODE",
-    "ZIP_EPOCH_MIN",
-    "RawMember",
-    "atomic_output",
-    "read_members",
-    "source_date_epoch",
-    "write_zip",
-    "zip_date_time",
-]
 
 
 def source_date_epoch() -> int:
@@ -51,6 +46,12 @@ def source_date_epoch() -> int:
     return max(value, ZIP_EPOCH_MIN)
 
 
+def zip_date_time(epoch: int) -> tuple[int, int, int, int, int, int]:
+    # UTC, so the local time zone never leaks into the archive.
+    t = time.gmtime(epoch)
+    return (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
+
+
 def write_zip(
     tree: StagingTree,
     dest: Path,
@@ -62,23 +63,12 @@ def write_zip(
 ) -> None:
     """Write `tree` as a zip at `dest` (not atomically: use `atomic_output`), entries under `prefix`.
 
-    `reuse` maps an entry's source file to its compressed bytes in another zip written in the same
-    `compression` mode: those are copied raw.
+    The writer is `_zip` (our own, deflating in parallel threads). `reuse` maps an entry's source file to
+    its compressed bytes in another zip written in the same `compression` mode: those are copied raw.
     """
     _zip.write_zip(
         tree, dest, epoch=source_date_epoch(), prefix=prefix, compression=compression, threads=threads, reuse=reuse
     )
-
-
-_UMASK_LOCK = threading.Lock()
-
-
-def _umask() -> int:
-    # Reading the umask means setting it; two threads doing that at once could leave it at 0.
-    with _UMASK_LOCK:
-        umask = os.umask(0)
-        os.umask(umask)
-    return umask
 
 
 @contextmanager
@@ -95,3 +85,130 @@ def atomic_output(dest: Path) -> Iterator[Path]:
         tmp_path.replace(dest)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+# --- OCI layers -----------------------------------------------------------------------------------------------
+# A layer is a gzipped tar. Its two digests (the blob's, of the gzip; the diff_id, of the tar) go into the
+# manifest and config, so every byte must be a function of the tree alone: sorted entries, uid/gid 0, no owner
+# names, one mtime, normalized modes, GNU long-name records (deterministic, unlike PAX headers that may carry
+# times), and a gzip header with mtime 0 and no file name.
+GZIP_LEVEL = 6
+
+
+def image_epoch() -> int:
+    """SOURCE_DATE_EPOCH if set, else 0: a tar or OCI timestamp has no 1980 floor, unlike a zip entry."""
+    raw = os.environ.get("SOURCE_DATE_EPOCH")
+    if not raw:
+        return 0
+    try:
+        return max(int(raw), 0)
+    except ValueError:
+        raise EmitError(
+            f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds",
+            hint="set it to a Unix time such as $(git log -1 --format=%ct), or unset it",
+        ) from None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TarLayer:
+    diff_id: str  # "sha256:<hex>" of the uncompressed tar
+    uncompressed_bytes: int
+
+
+class _Hashing:
+    """Counts and hashes what the tar writer produces on its way into gzip (tarfile's stream mode only writes)."""
+
+    def __init__(self, sink: BinaryIO) -> None:
+        self.sink = sink
+        self.digest = hashlib.sha256()
+        self.count = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.count += len(data)
+        self.sink.write(data)
+        return len(data)
+
+
+def _tar_info(name: str, mode: int, mtime: int, *, is_dir: bool, size: int = 0) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name + "/" if is_dir else name)
+    info.type = tarfile.DIRTYPE if is_dir else tarfile.REGTYPE
+    info.mode, info.mtime, info.size = mode, mtime, size
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def _add_members(tar: tarfile.TarFile, members: list[tuple[str, Entry | None]], mtime: int) -> None:
+    for name, entry in members:
+        if entry is None:
+            tar.addfile(_tar_info(name, EXEC_MODE, mtime, is_dir=True))
+            continue
+        mode = EXEC_MODE if entry.executable else FILE_MODE
+        with entry.source.open("rb") as src:
+            tar.addfile(_tar_info(name, mode, mtime, is_dir=False, size=entry.size), src)
+
+
+def write_layer(tree: StagingTree, dest: Path, *, prefix: str) -> TarLayer:
+    """Write `tree` under `prefix` (e.g. "var/task") as a deterministic .tar.gz at `dest`."""
+    mtime = image_epoch()
+    prefix = prefix.strip("/")
+    parents = [prefix[:i] for i in range(len(prefix)) if prefix[i] == "/"] + ([prefix] if prefix else [])
+    join = (lambda p: f"{prefix}/{p}") if prefix else (lambda p: p)
+    dirs = [*parents, *(join(d) for d in tree.directories())]
+    members: list[tuple[str, Entry | None]] = [(d, None) for d in dirs] + [(join(e.path), e) for e in tree]
+    members.sort(key=lambda m: m[0])
+    with (
+        dest.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0) as gz,
+    ):
+        hashing = _Hashing(cast(BinaryIO, gz))
+        with tarfile.open(fileobj=cast(IO[bytes], hashing), mode="w|", format=tarfile.GNU_FORMAT) as tar:
+            _add_members(tar, members, mtime)
+    return TarLayer(diff_id=f"sha256:{hashing.digest.hexdigest()}", uncompressed_bytes=hashing.count)
+
+
+def write_tar(files: list[tuple[str, Path | bytes]], dest: Path) -> None:
+    """A plain tar of files (and their parent directories), sorted, with the same normalized metadata."""
+    mtime = image_epoch()
+    dirs = {"/".join(name.split("/")[:i]) for name, _ in files for i in range(1, name.count("/") + 1)}
+    members: list[tuple[str, Path | bytes | None]] = [(d, None) for d in dirs] + list(files)
+    members.sort(key=lambda m: m[0])
+    with tarfile.open(dest, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name, content in members:
+            if content is None:
+                tar.addfile(_tar_info(name, EXEC_MODE, mtime, is_dir=True))
+            elif isinstance(content, bytes):
+                tar.addfile(_tar_info(name, FILE_MODE, mtime, is_dir=False, size=len(content)), io.BytesIO(content))
+            else:
+                with content.open("rb") as src:
+                    size = content.stat().st_size
+                    tar.addfile(_tar_info(name, FILE_MODE, mtime, is_dir=False, size=size), src)
+
+
+@contextmanager
+def atomic_directory(dest: Path) -> Iterator[Path]:
+    """A temporary directory beside `dest` that replaces it only if the block succeeds."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield tmp
+        tmp.chmod(0o777 & ~_umask())
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+            dest.replace(old)
+            shutil.rmtree(old, ignore_errors=True)
+        tmp.replace(dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    # Reading the umask means setting it; two threads (--jobs) doing that at once could leave it at 0.
+    with _UMASK_LOCK:
+        umask = os.umask(0)
+        os.umask(umask)
+    return umask

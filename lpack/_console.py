@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -11,11 +13,18 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
+from lpack import runtimes
 from lpack._units import format_size
+from lpack.audit import AuditReport
 from lpack.build import BuildResult, Event
 from lpack.cache import CacheInfo
+from lpack.check import CheckResult
+from lpack.diff import ArtifactDiff, describe
 from lpack.errors import LpackError
-from lpack.size import SizeReport
+from lpack.inspection import Inspection
+from lpack.oci import ImageInfo
+from lpack.size import Finding, SizeReport
+from lpack.verify import VerifyResult
 
 _CI_WIDTH = 160  # CI logs are not terminals; rich would squeeze tables to 80 columns
 
@@ -33,6 +42,9 @@ class Output:
         self.err = _console(stderr=True)
         self.quiet = quiet or json_mode
         self.verbose = verbose
+        self.json_mode = json_mode
+        # With --json, stdout carries only the JSON: tables and annotations go to stderr.
+        self.tables = self.err if json_mode else self.out
         logger = logging.getLogger("lpack")
         logger.handlers[:] = [RichHandler(console=self.err, show_time=False, show_path=False, markup=False)]
         logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
@@ -57,12 +69,135 @@ class Output:
         self.out.print(table)
         for fn in result.functions:
             done = [*fn.notes, f"pruned {fn.pruned.files} files ({format_size(fn.pruned.bytes)})"]
-            done.append(
-                f"{fn.bytecode.compiled} .pyc for {fn.bytecode.interpreter}" if fn.bytecode.interpreter else "no .pyc"
-            )
+            if fn.bytecode.interpreter:
+                done.append(f"{fn.bytecode.compiled} .pyc for {fn.bytecode.interpreter}")
             self.err.print(f"[dim]{escape(fn.name)}: {escape('; '.join(done))}[/]")
+        for fn in result.functions:
+            if fn.artifact.image is not None:
+                self._image(fn.name, fn.artifact.image)
         for warning in result.warnings:
-            self.err.print(f"[yellow]warning:[/] {escape(warning)}")
+            self.warning(warning)
+
+    def warning(self, message: str) -> None:
+        self.err.print(f"[yellow]warning:[/] {escape(message)}")
+        self._annotate("warning", message)
+
+    def check(self, result: CheckResult) -> None:
+        if self.quiet and not result.over:
+            return
+        table = Table(show_edge=False, pad_edge=False)
+        for column, justify in (
+            ("function", "left"),
+            ("target", "left"),
+            ("zipped", "right"),
+            ("unzipped", "right"),
+            ("status", "left"),
+        ):
+            table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        for fn in result.functions:
+            r = fn.result
+            status = "[red]over[/]" if fn.over else "[green]ok[/]"
+            table.add_row(
+                escape(r.name),
+                f"{r.runtime}/{r.architecture}",
+                format_size(r.size.zipped_bytes),
+                f"{format_size(r.size.unzipped_bytes)} of {format_size(runtimes.MAX_UNZIPPED)}",
+                status,
+            )
+        self.tables.print(table)
+        for fn in result.functions:
+            for finding in fn.result.size.findings:
+                self._finding(fn.result.name, finding)
+            if fn.over:
+                self.largest(fn.result.size)
+            for suggestion in fn.suggestions:
+                self.err.print(f"[cyan]suggestion:[/] {escape(fn.result.name)}: {escape(suggestion.message)}")
+
+    def _finding(self, name: str, finding: Finding) -> None:
+        if finding.severity == "error":
+            self.err.print(f"[bold red]over:[/] {escape(name)}: {escape(finding.message)}")
+            self._annotate("error", f"{name}: {finding.message}")
+        else:
+            self.warning(f"{name}: {finding.message}")
+
+    def inspection(self, found: Inspection) -> None:
+        if self.quiet:
+            return
+        arch = ", ".join(found.architectures) or "no native code"
+        python = ", ".join(found.python_versions) or "unknown"
+        self.out.print(
+            f"{escape(str(found.path))}: {found.shape}, {format_size(found.zipped_bytes)} zipped, "
+            f"{format_size(found.unzipped_bytes)} unzipped, {found.files} files; "
+            f"python {python}; {arch}"
+        )
+        table = Table(title="packages (unzipped)", show_edge=False)
+        for column in ("package", "version", "unzipped", "files"):
+            table.add_column(column, justify="right" if column in ("unzipped", "files") else "left")
+        for p in found.packages[:20]:
+            table.add_row(escape(p.name), escape(p.version or ""), format_size(p.bytes), str(p.files))
+        self.out.print(table)
+        files = Table(title="largest files", show_edge=False)
+        files.add_column("file")
+        files.add_column("bytes", justify="right")
+        for m in found.largest_files:
+            files.add_row(escape(m.path), format_size(m.size))
+        self.out.print(files)
+        for finding in found.findings:
+            self._finding(found.path.name, finding)
+
+    def diff(self, diffs: tuple[ArtifactDiff, ...]) -> None:
+        if self.quiet:
+            return
+        for d in diffs:
+            self.out.print(
+                f"[bold]{escape(d.label)}[/]: zipped {_signed(d.zipped_delta)}, unzipped {_signed(d.unzipped_delta)}"
+            )
+            for change in d.changes:
+                self.out.print(f"  {escape(describe(change))}")
+            if not d.changes:
+                self.out.print("  no package changed")
+
+    def _image(self, name: str, image: ImageInfo) -> None:
+        self.out.print(
+            f"{escape(name)}: image {image.digest} ({image.platform}, {format_size(image.uncompressed_bytes)})"
+        )
+        for layer in image.layers:
+            sizes = f"{format_size(layer.size)} / {format_size(layer.uncompressed_size)}"
+            self.out.print(f"  {layer.origin:<5} {layer.digest}  {sizes}")
+        for where in (*image.outputs, *([image.pushed] if image.pushed else [])):
+            self.out.print(f"  -> {escape(where)}")
+
+    def audit(self, report: AuditReport | None) -> None:
+        """Audit findings of an inspected zip; says so when no runtime was known to audit against."""
+        if report is None:
+            if not self.quiet:
+                self.err.print("[dim]audit skipped: no single Python version in the zip; pass --runtime[/]")
+            return
+        for finding in report.findings:
+            if finding.fails:
+                self.err.print(f"[bold red]audit:[/] {escape(finding.describe())}")
+                self._annotate("error", finding.describe())
+            elif finding.severity == "warning" and not finding.waived:
+                self.warning(finding.describe())
+            elif not self.quiet:
+                self.err.print(f"[dim]{escape(finding.describe())}[/]")
+
+    def verified(self, result: VerifyResult, *, show_result: bool) -> None:
+        """The handler imported (and answered): init time on stderr, the handler's result on stdout."""
+        if not self.quiet:
+            invoke = f", invoke {result.invoke_ms:.1f} ms" if result.invoke_ms is not None else ""
+            self.err.print(
+                f"[green]✓[/] {escape(result.handler)} imports from {escape(_shown(result.artifact))} "
+                f"with {escape(result.runtime)}: init {result.init_ms:.1f} ms{invoke}"
+            )
+            if self.verbose:
+                self.err.print(f"[dim]interpreter: {escape(result.interpreter)}[/]")
+                if result.output:
+                    self.err.print(result.output, markup=False)
+            for warning in result.warnings:
+                self.warning(warning)
+        if show_result and result.invoked:
+            self.json(json.dumps(result.result))
 
     def cache_info(self, info: CacheInfo) -> None:
         self.out.print(f"cache: {escape(str(info.root))}", soft_wrap=True)
@@ -89,10 +224,26 @@ class Output:
 
     def error(self, err: LpackError) -> None:
         self.err.print(f"[bold red]error:[/] {escape(err.msg)}")
+        self._annotate("error", err.msg + (f" (hint: {err.hint})" if err.hint else ""))
         if err.hint:
             self.err.print(f"[bold]hint:[/] {escape(err.hint)}")
         if err.details and self.verbose:
             self.err.print(err.details, markup=False)
+
+    def _annotate(self, level: str, message: str) -> None:
+        """In GitHub Actions, also a workflow annotation, so the finding shows on the run and the PR."""
+        if os.environ.get("GITHUB_ACTIONS") != "true":
+            return
+        # Workflow-command escaping: %, CR and LF in the message (docs.github.com, workflow commands).
+        text = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        stream = sys.stderr if self.json_mode else sys.stdout
+        stream.write(f"::{level} title=lpack::{text}\n")
+        stream.flush()
+
+    def created(self, directory: Path, written: list[Path]) -> None:
+        for path in written:
+            self.out.print(f"[green]created[/] {escape(str(path.relative_to(directory)))}")
+        self.out.print(f"next: cd {escape(str(directory))} && lpack build")
 
     def json(self, text: str) -> None:
         self.out.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -104,3 +255,7 @@ def _shown(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _signed(n: int) -> str:
+    return ("+" if n >= 0 else "-") + format_size(abs(n))

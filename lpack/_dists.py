@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
-from email.parser import HeaderParser
-from pathlib import PurePosixPath
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from lpack._packages import Member, python_owners, site_relative
 from lpack.staging import StagingTree
 
 
@@ -20,39 +16,27 @@ class Dist:
     version: str
     dist_info: str  # "python_dateutil-2.9.0.dist-info"
     requires: frozenset[str]  # canonical names, any marker or extra: a superset is the safe side
-    files: frozenset[str]  # archive paths, from RECORD (or the dist-info dir alone without one)
+    files: frozenset[str]  # archive paths: from RECORD, else the top_level.txt modules, and the dist-info
 
 
 def distributions(tree: StagingTree) -> dict[str, Dist]:
-    by_dir: dict[str, dict[str, str]] = {}
-    for entry in tree:
-        parts = entry.path.split("/")
-        if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in ("METADATA", "RECORD"):
-            by_dir.setdefault(parts[0], {})[parts[1]] = entry.source.read_text(encoding="utf-8", errors="replace")
-    dists = [_dist(d, texts, tree) for d, texts in sorted(by_dir.items()) if "METADATA" in texts]
-    return {d.name: d for d in dists}
-
-
-def _dist(dist_info: str, texts: dict[str, str], tree: StagingTree) -> Dist:
-    meta = HeaderParser().parsestr(texts["METADATA"])
-    requires = set()
-    for line in meta.get_all("Requires-Dist") or []:
-        try:
-            requires.add(canonicalize_name(Requirement(line).name))
-        except InvalidRequirement:
-            continue
-    files = {f"{dist_info}/{p.name}" for p in map(PurePosixPath, tree.paths()) if str(p.parent) == dist_info}
-    for row in csv.reader(io.StringIO(texts.get("RECORD", ""))):
-        # RECORD paths are relative to site-packages; scripts sit outside it ("../../bin/x"): skip those.
-        if row and not row[0].startswith(("../", "/")):
-            files.add(row[0])
-    return Dist(
-        name=canonicalize_name(meta.get("Name", dist_info.split("-", maxsplit=1)[0])),
-        version=meta.get("Version", ""),
-        dist_info=dist_info,
-        requires=frozenset(requires),
-        files=frozenset(files),
-    )
+    sources = {e.path: e.source for e in tree}
+    owners = python_owners([Member(path=e.path, size=e.size) for e in tree], lambda p: sources[p].read_bytes())
+    files: dict[str, set[str]] = {}
+    for path in sources:
+        name = owners.owner(site_relative(path))
+        if name is not None:
+            files.setdefault(name, set()).add(path)
+    return {
+        name: Dist(
+            name=name,
+            version=version,
+            dist_info=owners.dist_infos[name],
+            requires=owners.requires[name],
+            files=frozenset(files.get(name, ())),
+        )
+        for name, version in sorted(owners.versions.items())
+    }
 
 
 def removable_paths(tree: StagingTree, provided: set[str], direct: set[str]) -> set[str]:

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from lpack import _keys
-from lpack._archive import RawMember, read_members, write_zip
+from lpack._archive import write_zip
 from lpack._deflate import Compression
+from lpack._zip import RawMember, read_members
 from lpack.bytecode import find_interpreter
 from lpack.cache import Cache, make_key
 from lpack.config import FunctionConfig

@@ -6,6 +6,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_TOO_BIG = 3
+EXIT_NO_INTERPRETER = 4  # `lpack verify` found no interpreter of the target's version: nothing was checked
 
 
 class LpackError(Exception):
@@ -44,6 +45,11 @@ class ResolveError(LpackError):
 class AuditError(LpackError):
     """The staged tree would not run on the target."""
 
+    def __init__(self, msg: str, *, hint: str | None = None, findings: tuple[object, ...] = ()) -> None:
+        super().__init__(msg, hint=hint)
+        # The audit findings that failed (lpack.audit.Finding), for the JSON report.
+        self.findings = findings
+
 
 class SizeLimitError(LpackError):
     """An artifact is over one of Lambda's limits or the project's budget."""
@@ -58,3 +64,17 @@ class SizeLimitError(LpackError):
 
 class EmitError(LpackError):
     """An artifact could not be written."""
+
+
+class RegistryError(EmitError):
+    """An OCI registry could not be reached, refused us, or answered something unexpected."""
+
+
+class VerifyError(LpackError):
+    """The handler does not import or fails when invoked from the built artifact."""
+
+
+class NoInterpreterError(LpackError):
+    """No interpreter of the target's language and version exists here, so nothing could be verified."""
+
+    exit_code = EXIT_NO_INTERPRETER

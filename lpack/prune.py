@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from lpack import _dists
+from lpack import _dists, _node
 from lpack._patterns import Patterns
 from lpack.config import PruneConfig
 from lpack.staging import Entry, StagingTree
@@ -82,19 +82,29 @@ def prune(
     *,
     runtime_provided: Iterable[str] = (),
     direct: Iterable[str] = (),
+    language: str = "python",
     imports_of: Callable[[Entry], frozenset[str]] | None = None,
 ) -> tuple[StagingTree, PruneReport]:
     """Apply the profile, the runtime-provided exclusion and the user's patterns to `tree`.
 
+    For Node.js, `runtime_provided` non-empty means: drop the AWS SDK v3 the runtime carries.
     `imports_of(entry)` gives the modules a file imports (default: `file_imports`); a build passes one
     that remembers the answers for cached dependencies, which never change.
     """
     keep = Patterns(config.keep)
     removals: list[tuple[str, set[str]]] = []
     provided = set(runtime_provided)
-    if provided:
+    if language == "prebuilt":  # another toolchain's output: only what the user asks to remove
+        removals.append(("user remove patterns", Patterns(config.remove).matching(tree.paths())))
+        return _apply(tree, removals, keep)
+    if language == "node":
+        if provided:
+            removals.append(("runtime-provided packages", _node.provided(tree, direct)))
+        if config.profile == "safe":
+            removals.append(("docs, tests, maps and configs in node_modules", _node.junk(tree)))
+    elif provided:
         removals.append(("runtime-provided packages", _dists.removable_paths(tree, provided, set(direct))))
-    if config.profile == "safe":
+    if config.profile == "safe" and language == "python":
         deps = [e for e in tree if e.origin == "deps"]
         removals.extend((name, {e.path for e in deps if rule(e)}) for name, rule in SAFE_RULES)
         removals.append(("docs and examples", _doc_files(deps)))

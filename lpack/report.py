@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from lpack import runtimes
+from lpack._packages import Package
+from lpack.audit import AuditReport, Finding
 from lpack.build import BuildResult, FunctionResult
+from lpack.check import CheckResult
+from lpack.diff import ArtifactDiff, describe
+from lpack.inspection import Inspection
+from lpack.oci import ImageInfo
 from lpack.size import SizeReport
+from lpack.verify import VerifyResult
 
 SCHEMA_VERSION = 1
+# The JSON Schema every report validates against (tests/integration/test_check.py checks each command).
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "report-v1.schema.json"
+
+
+def packages_json(found: Iterable[Package]) -> list[dict[str, Any]]:
+    return [{"name": p.name, "version": p.version, "kind": p.kind, "bytes": p.bytes, "files": p.files} for p in found]
 
 
 def _size(size: SizeReport) -> dict[str, Any]:
@@ -18,6 +33,27 @@ def _size(size: SizeReport) -> dict[str, Any]:
             {"severity": f.severity, "limit": f.limit, "message": f.message, "actual": f.actual, "allowed": f.allowed}
             for f in size.findings
         ],
+    }
+
+
+def finding(f: Finding) -> dict[str, Any]:
+    return {
+        "code": f.code,
+        "severity": f.severity,
+        "path": f.path,
+        "package": f.package,
+        "message": f.message,
+        "fix": f.fix,
+        "waived": f.waived,
+        "waive_key": f.key,
+    }
+
+
+def audit_json(audit: AuditReport) -> dict[str, Any]:
+    return {
+        "elf_files": audit.elf_files,
+        "left_out": list(audit.drop),
+        "findings": [finding(f) for f in audit.findings],
     }
 
 
@@ -43,6 +79,56 @@ def _artifact(fn: FunctionResult) -> dict[str, Any]:
             "skipped_reason": fn.bytecode.reason,
         },
         "size": _size(fn.size),
+        "audit": audit_json(fn.audit),
+        "packages": packages_json(fn.size.packages),
+        **(
+            {"handler": fn.handler, "layers": list(fn.layers)}
+            if fn.role == "function"
+            else {
+                "compatible_runtimes": list(fn.compatible_runtimes),
+                "compatible_architectures": list(fn.compatible_architectures),
+            }
+        ),
+        **({"image": _image(a.image)} if a.image is not None else {}),
+    }
+
+
+def _image(image: ImageInfo) -> dict[str, Any]:
+    return {
+        "digest": image.digest,
+        "media_type": image.manifest_media_type,
+        "manifest_bytes": image.manifest_bytes,
+        "config_digest": image.config_digest,
+        "base": image.base,
+        "platform": image.platform,
+        "uncompressed_bytes": image.uncompressed_bytes,
+        "pushed": image.pushed,
+        "push": {"uploaded": image.uploaded, "mounted": image.mounted, "present": image.present},
+        "outputs": list(image.outputs),
+        "layers": [
+            {
+                "origin": layer.origin,
+                "digest": layer.digest,
+                "diff_id": layer.diff_id,
+                "bytes": layer.size,
+                "uncompressed_bytes": layer.uncompressed_size,
+            }
+            for layer in image.layers
+        ],
+    }
+
+
+def verify_report(result: VerifyResult) -> dict[str, Any]:
+    return {
+        "artifact": str(result.artifact),
+        "runtime": result.runtime,
+        "interpreter": result.interpreter,
+        "handler": result.handler,
+        "init_ms": round(result.init_ms, 3),
+        "invoked": result.invoked,
+        "invoke_ms": None if result.invoke_ms is None else round(result.invoke_ms, 3),
+        "result": result.result,
+        "warnings": list(result.warnings),
     }
 
 
@@ -52,12 +138,14 @@ def limits() -> dict[str, int]:
         "unzipped": runtimes.MAX_UNZIPPED,
         "layers": runtimes.MAX_LAYERS,
         "image": runtimes.MAX_IMAGE_BYTES,
+        "image_manifest": runtimes.MAX_MANIFEST_BYTES,
     }
 
 
 def build_report(result: BuildResult) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
+        "command": "build",
         "artifacts": [_artifact(f) for f in result.functions],
         "pruned": {
             f.name: {
@@ -72,16 +160,95 @@ def build_report(result: BuildResult) -> dict[str, Any]:
     }
 
 
-def error_report(message: str, hint: str | None, exit_code: int, size: SizeReport | None) -> dict[str, Any]:
+def error_report(
+    message: str,
+    hint: str | None,
+    exit_code: int,
+    size: SizeReport | None,
+    *,
+    command: str = "build",
+    findings: tuple[Finding, ...] = (),
+) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
+        "command": command,
         "artifacts": [],
         "error": {
             "message": message,
             "hint": hint,
             "exit_code": exit_code,
             **({"size": _size(size)} if size is not None else {}),
+            **({"audit": [finding(f) for f in findings]} if findings else {}),
         },
         "warnings": [],
         "limits": limits(),
+    }
+
+
+def check_report(result: CheckResult) -> dict[str, Any]:
+    """`lpack check --json`: the build report's artifacts, each with `over` and `suggestions`."""
+    artifacts = []
+    for fn in result.functions:
+        entry = _artifact(fn.result)
+        entry["path"] = None  # built in a scratch directory that is gone
+        entry["over"] = fn.over
+        entry["suggestions"] = [{"message": s.message, "saves_bytes": s.saves_bytes} for s in fn.suggestions]
+        artifacts.append(entry)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": "check",
+        "over": result.over,
+        "artifacts": artifacts,
+        "warnings": [f"{f.result.name}: {w}" for f in result.functions for w in f.result.warnings],
+        "limits": limits(),
+    }
+
+
+def inspect_report(found: Inspection) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": "inspect",
+        "path": str(found.path),
+        "shape": found.shape,
+        "zipped_bytes": found.zipped_bytes,
+        "unzipped_bytes": found.unzipped_bytes,
+        "files": found.files,
+        "python_versions": list(found.python_versions),
+        "architectures": list(found.architectures),
+        "natives": [{"path": n.path, "machine": n.machine} for n in found.natives],
+        "largest_files": [{"path": m.path, "bytes": m.size} for m in found.largest_files],
+        "packages": packages_json(found.packages),
+        "findings": [
+            {"severity": f.severity, "limit": f.limit, "message": f.message, "actual": f.actual, "allowed": f.allowed}
+            for f in found.findings
+        ],
+        "limits": limits(),
+    }
+
+
+def diff_report(diffs: Iterable[ArtifactDiff]) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": "diff",
+        "diffs": [
+            {
+                "name": d.label,
+                "zipped_delta": d.zipped_delta,
+                "unzipped_delta": d.unzipped_delta,
+                "changes": [
+                    {
+                        "name": c.name,
+                        "change": c.change,
+                        "old_version": c.old_version,
+                        "new_version": c.new_version,
+                        "old_bytes": c.old_bytes,
+                        "new_bytes": c.new_bytes,
+                        "delta": c.delta,
+                        "summary": describe(c),
+                    }
+                    for c in d.changes
+                ],
+            }
+            for d in diffs
+        ],
     }

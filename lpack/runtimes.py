@@ -24,6 +24,13 @@ MAX_ZIPPED = 50 * 1024 * 1024
 # 262144000 bytes" and GetAccountSettings reports CodeSizeUnzipped = 262144000 (= 250 MiB).
 MAX_UNZIPPED = 262_144_000
 # "Function layers: five layers".
+# Lambda@Edge: CloudFront quotas, "Size of a Lambda@Edge function package (compressed)": 1 MB for
+# viewer request/response functions, 50 MB for origin ones
+# [docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html#limits-lambda-at-edge].
+# MB read as MiB, as for Lambda's own 50 MB (see MAX_ZIPPED).
+MAX_EDGE_VIEWER_ZIPPED = 1024 * 1024
+MAX_EDGE_ORIGIN_ZIPPED = 50 * 1024 * 1024
+
 MAX_LAYERS = 5
 # "10 GB" uncompressed container image including all layers [images-create.html]. AWS does not say whether
 # this GB is binary; we read it as GiB like the zip limits above, which makes the check the looser of the two.

@@ -45,7 +45,11 @@ NOISE = (
     "pyproject.toml",
     "requirements*.txt",
     "requirements*.in",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
     ".gitignore",
+    ".github/",
+    ".gitlab-ci.yml",
     ".pre-commit-config.yaml",
 )
 
@@ -56,13 +60,21 @@ class SourceSelection:
     skipped_sensitive: tuple[str, ...]  # paths left out by SENSITIVE, for the warning
 
 
-def collect(source: Path, *, include: tuple[str, ...], exclude: tuple[str, ...], out_dir: Path) -> SourceSelection:
+# A prebuilt directory (a Go binary, a .NET publish folder) is the artifact as another tool made it: only
+# secrets and VCS data are left out.
+_PREBUILT_SENSITIVE = tuple(p for p in SENSITIVE if p not in ("dist/", "/tests/", "/test/", ".venv/", "venv/"))
+_PREBUILT_NOISE = (".lpackignore", ".DS_Store")
+
+
+def collect(
+    source: Path, *, include: tuple[str, ...], exclude: tuple[str, ...], out_dir: Path, prebuilt: bool = False
+) -> SourceSelection:
     """The files under `source` that go into the artifact."""
     ignore_file = source / ".lpackignore"
     user_exclude = [*exclude, *(ignore_file.read_text().splitlines() if ignore_file.is_file() else [])]
     excluded = Patterns(user_exclude)
-    sensitive = Patterns(list(SENSITIVE))
-    noise = Patterns(list(NOISE))
+    sensitive = Patterns(list(_PREBUILT_SENSITIVE if prebuilt else SENSITIVE))
+    noise = Patterns(list(_PREBUILT_NOISE if prebuilt else NOISE))
     included = Patterns(list(include)) if include else None
     out_rel = _relative(out_dir, source)
     skipped: list[str] = []

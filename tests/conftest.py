@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -60,6 +61,10 @@ def copy_project(name: str, dest: Path) -> Path:
         if config.is_file():
             text = config.read_text().replace('"../../wheels"', f'"{WHEELS.as_posix()}"')
             config.write_text(text.replace('"../../sdists"', f'"{SDISTS.as_posix()}"'))
+    for npm_file in [*target.rglob("package.json"), *target.rglob("package-lock.json")]:
+        # file: specs, in package.json and lock alike, point at the packed fixtures in fixtures/npm.
+        text = re.sub(r"file:(\.\./)+npm/", f"file:{(FIXTURES / 'npm').as_posix()}/", npm_file.read_text())
+        npm_file.write_text(text)
     return target
 
 

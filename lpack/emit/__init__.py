@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
+from lpack.oci import ImageInfo
 from lpack.staging import StagingTree, file_sha256
 
 ArtifactKind = Literal["zip", "layer", "image"]
@@ -21,6 +24,7 @@ class Artifact:
     zipped_bytes: int
     unzipped_bytes: int
     files: int
+    image: ImageInfo | None = None  # digests and layers, for kind "image"
 
 
 class Emitter(Protocol):
@@ -43,11 +47,18 @@ def describe(kind: ArtifactKind, tree: StagingTree, path: Path) -> Artifact:
     )
 
 
-def get_emitter(kind: ArtifactKind) -> Emitter:
-    from lpack.emit.zip import ZipEmitter  # noqa: PLC0415 - emitters import this module for Artifact
+def get_emitter(kind: ArtifactKind, **options: Any) -> Emitter:
+    """The emitter for `kind`; `options` go to its constructor (the image emitter takes `options=ImageOptions`)."""
+    # Imported here: emitters import this module for Artifact.
+    from lpack.emit.image import ImageEmitter  # noqa: PLC0415
+    from lpack.emit.zip import ZipEmitter  # noqa: PLC0415
 
-    emitters: dict[str, Emitter] = {"zip": ZipEmitter()}
-    return emitters[kind]
+    emitters: dict[str, Callable[..., Emitter]] = {
+        "zip": ZipEmitter,
+        "layer": functools.partial(ZipEmitter, "layer"),
+        "image": ImageEmitter,
+    }
+    return emitters[kind](**options)
 
 
 __all__ = ["Artifact", "ArtifactKind", "Emitter", "describe", "get_emitter"]

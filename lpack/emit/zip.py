@@ -5,18 +5,23 @@ from pathlib import Path
 
 from lpack import _archive
 from lpack._deflate import Compression
+from lpack._zip import RawMember
 from lpack.emit import Artifact, ArtifactKind, describe
 from lpack.staging import StagingTree
 
 
 class ZipEmitter:
-    """A function zip: the tree at the archive root, as Lambda extracts it into /var/task."""
-
-    kind: ArtifactKind = "zip"
+    """A function zip (the tree at the root, as Lambda extracts it into /var/task) or a layer zip (the
+    tree already carries its python/, bin/ and lib/ prefixes; Lambda extracts it into /opt)."""
 
     def __init__(
-        self, *, compression: Compression = "default", reuse: Mapping[Path, _archive.RawMember] | None = None
+        self,
+        kind: ArtifactKind = "zip",
+        *,
+        compression: Compression = "default",
+        reuse: Mapping[Path, RawMember] | None = None,
     ) -> None:
+        self.kind: ArtifactKind = kind
         self.compression: Compression = compression
         self.reuse = reuse  # members already compressed in a cached zip, by source file
 

@@ -155,11 +155,11 @@ def test_over_budget_exits_3_writes_nothing_and_shows_what_is_big(project: MakeP
     report_file = tmp_path / "report.json"
     result = lpack("build", root, "--report", report_file)
     assert result.exit_code == 3
-    assert "budget max-unzipped" in result.stderr and "lp_pure_a" in result.stderr
+    assert "budget max-unzipped" in result.stderr and "lp-pure-a" in result.stderr
     assert not list((root / "dist").glob("*.zip")) and not list((root / "dist").glob(".*tmp"))
     report = json.loads(report_file.read_text())
     assert report["error"]["exit_code"] == 3
-    assert report["error"]["size"]["largest"][0]["name"] == "lp_pure_a"
+    assert report["error"]["size"]["largest"][0]["name"] == "lp-pure-a"
 
 
 def test_sources_skip_secrets_and_project_tests_and_pruner_keeps_imported_tests(project: MakeProject) -> None:

@@ -207,9 +207,9 @@ def test_unknown_runtime_suggests_a_close_python_runtime(tmp_path: Path) -> None
     assert "python3.12" in err.hint  # the hint lists the supported runtimes
 
 
-def test_non_python_runtime_is_refused(tmp_path: Path) -> None:
-    err = _error(tmp_path, 'runtime = "nodejs20.x"\nhandler = "app.handler"\n')
-    assert "not a Python runtime" in str(err)
+def test_runtime_lpack_cannot_build_from_source_needs_prebuilt(tmp_path: Path) -> None:
+    err = _error(tmp_path, 'runtime = "java21"\nhandler = "example.Handler::handleRequest"\n')
+    assert '"java21" is a java runtime' in str(err) and err.hint is not None and 'kind = "prebuilt"' in err.hint
 
 
 @pytest.mark.parametrize(("alias", "spelling"), [("aarch64", "arm64"), ("amd64", "x86_64"), ("x86-64", "x86_64")])

@@ -176,10 +176,24 @@ def test_a_cycle_reachable_from_provided_and_a_kept_root_stays(tmp_path: Path) -
     assert not {"gamma", "delta", "myapp"} & gone
 
 
-def test_without_record_only_the_dist_info_files_are_known(tmp_path: Path) -> None:
+def test_without_record_the_package_named_like_the_distribution_goes_too(tmp_path: Path) -> None:
+    # The pruner drops RECORD; top_level.txt (or the distribution's own name) still says what is whose.
     _add_dist(tmp_path, "boto3", "boto3", [], record=False)
+    _add_dist(tmp_path, "keepme", "keepme", [], record=False)
     tree = scan(tmp_path, "deps")
-    assert removable_paths(tree, {"boto3"}, set()) == {"boto3-1.0.dist-info/METADATA", "boto3-1.0.dist-info/WHEEL"}
+    assert removable_paths(tree, {"boto3"}, set()) == {
+        "boto3-1.0.dist-info/METADATA",
+        "boto3-1.0.dist-info/WHEEL",
+        "boto3/__init__.py",
+        "boto3/core.py",
+    }
+
+
+def test_without_record_top_level_txt_names_the_modules(tmp_path: Path) -> None:
+    _add_dist(tmp_path, "python-dateutil", "dateutil", [], record=False)
+    (tmp_path / "python_dateutil-1.0.dist-info" / "top_level.txt").write_text("dateutil\n")
+    tree = scan(tmp_path, "deps")
+    assert "dateutil/__init__.py" in distributions(tree)["python-dateutil"].files
 
 
 def test_invalid_requires_dist_lines_are_skipped(tmp_path: Path) -> None:

@@ -31,23 +31,38 @@ def _limits(report: SizeReport) -> dict[str, str]:
 # --- largest ------------------------------------------------------------------------------------------------
 
 
-def test_largest_groups_by_top_level_name_and_ranks_by_bytes() -> None:
-    tree = _tree(
+def _disk_tree(root: Path, files: dict[str, bytes | int]) -> StagingTree:
+    entries = []
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else b"x" * content)
+        entries.append(Entry(path=rel, source=path, size=path.stat().st_size, executable=False, origin="deps"))
+    return StagingTree.of(entries)
+
+
+def test_largest_groups_by_distribution_and_ranks_by_bytes(tmp_path: Path) -> None:
+    tree = _disk_tree(
+        tmp_path,
         {
             "numpy/__init__.py": 100,
             "numpy/core/_multiarray.so": 9000,
-            "numpy-2.1.0.dist-info/RECORD": 50,
-            "numpy-2.1.0.dist-info/METADATA": 25,
-            "Jinja2-3.1.4.dist-info/METADATA": 10,
+            "numpy-2.1.0.dist-info/METADATA": b"Name: numpy\nVersion: 2.1.0\n",
+            "numpy-2.1.0.dist-info/top_level.txt": b"numpy\n",
+            "Jinja2-3.1.4.dist-info/METADATA": b"Name: Jinja2\nVersion: 3.1.4\n",
             "jinja2/__init__.py": 500,
+            "python_dateutil-2.9.dist-info/METADATA": b"Name: python-dateutil\nVersion: 2.9\n",
+            "python_dateutil-2.9.dist-info/top_level.txt": b"dateutil\n",
+            "dateutil/parser.py": 700,
             "app.py": 300,
             "__pycache__/app.cpython-312.pyc": 200,
             "config.json": 40,
-        }
+        },
     )
     assert largest(tree) == (
-        Contributor(name="numpy", bytes=9175, files=4),  # dist-info counts toward the package
-        Contributor(name="jinja2", bytes=510, files=2),  # whatever the dist-info's capitalisation
+        Contributor(name="numpy", bytes=9133, files=4),  # dist-info counts toward the distribution
+        Contributor(name="python-dateutil", bytes=744, files=3),  # named as pip names it, not by module
+        Contributor(name="jinja2", bytes=528, files=2),  # canonical name, whatever the capitalisation
         Contributor(name="app.py", bytes=500, files=2),  # a top-level module's bytecode counts toward it
         Contributor(name="config.json", bytes=40, files=1),
     )

@@ -130,7 +130,7 @@ def _check_record(wheel: Path) -> None:
 
 def test_every_wheel_record_matches_its_members(wheelhouse: Path) -> None:
     wheels = _wheels(wheelhouse)
-    assert len(wheels) == 19
+    assert len(wheels) == 21
     for wheel in wheels:
         _check_record(wheel)
 
@@ -213,6 +213,13 @@ def _elf_glibc_needs(data: bytes) -> tuple[int, int, list[str]]:
         ("lp_new_glibc-1.0-cp39-abi3-manylinux_2_28_aarch64.whl", EM_AARCH64, "GLIBC_2.28"),
         ("lp_glibc_224-1.0-cp39-abi3-manylinux_2_24_x86_64.whl", EM_X86_64, "GLIBC_2.24"),
         ("lp_glibc_224-1.0-cp39-abi3-manylinux_2_24_aarch64.whl", EM_AARCH64, "GLIBC_2.24"),
+        # Tagged for glibc 2.17, needs 2.28: the wheel the audit must catch.
+        ("lp_lying_glibc-1.0-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", EM_X86_64, "GLIBC_2.28"),
+        (
+            "lp_lying_glibc-1.0-cp39-abi3-manylinux_2_17_aarch64.manylinux2014_aarch64.whl",
+            EM_AARCH64,
+            "GLIBC_2.28",
+        ),
     ],
 )
 def test_native_wheels_hold_elf_for_their_machine(wheelhouse: Path, filename: str, machine: int, glibc: str) -> None:

@@ -1,0 +1,128 @@
+"""`lpack inspect`: what any Lambda zip or layer zip holds, whoever wrote it."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from lpack import runtimes
+from lpack._packages import Member, Package, packages
+from lpack.errors import LpackError
+from lpack.size import Finding, check_limits
+
+ArtifactShape = Literal["function", "layer"]
+
+_MACHINES = {62: "x86_64", 183: "aarch64", 3: "i386", 40: "arm"}
+_PYC_TAG = re.compile(r"__pycache__/[^/]+\.cpython-(?P<v>3\d+)\.pyc$")
+_SO_TAG = re.compile(r"\.cpython-(?P<v>3\d+)-(?P<arch>[a-z0-9_]+)-linux-(?P<libc>gnu|musl)\.so$")
+_LAYER_TOPS = frozenset({"python", "nodejs", "bin", "lib", "java", "ruby", "etc", "share"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NativeFile:
+    path: str
+    machine: str  # "x86_64", "aarch64", or "e_machine=N"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Inspection:
+    path: Path
+    shape: ArtifactShape
+    zipped_bytes: int
+    unzipped_bytes: int
+    files: int
+    packages: tuple[Package, ...]
+    largest_files: tuple[Member, ...]
+    natives: tuple[NativeFile, ...]
+    python_versions: tuple[str, ...]  # from pyc cache tags and extension-module tags: "3.12"
+    architectures: tuple[str, ...]  # Lambda's names, from the ELF files: "arm64"
+    findings: tuple[Finding, ...]
+
+
+class InspectError(LpackError):
+    """The file is not an artifact lpack can read."""
+
+
+def inspect_artifact(path: Path) -> Inspection:
+    """Sizes by package, largest files, native files' architecture, and Lambda's limits, for any zip."""
+    if not path.is_file():
+        raise InspectError(f"{path}: no such file", hint="pass a .zip built by lpack or any other tool")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return _inspect_zip(path, zf)
+    except zipfile.BadZipFile:
+        raise InspectError(
+            f"{path}: not a zip file", hint="lpack inspect reads Lambda function and layer zips"
+        ) from None
+
+
+def _inspect_zip(path: Path, zf: zipfile.ZipFile) -> Inspection:
+    infos = [i for i in zf.infolist() if not i.is_dir()]
+    members = [Member(path=i.filename, size=i.file_size) for i in infos]
+    natives = tuple(_natives(zf, infos))
+    unzipped = sum(m.size for m in members)
+    zipped = path.stat().st_size
+    return Inspection(
+        path=path,
+        shape=_shape(members),
+        zipped_bytes=zipped,
+        unzipped_bytes=unzipped,
+        files=len(members),
+        packages=packages(members, zf.read),
+        largest_files=tuple(sorted(members, key=lambda m: (-m.size, m.path))[:10]),
+        natives=natives,
+        python_versions=_python_versions(members),
+        architectures=tuple(sorted({_lambda_arch(n.machine) for n in natives})),
+        findings=tuple(check_limits(zipped_bytes=zipped, unzipped_bytes=unzipped)),
+    )
+
+
+def _shape(members: list[Member]) -> ArtifactShape:
+    tops = {m.path.split("/", 1)[0] for m in members if "/" in m.path}
+    loose = [m for m in members if "/" not in m.path]
+    return "layer" if tops and tops <= _LAYER_TOPS and not loose else "function"
+
+
+def _natives(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> list[NativeFile]:
+    found = []
+    for info in infos:
+        mode = info.external_attr >> 16
+        named = (
+            info.filename.endswith((".so", ".node")) or ".so." in info.filename or info.filename.endswith("bootstrap")
+        )
+        if not named and not mode & 0o111:
+            continue
+        with zf.open(info) as fh:
+            head = fh.read(20)
+        if head[:4] == b"\x7fELF":
+            e_machine = int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
+            found.append(NativeFile(path=info.filename, machine=_MACHINES.get(e_machine, f"e_machine={e_machine}")))
+    return found
+
+
+def _python_versions(members: list[Member]) -> tuple[str, ...]:
+    tags: Counter[str] = Counter()
+    for member in members:
+        match = _PYC_TAG.search(member.path) or _SO_TAG.search(member.path)
+        if match:
+            digits = match.group("v")
+            tags[f"{digits[0]}.{digits[1:]}"] += 1
+    return tuple(sorted(tags))
+
+
+def _lambda_arch(machine: str) -> str:
+    return {"x86_64": "x86_64", "aarch64": "arm64"}.get(machine, machine)
+
+
+def detected_runtime(inspection: Inspection) -> runtimes.Runtime | None:
+    """The Python runtime the artifact was built for, when its bytecode or extensions say one version."""
+    if len(inspection.python_versions) != 1:
+        return None
+    try:
+        return runtimes.get_runtime(f"python{inspection.python_versions[0]}")
+    except KeyError:
+        return None

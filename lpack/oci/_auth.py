@@ -1,0 +1,77 @@
+"""Registry credentials: ~/.docker/config.json `auths`, and ECR tokens through boto3."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from pathlib import Path
+
+from lpack.errors import RegistryError
+
+# [docs.aws.amazon.com/AmazonECR/latest/userguide/Registries.html]: ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.com[.cn]
+_ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
+_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io")
+
+Credentials = tuple[str, str]
+
+
+def docker_config_path() -> Path:
+    # DOCKER_CONFIG names the directory, as the docker CLI reads it.
+    return Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+
+
+def _host_of(key: str) -> str:
+    return key.removeprefix("https://").removeprefix("http://").split("/", 1)[0]
+
+
+def from_docker_config(host: str, path: Path | None = None) -> Credentials | None:
+    """`auths` entries written by `docker login` (credential helpers are not read)."""
+    path = path or docker_config_path()
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    auths = data.get("auths") if isinstance(data, dict) else None
+    if not isinstance(auths, dict):
+        return None
+    wanted = {host, *(_HUB_KEYS if host == "registry-1.docker.io" else ())}
+    for key, entry in auths.items():
+        if (key in wanted or _host_of(key) in wanted) and isinstance(entry, dict) and entry.get("auth"):
+            user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+            return user, password
+    return None
+
+
+def is_ecr(host: str) -> bool:
+    return _ECR_HOST.match(host) is not None
+
+
+def from_ecr(host: str) -> Credentials:
+    """GetAuthorizationToken: a 12-hour password for user AWS."""
+    match = _ECR_HOST.match(host)
+    assert match is not None
+    try:
+        import boto3  # noqa: PLC0415 - optional: only ECR pushes need it
+    except ImportError:
+        raise RegistryError(
+            f"{host}: pushing to ECR needs boto3", hint="pip install boto3 (and configure AWS credentials)"
+        ) from None
+    try:
+        client = boto3.client("ecr", region_name=match["region"])
+        reply = client.get_authorization_token(registryIds=[match["account"]])
+        token = reply["authorizationData"][0]["authorizationToken"]
+    except Exception as err:  # botocore raises many types; all mean "no token"
+        raise RegistryError(
+            f"{host}: ECR GetAuthorizationToken failed: {err}",
+            hint="check AWS credentials and the ecr:GetAuthorizationToken permission",
+        ) from None
+    user, _, password = base64.b64decode(token).decode().partition(":")
+    return user, password
+
+
+def credentials_for(host: str) -> Credentials | None:
+    if is_ecr(host):
+        return from_docker_config(host) or from_ecr(host)
+    return from_docker_config(host)

@@ -1,0 +1,119 @@
+"""Node.js dependencies for a Lambda target: `npm ci` for Linux, the target CPU and glibc, no dev deps.
+
+npm installs optional platform packages (esbuild's, sharp's) by `os`/`cpu`/`libc`; `--os`, `--cpu` and
+`--libc` make it choose for the Lambda target instead of this machine. Install scripts are off unless
+the user allows them and the target is this machine: a postinstall that compiles would build for the host.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+from lpack.config import FunctionConfig
+from lpack.errors import ConfigError, ResolveError
+from lpack.resolve._run import Runner, installer_env, run_subprocess, target_label
+
+_NPM_CPU = {"x86_64": "x64", "arm64": "arm64"}
+_HOST_CPU = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def npm_bin() -> str:
+    found = shutil.which("npm")
+    if found is None:
+        raise ResolveError("npm is not installed", hint="install Node.js with npm to build Node.js functions")
+    return found
+
+
+def resolve_node(fn: FunctionConfig, dest: Path, *, runner: Runner = run_subprocess) -> bool:
+    """Install production dependencies into `dest`/node_modules; False when the project has none."""
+    # A layer names its package.json with `requirements`; a function uses the project's.
+    manifest = fn.requirements if fn.requirements is not None else fn.project_dir / "package.json"
+    lock = manifest.with_name("package-lock.json")
+    if not manifest.is_file():
+        raise ConfigError(
+            f"{manifest.name}: not found in {manifest.parent.name}",
+            hint="a Node.js function or layer needs a package.json (and its package-lock.json)",
+        )
+    data = _read_json(manifest)
+    if not data.get("dependencies") and not data.get("optionalDependencies"):
+        return False
+    if not lock.is_file():
+        raise ConfigError(
+            "package-lock.json not found next to package.json",
+            hint="run `npm install` to create it, and commit it: builds install exactly the lock",
+        )
+    dest.mkdir(parents=True, exist_ok=True)
+    # npm ci works in the directory holding package.json; a copy keeps the user's node_modules untouched.
+    for name, source in (("package.json", manifest), ("package-lock.json", lock)):
+        (dest / name).write_text(json.dumps(_absolute_files(_read_json(source), manifest.parent), indent=2))
+    _npm_ci(fn, dest, runner)
+    return True
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{path.name}: not valid JSON ({err})", hint="fix the file") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path.name}: expected a JSON object")
+    return data
+
+
+def _absolute_files(value: Any, root: Path) -> Any:
+    # `file:../pkg.tgz` is relative to the project; the copy lives elsewhere, so anchor it.
+    if isinstance(value, dict):
+        return {k: _absolute_files(v, root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_absolute_files(v, root) for v in value]
+    if isinstance(value, str) and value.startswith("file:") and not value.startswith("file:/"):
+        return "file:" + str((root / value[5:]).resolve())
+    return value
+
+
+def scripts_allowed(fn: FunctionConfig) -> bool:
+    host = _HOST_CPU.get(platform.machine().lower())
+    return fn.node_scripts and platform.system() == "Linux" and host == fn.architecture
+
+
+def _npm_ci(fn: FunctionConfig, dest: Path, runner: Runner) -> None:
+    if fn.node_scripts and not scripts_allowed(fn):
+        raise ConfigError(
+            f"node-scripts = true, but install scripts would run on this {platform.machine()} "
+            f"machine for a linux/{fn.architecture} target",
+            hint="build on a machine of the target's architecture, or set node-scripts = false",
+        )
+    cmd = [
+        npm_bin(),
+        "ci",
+        "--omit=dev",
+        "--os=linux",
+        f"--cpu={_NPM_CPU[fn.architecture]}",
+        "--libc=glibc",
+        "--no-audit",
+        "--no-fund",
+        "--no-update-notifier",
+        "--loglevel=error",
+    ]
+    if not fn.node_scripts:
+        cmd.append("--ignore-scripts")
+    proc = runner(cmd, env=installer_env({"npm_config_update_notifier": "false"}), cwd=dest)
+    if proc.returncode != 0:
+        raise _explain(fn, proc.stdout + proc.stderr, " ".join(cmd))
+
+
+def _explain(fn: FunctionConfig, output: str, command: str) -> ResolveError:
+    where = f"installing package-lock.json for {target_label(fn)}"
+    details = f"$ {command}\n{output.strip()}"
+    if "in sync" in output or "Missing:" in output or "Invalid:" in output:
+        return ResolveError(
+            f"{where}: package.json and package-lock.json are out of sync",
+            hint="run `npm install` and commit the updated package-lock.json",
+            details=details,
+        )
+    last = next((ln.strip() for ln in reversed(output.splitlines()) if ln.strip() and "nodedir" not in ln), "")
+    return ResolveError(f"{where}: {last or 'npm ci failed'}", hint="run with -v to see npm's output", details=details)

@@ -1,0 +1,304 @@
+"""`lpack verify`: import (and optionally invoke) the handler from the built artifact, as Lambda would.
+
+The artifact and its layers are unpacked into a read-only tree laid out like /var/task and /opt, and an
+interpreter of the runtime's version runs in isolation (`-I -S`: no environment, no site-packages of this
+machine, so a module the pruner removed cannot be found elsewhere) with Lambda's sys.path order and
+environment variables. The import is timed: that is the init phase of a cold start.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import stat
+import subprocess
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lpack import _verify_node, runtimes
+from lpack.bytecode import find_interpreter
+from lpack.errors import ConfigError, NoInterpreterError, VerifyError
+from lpack.inspection import detected_runtime, inspect_artifact
+from lpack.runtimes import Runtime
+
+# Lambda stops an on-demand init phase after 10 s and retries it inside the first invoke [lambda-runtime-
+# environment.html "Init phase"]: an import that slow is worth a warning.
+INIT_LIMIT_MS = 10_000
+_CHILD_TIMEOUT_S = 300
+# What dlopen says for a library of another machine (it reports a present file as missing) or ELF class.
+_FOREIGN_LIBRARY = ("cannot open shared object file", "wrong ELF class", "invalid ELF header", "Exec format error")
+
+# Runs inside the target interpreter. Lambda's Python bootstrap imports the handler module (init), then
+# calls handler(event, context) per invoke; sys.path is the task root, then the layer paths.
+_CHILD = r"""
+import importlib, json, os, sys, time, traceback, uuid
+out_path, handler, event_path, paths = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+sys.path[:0] = paths
+
+def report(data):
+    with open(out_path, "w") as fh:
+        json.dump(data, fh)
+
+class Context:
+    function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+    function_version = os.environ["AWS_LAMBDA_FUNCTION_VERSION"]
+    memory_limit_in_mb = os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
+    log_group_name = os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]
+    log_stream_name = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
+    invoked_function_arn = "arn:aws:lambda:%s:123456789012:function:%s" % (os.environ["AWS_REGION"], function_name)
+    aws_request_id = str(uuid.uuid4())
+    client_context = identity = None
+    _deadline = time.monotonic() + 3.0  # Lambda's default timeout
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+module_name, _, func_name = handler.rpartition(".")
+start = time.perf_counter()
+try:
+    func = getattr(importlib.import_module(module_name.replace("/", ".")), func_name)
+except BaseException as err:
+    report({"phase": "init", "error": type(err).__name__, "message": str(err),
+            "module": getattr(err, "name", None), "traceback": traceback.format_exc()})
+    sys.exit(0)
+init_ms = (time.perf_counter() - start) * 1000
+if not event_path:
+    report({"phase": "done", "init_ms": init_ms})
+    sys.exit(0)
+with open(event_path) as fh:
+    event = json.load(fh)
+start = time.perf_counter()
+try:
+    result = json.dumps(func(event, Context()))
+except BaseException as err:
+    report({"phase": "invoke", "init_ms": init_ms, "error": type(err).__name__, "message": str(err),
+            "module": getattr(err, "name", None), "traceback": traceback.format_exc()})
+    sys.exit(0)
+report({"phase": "done", "init_ms": init_ms, "invoke_ms": (time.perf_counter() - start) * 1000,
+        "result": result})
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyResult:
+    artifact: Path
+    runtime: str
+    interpreter: str
+    handler: str
+    init_ms: float  # importing the handler module: the cold start's init phase, on this machine
+    invoked: bool
+    invoke_ms: float | None
+    result: Any  # the handler's return value, decoded from JSON; None when not invoked
+    output: str  # what the handler printed
+    warnings: tuple[str, ...]
+
+
+def detect_runtime(artifact: Path) -> Runtime | None:
+    """The Python runtime the artifact was built for, from its bytecode or extension module tags."""
+    return detected_runtime(inspect_artifact(artifact))
+
+
+def verify(
+    artifact: Path,
+    *,
+    handler: str,
+    runtime: Runtime,
+    layers: Sequence[Path] = (),
+    event: str | None = None,
+    python: Path | None = None,
+    function_name: str | None = None,
+) -> VerifyResult:
+    """Import `handler` from `artifact` (plus `layers`) with `runtime`'s interpreter; invoke it with `event`.
+
+    `event` is JSON text. Raises NoInterpreterError when no interpreter of the runtime's version is here,
+    VerifyError when the handler does not import or raises.
+    """
+    interpreter = _interpreter(runtime, python)
+    with tempfile.TemporaryDirectory(prefix="lpack-verify-") as tmp:
+        work = Path(tmp)
+        task, opt = work / "task", work / "opt"
+        try:
+            _unpack([artifact], task)
+            _unpack(layers, opt)
+            name = function_name or artifact.stem
+            outcome, output = _run(interpreter, work, handler=handler, runtime=runtime, event=event, name=name)
+        finally:
+            _writable(work)
+    return _result(artifact, runtime, interpreter, handler, outcome=outcome, output=output)
+
+
+def _interpreter(runtime: Runtime, python: Path | None) -> str:
+    if runtime.language == "node" and runtime.version is not None:
+        node = _verify_node.find_node(runtime.version[0])
+        if node is None:
+            major = runtime.version[0]
+            raise NoInterpreterError(
+                f"no node {major} on this machine: cannot verify a {runtime.name} artifact",
+                hint=f"put a Node.js {major} `node` (or `node{major}`) on PATH",
+            )
+        return node
+    if runtime.language != "python" or runtime.version is None:
+        raise ConfigError(
+            f"lpack verify runs Python and Node.js handlers; {runtime.name} is a {runtime.language} runtime",
+            hint="pass --runtime with a python3.X or nodejsNN.x runtime",
+        )
+    found = find_interpreter(runtime.version, python)
+    if found is None:
+        version = f"{runtime.version[0]}.{runtime.version[1]}"
+        raise NoInterpreterError(
+            f"no python{version} on this machine: cannot verify a {runtime.name} artifact",
+            hint=f"install it (uv python install {version}) or pass --python PATH",
+        )
+    return found
+
+
+def _unpack(archives: Sequence[Path], dest: Path) -> None:
+    # Later layers overwrite earlier ones, as Lambda merges them into /opt in order.
+    dest.mkdir(parents=True, exist_ok=True)
+    for archive_path in archives:
+        try:
+            with zipfile.ZipFile(archive_path) as archive:
+                for info in archive.infolist():
+                    target = Path(archive.extract(info, dest))
+                    mode = (info.external_attr >> 16) & 0o777
+                    if mode and not info.is_dir():
+                        target.chmod(mode)
+        except (OSError, zipfile.BadZipFile) as err:
+            raise ConfigError(f"{archive_path}: cannot unpack: {err}", hint="pass a zip that lpack built") from None
+    _read_only(dest)
+
+
+def _read_only(root: Path) -> None:
+    # /var/task and /opt are read-only on Lambda: code that writes next to itself must fail here too.
+    for path in [*root.rglob("*"), root]:
+        if not path.is_symlink():
+            path.chmod(stat.S_IMODE(path.stat().st_mode) & ~0o222)
+
+
+def _writable(root: Path) -> None:
+    for path in [root, *root.rglob("*")]:
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
+
+
+def _lambda_env(runtime: Runtime, task: Path, opt: Path, handler: str, name: str) -> dict[str, str]:
+    # The variables Lambda defines [lambda/latest/dg/configuration-envvars.html "Defined runtime environment
+    # variables"], pointed at the unpacked tree; nothing from this machine's environment leaks in.
+    return {
+        "LAMBDA_TASK_ROOT": str(task),
+        "_HANDLER": handler,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime.name}",
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "lpack-verify",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "PATH": f"{opt / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "LD_LIBRARY_PATH": f"{task / 'lib'}:{opt / 'lib'}",
+        **_language_env(runtime, task, opt),
+    }
+
+
+def _language_env(runtime: Runtime, task: Path, opt: Path) -> dict[str, str]:
+    if runtime.language == "node":
+        # Lambda's NODE_PATH: the layers' node_modules (version-specific first), then the task root.
+        return {"NODE_PATH": ":".join([*_layer_dirs(runtime, opt), str(task)])}
+    return {"PYTHONHASHSEED": "0"}
+
+
+def _layer_dirs(runtime: Runtime, opt: Path) -> list[str]:
+    # layer_paths lists the general path first; Lambda searches the version-specific one first.
+    return [str(opt / p) for p in reversed(runtime.layer_paths)]
+
+
+def _sys_path(runtime: Runtime, task: Path, opt: Path) -> list[str]:
+    # Lambda's order: the function, then each layer path of the runtime (python/lib/python3.X/site-packages
+    # before python/) [packaging-layers.html].
+    return [str(task), *_layer_dirs(runtime, opt)]
+
+
+def _run(
+    interpreter: str, work: Path, *, handler: str, runtime: Runtime, event: str | None, name: str
+) -> tuple[dict[str, Any], str]:
+    task, opt = work / "task", work / "opt"
+    out, event_file = work / "outcome.json", work / "event.json"
+    if event is not None:
+        event_file.write_text(event)
+    event_arg = event_file if event is not None else None
+    if runtime.language == "node":
+        args = _verify_node.command(interpreter, out, handler, event_arg, task)
+    else:
+        paths = json.dumps(_sys_path(runtime, task, opt))
+        args = [interpreter, "-I", "-S", "-c", _CHILD, str(out), handler, str(event_arg or ""), paths]
+    env = _lambda_env(runtime, task, opt, handler, name)
+    try:
+        proc = subprocess.run(
+            args, cwd=task, env=env, capture_output=True, text=True, timeout=_CHILD_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise VerifyError(f"{handler}: no answer after {_CHILD_TIMEOUT_S} s", hint="does init block?") from None
+    output = proc.stdout + proc.stderr
+    if not out.is_file():
+        raise VerifyError(f"{handler}: the interpreter died (exit {proc.returncode})", details=output)
+    outcome: dict[str, Any] = json.loads(out.read_text())
+    return outcome, output
+
+
+def _result(
+    artifact: Path, runtime: Runtime, interpreter: str, handler: str, *, outcome: dict[str, Any], output: str
+) -> VerifyResult:
+    if outcome["phase"] != "done":
+        raise _failure(handler, runtime, outcome, output)
+    init_ms = float(outcome["init_ms"])
+    warnings = []
+    if init_ms > INIT_LIMIT_MS:
+        warnings.append(f"init took {init_ms / 1000:.1f} s here; Lambda stops an init phase after 10 s")
+    invoked = "result" in outcome
+    return VerifyResult(
+        artifact=artifact,
+        runtime=runtime.name,
+        interpreter=interpreter,
+        handler=handler,
+        init_ms=init_ms,
+        invoked=invoked,
+        invoke_ms=outcome.get("invoke_ms"),
+        result=json.loads(outcome["result"]) if invoked else None,
+        output=output,
+        warnings=tuple(warnings),
+    )
+
+
+def _failure(handler: str, runtime: Runtime, outcome: dict[str, Any], output: str) -> VerifyError:
+    module_name = handler.rpartition(".")[0]
+    # Worded like Lambda's Runtime.ImportModuleError, so the message reads as the one users would meet.
+    what = f"unable to import module '{module_name}'" if outcome["phase"] == "init" else "raised when invoked"
+    first = (str(outcome["message"]).splitlines() or [""])[0]  # Node appends its require stack: see -v
+    message = f"{handler}: {what}: {outcome['error']}: {first}"
+    module = outcome.get("module")
+    hint = None
+    if outcome["error"] in ("ModuleNotFoundError", "MODULE_NOT_FOUND", "ERR_MODULE_NOT_FOUND") and module:
+        hint = _missing_hint(str(module), runtime)
+    elif any(sign in first for sign in _FOREIGN_LIBRARY):
+        hint = (
+            f"a native library did not load on this {platform.machine()} machine; if the artifact is for the "
+            "other architecture that is expected here: verify it on a matching machine"
+        )
+    return VerifyError(message, hint=hint, details=outcome.get("traceback", "") + output)
+
+
+def _missing_hint(module: str, runtime: Runtime) -> str:
+    if runtime.language == "node":
+        if module.startswith(runtimes.RUNTIME_PROVIDED_NODE_SCOPES):
+            return f"{module} comes with the {runtime.name} runtime on Lambda; verify runs without it"
+        return f"{module} is not in the artifact: add it to package.json dependencies (not devDependencies)"
+    top = module.split(".", maxsplit=1)[0]
+    if top in runtimes.RUNTIME_PROVIDED_PYTHON:
+        return f"{top} comes with the {runtime.name} runtime on Lambda; verify runs without it"
+    return f"{module} is not in the artifact: add it to the requirements, or `keep` it if pruning removed it"

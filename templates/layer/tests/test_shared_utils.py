@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from shared_utils import greeting
+
+
+def test_greeting() -> None:
+    assert greeting("lambda") == "hello, lambda"

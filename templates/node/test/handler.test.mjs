@@ -1,0 +1,10 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { handler } from "../index.mjs";
+
+test("handler answers ok", async () => {
+  const response = await handler({ rawPath: "/hello" });
+  assert.equal(response.statusCode, 200);
+  assert.deepEqual(JSON.parse(response.body), { ok: true, path: "/hello" });
+});
