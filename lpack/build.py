@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import os
+import sysconfig
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -130,6 +131,9 @@ def _each(
     workers = max(1, min(jobs or os.cpu_count() or 1, len(fns)))
     if workers == 1:
         return tuple(build_one(fn) for fn in fns)
+    # sysconfig fills its variables lazily and not thread-safely: two threads asking at once (uv's
+    # find_uv_bin does) can get None. Fill them before the threads start.
+    sysconfig.get_config_vars()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lpack-build") as pool:
         return tuple(pool.map(build_one, fns))
 
