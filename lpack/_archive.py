@@ -1,7 +1,7 @@
 """Deterministic archives: sorted entries, one timestamp, normalized modes, fixed compression.
 
 Every archive lpack writes goes through here, so the same StagingTree gives the same bytes on any
-machine, umask or time zone.
+machine, umask, time zone or thread count.
 """
 
 from __future__ import annotations
@@ -11,26 +11,24 @@ import hashlib
 import io
 import os
 import shutil
-import stat
-import sys
 import tarfile
 import tempfile
+import threading
 import time
-import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
+from lpack import _zip
+from lpack._deflate import Compression
+from lpack._zip import EXEC_MODE, FILE_MODE, RawMember
 from lpack.errors import EmitError
 from lpack.staging import Entry, StagingTree
 
 ZIP_EPOCH_MIN = 315_532_800  # 1980-01-01T00:00:00Z: the earliest date a zip entry can hold
-COMPRESS_LEVEL = 6
-FILE_MODE = 0o644
-EXEC_MODE = 0o755
-_UNIX = 3  # create_system: tells unzip that external_attr carries Unix modes
+DEFAULT_COMPRESSION: Compression = "default"
 
 
 def source_date_epoch() -> int:
@@ -54,33 +52,23 @@ def zip_date_time(epoch: int) -> tuple[int, int, int, int, int, int]:
     return (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
 
 
-def _info(name: str, mode: int, date_time: tuple[int, int, int, int, int, int], *, is_dir: bool) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, date_time=date_time)
-    info.create_system = _UNIX
-    info.external_attr = ((stat.S_IFDIR if is_dir else stat.S_IFREG) | mode) << 16
-    if is_dir:
-        info.external_attr |= 0x10  # MS-DOS directory bit, as zip -r writes it
-    info.compress_type = zipfile.ZIP_STORED if is_dir else zipfile.ZIP_DEFLATED
-    # The attribute is public from 3.13 on and private before; the level must not depend on the Python.
-    setattr(info, "compress_level" if sys.version_info >= (3, 13) else "_compresslevel", COMPRESS_LEVEL)
-    return info
+def write_zip(
+    tree: StagingTree,
+    dest: Path,
+    *,
+    prefix: str = "",
+    compression: Compression = DEFAULT_COMPRESSION,
+    threads: int | None = None,
+    reuse: Mapping[Path, RawMember] | None = None,
+) -> None:
+    """Write `tree` as a zip at `dest` (not atomically: use `atomic_output`), entries under `prefix`.
 
-
-def write_zip(tree: StagingTree, dest: Path, *, prefix: str = "") -> None:
-    """Write `tree` as a zip at `dest` (not atomically: use `atomic_output`), entries under `prefix`."""
-    date_time = zip_date_time(source_date_epoch())
-    prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-    dirs = [prefix[:i] for i in range(len(prefix)) if prefix[i] == "/"] + [prefix + d for d in tree.directories()]
-    members = sorted([(d + "/", None) for d in dirs] + [(prefix + e.path, e) for e in tree])
-    with zipfile.ZipFile(dest, "w", allowZip64=True) as zf:
-        for name, entry in members:
-            if entry is None:
-                zf.writestr(_info(name, EXEC_MODE, date_time, is_dir=True), b"")
-                continue
-            info = _info(name, EXEC_MODE if entry.executable else FILE_MODE, date_time, is_dir=False)
-            info.file_size = entry.size  # known up front, so ZIP64 extras appear only when needed
-            with entry.source.open("rb") as src, zf.open(info, "w") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
+    The writer is `_zip` (our own, deflating in parallel threads). `reuse` maps an entry's source file to
+    its compressed bytes in another zip written in the same `compression` mode: those are copied raw.
+    """
+    _zip.write_zip(
+        tree, dest, epoch=source_date_epoch(), prefix=prefix, compression=compression, threads=threads, reuse=reuse
+    )
 
 
 @contextmanager
@@ -93,9 +81,7 @@ def atomic_output(dest: Path) -> Iterator[Path]:
     try:
         yield tmp_path
         # mkstemp makes 0600 files; an artifact is as readable as any other file the user creates.
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp_path.chmod(0o666 & ~umask)
+        tmp_path.chmod(0o666 & ~_umask())
         tmp_path.replace(dest)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -217,7 +203,12 @@ def atomic_directory(dest: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+_UMASK_LOCK = threading.Lock()
+
+
 def _umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
+    # Reading the umask means setting it; two threads (--jobs) doing that at once could leave it at 0.
+    with _UMASK_LOCK:
+        umask = os.umask(0)
+        os.umask(umask)
     return umask

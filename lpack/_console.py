@@ -17,6 +17,7 @@ from lpack import runtimes
 from lpack._units import format_size
 from lpack.audit import AuditReport
 from lpack.build import BuildResult, Event
+from lpack.cache import CacheInfo
 from lpack.check import CheckResult
 from lpack.diff import ArtifactDiff, describe
 from lpack.errors import LpackError
@@ -198,6 +199,20 @@ class Output:
                 self.warning(warning)
         if show_result and result.invoked:
             self.json(json.dumps(result.result))
+
+    def cache_info(self, info: CacheInfo) -> None:
+        self.out.print(f"cache: {escape(str(info.root))}", soft_wrap=True)
+        table = Table(show_edge=False, pad_edge=False)
+        for column in ("kind", "entries", "size"):
+            table.add_column(column, justify="left" if column == "kind" else "right")
+        for kind in info.kinds:
+            table.add_row(kind.kind, str(kind.entries), format_size(kind.bytes))
+        table.add_row("total", str(sum(k.entries for k in info.kinds)), format_size(info.bytes))
+        self.out.print(table)
+
+    def cache_cleaned(self, root: Path, freed: int) -> None:
+        if not self.quiet:
+            self.out.print(f"removed {format_size(freed)} from {escape(str(root))}")
 
     def largest(self, size: SizeReport) -> None:
         table = Table(title="largest packages and files (unzipped)", show_edge=False)

@@ -6,17 +6,22 @@ import ast
 import dataclasses
 import json
 import logging
+import os
+import sysconfig
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lpack import _archive, _node, _prebuilt, layers, sources
+from lpack import _archive, _keys, _node, _prebuilt, _reuse, layers, sources
 from lpack.audit import AuditReport, audit
 from lpack.bytecode import BytecodeResult, compile_tree
+from lpack.cache import Cache, make_key
 from lpack.config import ArtifactRole, BuildConfig, FunctionConfig, ImageDelivery
 from lpack.emit import Artifact, get_emitter
 from lpack.emit.image import ImageOptions
+from lpack.emit.zip import ZipEmitter
 from lpack.errors import AuditError, ConfigError, LpackError, SizeLimitError
 from lpack.oci import layout as oci_layout
 from lpack.oci.deliver import deliver
@@ -27,7 +32,7 @@ from lpack.resolve.node import resolve_node
 from lpack.resolve.python import Resolved, installer_state, resolve
 from lpack.runtimes import RUNTIME_PROVIDED_PYTHON
 from lpack.size import SizeReport, measure, measure_image
-from lpack.staging import Entry, StagingTree, retarget, scan
+from lpack.staging import Entry, StagingTree, file_sha256, retarget, scan
 
 log = logging.getLogger("lpack")
 
@@ -79,31 +84,58 @@ def build(
     runner: Runner = run_subprocess,
     on_event: EventHandler | None = None,
     enforce_limits: bool = True,
+    cache: Cache | None = None,
+    use_cache: bool = True,
+    jobs: int | None = None,
 ) -> BuildResult:
     """Build every function in `config` into `config.out_dir`; raises LpackError on the first failure.
 
     With `enforce_limits=False` (what `lpack check` uses), an artifact over a limit or budget is still
-    written and its findings returned instead of raised.
+    written and its findings returned instead of raised. `cache` defaults to the user's cache directory
+    (LPACK_CACHE_DIR); `jobs` artifacts are built at once (default: one per core), and artifacts with the
+    same dependencies share one install through the cache.
     """
     notify = on_event or (lambda _e: None)
+    store = (cache or Cache.default()) if use_cache else None
     many = len(config.functions) + len(config.layers) > 1
     built_layers: dict[str, FunctionResult] = {}
-    results = []
-    # Layers first: a function's check needs its layers' sizes and packages.
-    for fn in (*config.layers, *config.functions):
+
+    def one(fn: FunctionConfig) -> FunctionResult:
         try:
             used = [built_layers[name] for name in fn.layers]
-            result = _build_function(
-                fn, config.out_dir, runner, notify, used=used, enforce=enforce_limits, delivery=config.image
+            return _build_function(
+                fn,
+                config.out_dir,
+                runner,
+                notify,
+                used=used,
+                enforce=enforce_limits,
+                delivery=config.image,
+                cache=store,
             )
         except LpackError as err:
             if many:
                 raise err.prefixed(fn.name) from err
             raise
-        if fn.role == "layer":
-            built_layers[fn.name] = result
-        results.append(result)
-    return BuildResult(functions=tuple(results))
+
+    # Layers first: a function's check needs its layers' sizes and packages.
+    layer_results = _each(one, config.layers, jobs)
+    built_layers.update((r.name, r) for r in layer_results)
+    return BuildResult(functions=(*layer_results, *_each(one, config.functions, jobs)))
+
+
+def _each(
+    build_one: Callable[[FunctionConfig], FunctionResult], fns: tuple[FunctionConfig, ...], jobs: int | None
+) -> tuple[FunctionResult, ...]:
+    """`build_one` over `fns` in threads, results in config order."""
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(fns)))
+    if workers == 1:
+        return tuple(build_one(fn) for fn in fns)
+    # sysconfig fills its variables lazily and not thread-safely: two threads asking at once (uv's
+    # find_uv_bin does) can get None. Fill them before the threads start.
+    sysconfig.get_config_vars()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lpack-build") as pool:
+        return tuple(pool.map(build_one, fns))
 
 
 def _part(name: str, size: SizeReport) -> layers.Part:
@@ -132,17 +164,71 @@ def _build_function(
     used: list[FunctionResult],
     enforce: bool,
     delivery: ImageDelivery,
+    cache: Cache | None,
+) -> FunctionResult:
+    dest = out_dir / (f"{fn.name}.zip" if fn.role == "function" else f"{fn.name}-layer.zip")
+    key = _inputs_key(fn, out_dir, used, enforce) if cache is not None else None
+    if cache is not None and key is not None:
+        previous = _reused(fn, dest, cache, key)
+        if previous is not None:
+            notify(Event(function=fn.name, stage="done", detail=str(dest)))
+            return previous
+    result = _fresh(fn, out_dir, runner, notify, used=used, enforce=enforce, delivery=delivery, cache=cache)
+    if cache is not None and key is not None:
+        _reuse.store_result(cache, key, result)
+    return result
+
+
+def _inputs_key(fn: FunctionConfig, out_dir: Path, used: list[FunctionResult], enforce: bool) -> str | None:
+    if fn.format == "image" or not fn.source.is_dir():
+        return None  # an image build may push or load: always run it; a missing source is reported later
+    code = sources.collect(
+        fn.source, include=fn.include, exclude=fn.exclude, out_dir=out_dir, prebuilt=fn.kind == "prebuilt"
+    ).tree
+    # A function's findings include its layers', and `lpack check` builds without enforcing limits.
+    context = [f"enforce={enforce}", *(u.artifact.sha256 for u in used)]
+    return make_key(_keys.inputs_key(fn, out_dir, code), *context)
+
+
+def _reused(fn: FunctionConfig, dest: Path, cache: Cache, key: str) -> FunctionResult | None:
+    """The last result for these exact inputs, if its artifact is still there unchanged."""
+    previous = _reuse.load_result(cache, key, FunctionResult)
+    if previous is None or not dest.is_file() or previous.artifact.path != dest:
+        return None
+    if fn.bytecode == "auto" and fn.runtime.language == "python" and previous.bytecode.interpreter is None:
+        return None  # an interpreter may have appeared since
+    if file_sha256(dest) != previous.artifact.sha256:
+        return None  # edited or replaced by something else
+    # The earlier notes said how that build resolved ("installed into the cache"): nothing ran this time.
+    return dataclasses.replace(previous, notes=(f"reused {dest.name}: no input changed",))
+
+
+def _fresh(
+    fn: FunctionConfig,
+    out_dir: Path,
+    runner: Runner,
+    notify: EventHandler,
+    *,
+    used: list[FunctionResult],
+    enforce: bool,
+    delivery: ImageDelivery,
+    cache: Cache | None,
 ) -> FunctionResult:
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:
         work = Path(tmp)
         notify(Event(function=fn.name, stage="resolve", detail=target_label(fn)))
-        resolved = _resolve(fn, work, runner)
-        tree = _stage(fn, resolved, work, out_dir, warnings=warnings, notify=notify)
+        resolved, deps_dir, entry = _resolve(fn, work, runner, cache)
+        tree = _stage(fn, resolved, deps_dir, work, out_dir, entry=entry, warnings=warnings, notify=notify)
         notify(Event(function=fn.name, stage="prune"))
         language = "prebuilt" if fn.kind == "prebuilt" else fn.runtime.language
         provided = _PROVIDED.get(language, ()) if fn.exclude_runtime_provided else ()
-        tree, pruned = prune(tree, fn.prune, runtime_provided=provided, direct=resolved.direct, language=language)
+        memo = _reuse.ImportMemo(entry) if entry is not None else None
+        tree, pruned = prune(
+            tree, fn.prune, runtime_provided=provided, direct=resolved.direct, language=language, imports_of=memo
+        )
+        if memo is not None:
+            memo.save()
         tree = _prebuilt.check_bootstrap(fn, tree)
         if fn.role == "function" and fn.kind != "prebuilt":
             warnings += check_handler(fn, tree)
@@ -151,14 +237,24 @@ def _build_function(
         tree, audited = _audit(fn, tree)
         warnings += [f.describe() for f in audited.warnings]
         notify(Event(function=fn.name, stage="bytecode"))
-        tree, bytecode = _bytecode(fn, tree, work / "pyc")
+        tree, bytecode = _bytecode(fn, tree, work / "pyc", entry, cache)
         if bytecode.reason:
             warnings.append(bytecode.reason)
         if fn.role == "layer":
             tree, layer_warnings = layers.finish(fn, tree)
             warnings += layer_warnings
         notify(Event(function=fn.name, stage="emit"))
-        artifact, size = _emit(fn, tree, out_dir, used=used, enforce=enforce, warnings=warnings, delivery=delivery)
+        artifact, size = _emit(
+            fn,
+            tree,
+            out_dir,
+            used=used,
+            enforce=enforce,
+            warnings=warnings,
+            delivery=delivery,
+            cache=cache,
+            entry=entry,
+        )
         warnings += [f.message for f in size.findings if f.severity == "warning"]
     notify(Event(function=fn.name, stage="done", detail=str(artifact.path)))
     return FunctionResult(
@@ -184,7 +280,14 @@ def _build_function(
 _PROVIDED = {"python": RUNTIME_PROVIDED_PYTHON, "node": _node.PROVIDED_SCOPES}
 
 
-def _resolve(fn: FunctionConfig, work: Path, runner: Runner) -> Resolved:
+def _resolve(fn: FunctionConfig, work: Path, runner: Runner, cache: Cache | None) -> tuple[Resolved, Path, Path | None]:
+    """What was resolved, the directory holding it, and its cache entry (None: not cached)."""
+    if fn.runtime.language == "python" and fn.kind != "prebuilt" and cache is not None:
+        return _reuse.resolve_cached(fn, work, runner, cache)
+    return _resolve_here(fn, work, runner), work / "deps", None
+
+
+def _resolve_here(fn: FunctionConfig, work: Path, runner: Runner) -> Resolved:
     if fn.kind == "prebuilt":
         return Resolved(lock=None, direct=frozenset(), installer="none")
     if fn.runtime.language != "node":
@@ -202,11 +305,24 @@ def _node_keep(rel: str, is_dir: bool) -> bool:
 
 
 def _stage(
-    fn: FunctionConfig, resolved: Resolved, work: Path, out_dir: Path, *, warnings: list[str], notify: EventHandler
+    fn: FunctionConfig,
+    resolved: Resolved,
+    deps_dir: Path,
+    work: Path,
+    out_dir: Path,
+    *,
+    entry: Path | None,
+    warnings: list[str],
+    notify: EventHandler,
 ) -> StagingTree:
-    deps_dir = work / "deps"
     keep = _node_keep if fn.runtime.language == "node" else (lambda rel, d: not installer_state(rel, d))
-    deps = scan(deps_dir, "deps", keep=keep) if deps_dir.is_dir() else StagingTree.of([])
+    deps = StagingTree.of([])
+    if deps_dir.is_dir():
+
+        def walk() -> StagingTree:
+            return scan(deps_dir, "deps", keep=keep)
+
+        deps = _reuse.site_tree(deps_dir.parent, walk) if entry is not None else walk()
     deps = normalize_scripts(deps, work / "scripts")
     if (resolved.built_wheel or fn.role == "layer") and not fn.source_set:
         return deps  # the project's own wheel carries its code; a layer has code only when told
@@ -309,10 +425,25 @@ def _audit(fn: FunctionConfig, tree: StagingTree) -> tuple[StagingTree, AuditRep
     return tree.without(report.drop), report
 
 
-def _bytecode(fn: FunctionConfig, tree: StagingTree, work: Path) -> tuple[StagingTree, BytecodeResult]:
+def _bytecode(
+    fn: FunctionConfig, tree: StagingTree, work: Path, entry: Path | None, cache: Cache | None
+) -> tuple[StagingTree, BytecodeResult]:
     if fn.bytecode == "none" or fn.runtime.language != "python" or fn.kind == "prebuilt":
         return tree, BytecodeResult(compiled=0, failed=0, interpreter=None, reason=None)
-    return compile_tree(tree, fn.runtime, work, root=layers.run_root(fn), python=fn.python)
+    assert fn.runtime.version is not None
+    root = layers.run_root(fn)
+    python = (_reuse.interpreter(cache, fn.runtime.version, fn.python) if cache else None) or fn.python
+    if entry is None:
+        return compile_tree(tree, fn.runtime, work, root=root, python=python)
+    # Cached dependencies keep their pyc next to them: a rebuild compiles only the project's code.
+    cached = StagingTree(entries=tuple(e for e in tree if e.source.is_relative_to(entry / "site")))
+    rest = tree.without(cached.paths())
+    # A pyc records the path it runs from (co_filename): one directory per interpreter version and root.
+    pyc_dir = entry / "pyc-cpython-{}{}-{}".format(*fn.runtime.version, make_key(root)[:12])
+    deps, done = compile_tree(cached, fn.runtime, pyc_dir, root=root, python=python, keep_existing=True)
+    code, more = compile_tree(rest, fn.runtime, work, root=root, python=python)
+    both = dataclasses.replace(more, compiled=done.compiled + more.compiled, failed=done.failed + more.failed)
+    return deps.merged(code), both
 
 
 def _emit(
@@ -324,12 +455,16 @@ def _emit(
     enforce: bool,
     warnings: list[str],
     delivery: ImageDelivery,
+    cache: Cache | None,
+    entry: Path | None,
 ) -> tuple[Artifact, SizeReport]:
     if fn.format == "image":
         return _emit_image(fn, tree, out_dir, delivery, enforce=enforce)
     dest = out_dir / (f"{fn.name}.zip" if fn.role == "function" else f"{fn.name}-layer.zip")
+    reuse = _reuse.reusable_members(entry, tree, fn.compression) if entry else {}
     with _archive.atomic_output(dest) as tmp:
-        artifact = get_emitter("zip" if fn.role == "function" else "layer").emit(tree, tmp)
+        emitter = ZipEmitter("zip" if fn.role == "function" else "layer", compression=fn.compression, reuse=reuse)
+        artifact = emitter.emit(tree, tmp)
         size = measure(tree, zipped_bytes=artifact.zipped_bytes, budget=fn.budget)
         if used:  # checked before the rename: a function too big with its layers is not written
             size, shared = _with_layers(fn, size, used, enforce=enforce)
@@ -337,6 +472,8 @@ def _emit(
         if size.over and enforce:
             first = next(f for f in size.findings if f.severity == "error")
             raise SizeLimitError(f"{dest.name}: {first.message}", report=size, hint=_size_hint(fn, size))
+        if cache is not None and entry is not None:
+            _reuse.remember_members(cache, entry, tree, artifact=tmp, mode=fn.compression, reused=reuse)
     return dataclasses.replace(artifact, path=dest), size
 
 

@@ -7,6 +7,7 @@ recompiles unless the zip ships valid pyc. Timestamp pyc are stale against the z
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -43,6 +44,7 @@ class BytecodeResult:
     reason: str | None  # why nothing was compiled
 
 
+@functools.cache  # each candidate costs a process start; parallel builds of many functions ask again and again
 def find_interpreter(version: tuple[int, int], explicit: Path | None = None) -> str | None:
     """An interpreter of exactly `version`: --python, this one, python3.X on PATH, or uv's."""
     candidates = [str(explicit)] if explicit else []
@@ -93,9 +95,19 @@ def _uv_find(version: tuple[int, int]) -> str | None:
 
 
 def compile_tree(
-    tree: StagingTree, runtime: runtimes.Runtime, work: Path, *, root: str, python: Path | None = None
+    tree: StagingTree,
+    runtime: runtimes.Runtime,
+    work: Path,
+    *,
+    root: str,
+    python: Path | None = None,
+    keep_existing: bool = False,
 ) -> tuple[StagingTree, BytecodeResult]:
-    """Add `__pycache__/*.cpython-3X.pyc` for every .py; `root` is where Lambda extracts the tree."""
+    """Add `__pycache__/*.cpython-3X.pyc` for every .py; `root` is where Lambda extracts the tree.
+
+    With `keep_existing`, a pyc already in `work` is used as it is: `work` is a cache entry's pyc
+    directory, next to sources that never change.
+    """
     assert runtime.version is not None
     interpreter = find_interpreter(runtime.version, python)
     if interpreter is None:
@@ -103,8 +115,10 @@ def compile_tree(
         return tree, BytecodeResult(compiled=0, failed=0, interpreter=None, reason=reason)
     tag = f"cpython-{runtime.version[0]}{runtime.version[1]}"
     jobs = [(e, _pyc_path(e.path, tag)) for e in tree if e.path.endswith(".py")]
-    plan = [(str(e.source), str(work / pyc), f"{root}/{e.path}") for e, pyc in jobs]
+    todo = [(e, pyc) for e, pyc in jobs if not (keep_existing and (work / pyc).is_file())]
+    plan = [(str(e.source), str(work / pyc), f"{root}/{e.path}") for e, pyc in todo]
     ok, bad = _run_compiler(interpreter, plan)
+    ok += len(jobs) - len(todo)
     added = [
         Entry(path=pyc, source=work / pyc, size=(work / pyc).stat().st_size, executable=False, origin="bytecode")
         for _, pyc in jobs

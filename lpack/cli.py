@@ -16,6 +16,7 @@ from lpack._console import Output
 from lpack.audit import AuditReport, Finding, audit_zip
 from lpack.build import BuildResult
 from lpack.build import build as run_build
+from lpack.cache import Cache
 from lpack.check import check as run_check
 from lpack.config import BuildConfig, FunctionConfig, Overrides, load_config
 from lpack.diff import diff as run_diff
@@ -144,6 +145,8 @@ def _output(ctx: click.Context, verbose: bool, quiet: bool, json_mode: bool) -> 
 )
 @click.option("--publish", "publish_layers", is_flag=True, help="Then publish every built layer (see lpack publish).")
 @_publish_options
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Artifacts built at once [one per core].")
+@click.option("--no-cache", is_flag=True, help="Neither read nor fill the cache (LPACK_CACHE_DIR, ~/.cache/lpack).")
 @_output_options
 @click.option("--verify", "verify_after", is_flag=True, help="Import each handler from its artifact afterwards.")
 @click.pass_context
@@ -157,6 +160,8 @@ def build(
     verify_after: bool,
     verbose: bool,
     quiet: bool,
+    jobs: int | None,
+    no_cache: bool,
     **options: Any,
 ) -> None:
     """Build the project's functions and layers into deterministic Lambda zips or container images."""
@@ -169,7 +174,7 @@ def build(
         config = load_config(project, overrides)
         if create_repository:
             _create_repository(config, given)
-        result = run_build(config, on_event=out.event)
+        result = run_build(config, on_event=out.event, use_cache=not no_cache, jobs=jobs)
     except LpackError as err:
         _fail(err, "build", report_file, json_mode, out)
     checked, failure = _verify_built(config, result) if verify_after else ([], None)
@@ -507,3 +512,23 @@ def _write_report(data: dict[str, Any], report_file: Path | None, json_mode: boo
             sys.exit(EXIT_USAGE)
     if json_mode:
         out.json(text)
+
+
+@main.group()
+def cache() -> None:
+    """Inspect or empty lpack's cache of locks, installed dependencies and results."""
+
+
+@cache.command("info")
+@click.pass_context
+def cache_info(ctx: click.Context) -> None:
+    """Where the cache is and what it holds."""
+    Output(quiet=ctx.obj["quiet"]).cache_info(Cache.default().info())
+
+
+@cache.command("clean")
+@click.pass_context
+def cache_clean(ctx: click.Context) -> None:
+    """Remove every cache entry (builds then install and compress afresh)."""
+    store = Cache.default()
+    Output(quiet=ctx.obj["quiet"]).cache_cleaned(store.root, store.clean())

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from lpack import runtimes
+from lpack._deflate import COMPRESSIONS, Compression
 from lpack._units import parse_size
 from lpack.audit import CODES as AUDIT_CODES
 from lpack.errors import ConfigError
@@ -101,6 +102,7 @@ class FunctionConfig:
     audit: AuditConfig = field(default_factory=AuditConfig)
     installer: Installer = "uv"
     bytecode: Bytecode = "auto"
+    compression: Compression = "default"  # zip deflate: fast (ISA-L 2), default (zlib-ng 6), small (zlib-ng 9)
     python: Path | None = None
     index: IndexOptions = field(default_factory=IndexOptions)
     role: ArtifactRole = "function"
@@ -362,6 +364,7 @@ _KEYS: dict[str, tuple[str, Callable[[object, _Where, str], object]]] = {
     "installer": ("installer", lambda v, w, k: _choice(v, ("uv", "pip"), w, k)),
     "edge": ("edge", lambda v, w, k: _choice(v, ("viewer", "origin"), w, k)),
     "bytecode": ("bytecode", lambda v, w, k: _choice(v, ("auto", "none"), w, k)),
+    "compression": ("compression", lambda v, w, k: _choice(v, COMPRESSIONS, w, k)),
     "python": ("python", lambda v, w, k: _expect(v, str, w, k, "an interpreter path")),
     "index-url": ("index_url", lambda v, w, k: _expect(v, str, w, k, "a URL")),
     "extra-index-urls": ("extra_index_urls", _str_list),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -52,20 +52,28 @@ def _is_bytecode(entry: Entry) -> bool:
     return "__pycache__" in entry.path.split("/") or entry.path.endswith((".pyc", ".pyo"))
 
 
-def _has_dir(names: frozenset[str]) -> Callable[[Entry], bool]:
-    # A directory of that name inside a package, never the top level: a distribution may be called "docs".
-    return lambda e: any(part in names for part in e.path.split("/")[1:-1])
-
-
 # The safe profile: (rule name, predicate over dependency entries). Order matters only for the report:
 # a file counts under the first rule that removes it.
 SAFE_RULES: tuple[tuple[str, Callable[[Entry], bool]], ...] = (
     ("bytecode caches", _is_bytecode),
     ("install records", lambda e: _in_dist_info(e) and PurePosixPath(e.path).name in _INSTALL_RECORDS),
     ("type stubs", lambda e: e.path.endswith(".pyi")),
-    ("docs and examples", _has_dir(_DOC_DIRS)),
     ("C/Cython sources and headers", lambda e: e.path.endswith(_C_SOURCES)),
 )
+
+
+def _doc_files(deps: list[Entry]) -> set[str]:
+    """Files under a docs/examples directory inside a package, unless that directory is itself an importable
+    package: botocore imports `botocore.docs` (so boto3 fails without it), and others do the same."""
+    packages = {e.path.rpartition("/")[0] for e in deps if e.path.endswith("/__init__.py")}
+    found = set()
+    for entry in deps:
+        parts = entry.path.split("/")
+        for i in range(1, len(parts) - 1):
+            if parts[i] in _DOC_DIRS and "/".join(parts[: i + 1]) not in packages:
+                found.add(entry.path)
+                break
+    return found
 
 
 def prune(
@@ -75,10 +83,13 @@ def prune(
     runtime_provided: Iterable[str] = (),
     direct: Iterable[str] = (),
     language: str = "python",
+    imports_of: Callable[[Entry], frozenset[str]] | None = None,
 ) -> tuple[StagingTree, PruneReport]:
     """Apply the profile, the runtime-provided exclusion and the user's patterns to `tree`.
 
     For Node.js, `runtime_provided` non-empty means: drop the AWS SDK v3 the runtime carries.
+    `imports_of(entry)` gives the modules a file imports (default: `file_imports`); a build passes one
+    that remembers the answers for cached dependencies, which never change.
     """
     keep = Patterns(config.keep)
     removals: list[tuple[str, set[str]]] = []
@@ -96,8 +107,9 @@ def prune(
     if config.profile == "safe" and language == "python":
         deps = [e for e in tree if e.origin == "deps"]
         removals.extend((name, {e.path for e in deps if rule(e)}) for name, rule in SAFE_RULES)
+        removals.append(("docs and examples", _doc_files(deps)))
         modules = [e for e in tree if e.path.endswith(".py")]  # the function's own code imports them too
-        removals.append(("package test suites", _unimported_test_dirs(deps, modules)))
+        removals.append(("package test suites", _unimported_test_dirs(deps, modules, imports_of or file_imports)))
     # Bytecode is never shipped from disk: timestamp pyc next to fixed zip dates is stale on every
     # cold start (aws-lambda-builders#924). The bytecode stage compiles hash-based pyc instead.
     removals.append(("bytecode caches", {e.path for e in tree if _is_bytecode(e) and e.origin != "bytecode"}))
@@ -122,13 +134,15 @@ def _apply(tree: StagingTree, removals: list[tuple[str, set[str]]], keep: Patter
     return tree.without(gone), PruneReport(rules=results, kept_by_user=len(saved))
 
 
-def _unimported_test_dirs(deps: list[Entry], modules: list[Entry]) -> set[str]:
+def _unimported_test_dirs(
+    deps: list[Entry], modules: list[Entry], imports_of: Callable[[Entry], frozenset[str]]
+) -> set[str]:
     """Files in dependencies' `tests/` or `test/` package directories that no module outside them imports."""
     candidates = {_test_dir(e.path) for e in deps} - {None}
     if not candidates:
         return set()
     outside = [e for e in modules if _test_dir(e.path) is None]
-    imported = _imported_dirs(outside, {c for c in candidates if c is not None})
+    imported = _imported_dirs(outside, {c for c in candidates if c is not None}, imports_of)
     doomed = {c for c in candidates if c is not None} - imported
     return {e.path for e in deps if _test_dir(e.path) in doomed}
 
@@ -144,17 +158,24 @@ def _test_dir(path: str) -> str | None:
 _IMPORT_WORD = re.compile(rb"\btests?\b")
 
 
-def _imported_dirs(modules: list[Entry], candidates: set[str]) -> set[str]:
+def _imported_dirs(
+    modules: list[Entry], candidates: set[str], imports_of: Callable[[Entry], frozenset[str]]
+) -> set[str]:
     """The candidate directories that some module imports, absolutely or relatively."""
     dotted = {c.replace("/", "."): c for c in candidates}
     found: set[str] = set()
     for entry in modules:
-        data = entry.source.read_bytes()
-        if not _IMPORT_WORD.search(data):
-            continue  # cheap filter: parse only files that mention a test package at all
-        for name in _imports(data, entry.path):
+        for name in imports_of(entry):
             found |= {c for d, c in dotted.items() if name == d or name.startswith(d + ".")}
     return found
+
+
+def file_imports(entry: Entry) -> frozenset[str]:
+    """Absolute names of the modules a file imports that may name a test package; others are not needed."""
+    data = entry.source.read_bytes()
+    if not _IMPORT_WORD.search(data):
+        return frozenset()  # cheap filter: parse only files that mention a test package at all
+    return frozenset(_imports(data, entry.path))
 
 
 def _imports(data: bytes, path: str) -> set[str]:
@@ -164,7 +185,7 @@ def _imports(data: bytes, path: str) -> set[str]:
         return set()
     package = path.split("/")[:-1]  # for pkg/mod.py and pkg/__init__.py alike, "." is pkg
     names: set[str] = set()
-    for node in ast.walk(module):
+    for node in _statements(module.body):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -172,6 +193,19 @@ def _imports(data: bytes, path: str) -> set[str]:
             names.add(base)
             names |= {f"{base}.{alias.name}" for alias in node.names}
     return names
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every statement, nested ones too, without visiting expressions: an import is always a statement,
+    and ast.walk over every node took seconds on pandas."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                stack.extend(value)
 
 
 def _absolute(node: ast.ImportFrom, package: list[str]) -> str:

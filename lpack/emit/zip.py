@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from lpack import _archive
+from lpack._deflate import Compression
+from lpack._zip import RawMember
 from lpack.emit import Artifact, ArtifactKind, describe
 from lpack.staging import StagingTree
 
@@ -11,9 +14,17 @@ class ZipEmitter:
     """A function zip (the tree at the root, as Lambda extracts it into /var/task) or a layer zip (the
     tree already carries its python/, bin/ and lib/ prefixes; Lambda extracts it into /opt)."""
 
-    def __init__(self, kind: ArtifactKind = "zip") -> None:
+    def __init__(
+        self,
+        kind: ArtifactKind = "zip",
+        *,
+        compression: Compression = "default",
+        reuse: Mapping[Path, RawMember] | None = None,
+    ) -> None:
         self.kind: ArtifactKind = kind
+        self.compression: Compression = compression
+        self.reuse = reuse  # members already compressed in a cached zip, by source file
 
     def emit(self, tree: StagingTree, out: Path) -> Artifact:
-        _archive.write_zip(tree, out)
+        _archive.write_zip(tree, out, compression=self.compression, reuse=self.reuse)
         return describe(self.kind, tree, out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import zipfile
@@ -12,6 +13,8 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from lpack import _keys
+from lpack.cache import Cache
 from lpack.config import FunctionConfig, _read_toml
 from lpack.errors import ConfigError, ResolveError
 from lpack.resolve._errors import explain_failure
@@ -39,21 +42,22 @@ def has_hashes(lock: Path) -> bool:
     return "--hash=" in lock.read_text(encoding="utf-8")
 
 
-def gather(fn: FunctionConfig, work: Path, runner: Runner) -> Inputs:
+def gather(fn: FunctionConfig, work: Path, runner: Runner, *, cache: Cache | None = None) -> Inputs:
+    """The lock to install (made for the target, or taken from `cache`) and the project's own wheel."""
     if fn.requirements is not None:
-        return _from_requirements(fn, fn.requirements, work, runner)
+        return _from_requirements(fn, fn.requirements, work, runner, cache)
     pyproject = fn.project_dir / "pyproject.toml"
     data = _read_toml(pyproject) if pyproject.is_file() else {}
     project = data.get("project") if isinstance(data.get("project"), dict) else None
     if project is None:
         return Inputs(lock=None, direct=frozenset())
     if "build-system" in data and not fn.source_set:
-        return _from_built_wheel(fn, project, work, runner)
+        return _from_built_wheel(fn, project, work, runner, cache)
     deps = [str(d) for d in project.get("dependencies", [])]
-    return _locked(fn, deps, work, runner, "pyproject.toml [project] dependencies")
+    return _locked(fn, deps, work, runner, "pyproject.toml [project] dependencies", cache=cache)
 
 
-def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runner) -> Inputs:
+def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runner, cache: Cache | None) -> Inputs:
     if not path.is_file():
         raise ConfigError(
             f"{display(path, fn.project_dir)}: requirements file not found",
@@ -62,7 +66,7 @@ def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runne
     if path.suffix == ".in":
         # The .in is the user's intent; lock it for this target, as pip-compile would, with hashes.
         lines = _requirement_lines(path)
-        return _locked(fn, lines, work, runner, display(path, fn.project_dir), source=path)
+        return _locked(fn, lines, work, runner, display(path, fn.project_dir), source=path, cache=cache)
     return Inputs(lock=path, direct=direct_names(path), label=display(path, fn.project_dir))
 
 
@@ -71,7 +75,14 @@ def _requirement_lines(path: Path) -> list[str]:
 
 
 def _locked(
-    fn: FunctionConfig, lines: list[str], work: Path, runner: Runner, what: str, *, source: Path | None = None
+    fn: FunctionConfig,
+    lines: list[str],
+    work: Path,
+    runner: Runner,
+    what: str,
+    *,
+    source: Path | None = None,
+    cache: Cache | None = None,
 ) -> Inputs:
     if not lines:
         return Inputs(lock=None, direct=frozenset())
@@ -80,9 +91,28 @@ def _locked(
         infile.write_text("\n".join(lines) + "\n")
     lock = work / "requirements.lock.txt"
     notes = [f"locked {what} with hashes"]
-    lock_requirements(fn, infile, lock, runner, what=what, notes=notes)
+    if cache is None:
+        lock_requirements(fn, infile, lock, runner, what=what, notes=notes)
+    else:
+        notes = _cached_lock(fn, lines, infile, lock, runner, what=what, cache=cache)
     names = {canonicalize_name(r.name) for r in map(_parse, lines) if r is not None}
     return Inputs(lock=lock, direct=frozenset(names), label=what, notes=tuple(notes))
+
+
+def _cached_lock(
+    fn: FunctionConfig, lines: list[str], infile: Path, lock: Path, runner: Runner, *, what: str, cache: Cache
+) -> list[str]:
+    """The lock from the cache, or made and kept there: no resolver run (and no index) on a rebuild."""
+
+    def make(entry: Path) -> None:
+        made = [f"locked {what} with hashes"]
+        lock_requirements(fn, infile, entry / "requirements.lock.txt", runner, what=what, notes=made)
+        (entry / "notes.json").write_text(json.dumps(made))
+
+    entry, hit = cache.obtain("locks", _keys.lock_key(fn, lines, infile), make)
+    shutil.copyfile(entry / "requirements.lock.txt", lock)
+    notes = list(json.loads((entry / "notes.json").read_text()))
+    return [*notes, f"lock for {what} from the cache"] if hit else notes
 
 
 def _parse(line: str) -> Requirement | None:
@@ -150,7 +180,9 @@ def direct_names(lock: Path) -> frozenset[str]:
     return frozenset(name for name, via in pins if not via or any(v.startswith("-r") for v in via))
 
 
-def _from_built_wheel(fn: FunctionConfig, project: dict[str, object], work: Path, runner: Runner) -> Inputs:
+def _from_built_wheel(
+    fn: FunctionConfig, project: dict[str, object], work: Path, runner: Runner, cache: Cache | None
+) -> Inputs:
     """Build the project with pypa/build, then lock its dependencies and install it after them."""
     out = work / "wheel"
     shutil.rmtree(out, ignore_errors=True)
@@ -167,7 +199,7 @@ def _from_built_wheel(fn: FunctionConfig, project: dict[str, object], work: Path
     wheel = wheels[0]
     _check_pure(wheel, fn)
     deps = _wheel_requires(wheel)
-    inputs = _locked(fn, deps, work, runner, f"{wheel.name} dependencies")
+    inputs = _locked(fn, deps, work, runner, f"{wheel.name} dependencies", cache=cache)
     name = canonicalize_name(str(project.get("name", wheel.name.split("-")[0])))
     return Inputs(
         lock=inputs.lock,

@@ -13,6 +13,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lpack.cache import Cache
 from lpack.config import FunctionConfig
 from lpack.resolve import _inputs
 from lpack.resolve._errors import explain_failure
@@ -49,10 +50,16 @@ def installer_state(rel: str, is_dir: bool) -> bool:
     return not is_dir and (rel == ".lock" or name in ("uv_cache.json", "direct_url.json"))
 
 
-def resolve(fn: FunctionConfig, dest: Path, work: Path, *, runner: Runner = run_subprocess) -> Resolved:
+def resolve(
+    fn: FunctionConfig, dest: Path, work: Path, *, runner: Runner = run_subprocess, cache: Cache | None = None
+) -> Resolved:
     """Install `fn`'s dependencies for its runtime and architecture into `dest`."""
     work.mkdir(parents=True, exist_ok=True)
-    inputs = _inputs.gather(fn, work, runner)
+    return install(fn, _inputs.gather(fn, work, runner, cache=cache), dest, runner)
+
+
+def install(fn: FunctionConfig, inputs: _inputs.Inputs, dest: Path, runner: Runner) -> Resolved:
+    """Install what `inputs` names (a lock, then the project's own wheel) into `dest`."""
     if inputs.lock is None and not inputs.wheels:
         return Resolved(lock=None, direct=inputs.direct, installer="none")
     installer, notes = "none", list(inputs.notes)

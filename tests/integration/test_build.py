@@ -96,10 +96,12 @@ def test_rebuilds_are_byte_identical_across_umask_tz_paths_and_file_order(tmp_pa
     first = copy_project("with-tests-dir", tmp_path / "a")
     second = tmp_path / "elsewhere" / "deeper" / "with-tests-dir"
     _copy_reversed(first, second)
-    one = lpack_subprocess("build", first, env={"TZ": "UTC"}, umask=0o022)
+    # Separate caches: each build installs, compiles and compresses everything itself.
+    one = lpack_subprocess("build", first, env={"TZ": "UTC", "LPACK_CACHE_DIR": str(tmp_path / "c1")}, umask=0o022)
     assert one.returncode == 0, one.stderr
     time.sleep(2)  # a clock tick that a timestamp leak would show
-    two = lpack_subprocess("build", second, env={"TZ": "Pacific/Chatham"}, umask=0o077)
+    env = {"TZ": "Pacific/Chatham", "LPACK_CACHE_DIR": str(tmp_path / "c2")}
+    two = lpack_subprocess("build", second, env=env, umask=0o077)
     assert two.returncode == 0, two.stderr
     zip_a, zip_b = first / "dist" / "with-tests-dir.zip", second / "dist" / "with-tests-dir.zip"
     with zipfile.ZipFile(zip_a) as a, zipfile.ZipFile(zip_b) as b:

@@ -177,6 +177,19 @@ def test_bad_prune_profile_lists_the_choices(tmp_path: Path) -> None:
     assert "none" in str(err)
 
 
+def test_compression_choice_suggests_close_name(tmp_path: Path) -> None:
+    err = _error(tmp_path, BASE + 'compression = "fastest"\n')
+    assert "compression" in str(err)
+    assert 'did you mean "fast"?' in str(err)
+
+
+@pytest.mark.parametrize(
+    ("line", "mode"), [("", "default"), ('compression = "fast"', "fast"), ('compression = "small"', "small")]
+)
+def test_compression_defaults_to_default_and_accepts_each_mode(tmp_path: Path, line: str, mode: str) -> None:
+    assert _only(_load(tmp_path, BASE + line + "\n")).compression == mode
+
+
 def test_installer_choice_suggests_close_name(tmp_path: Path) -> None:
     err = _error(tmp_path, BASE + 'installer = "pipx"\n')
     assert 'did you mean "pip"?' in str(err)

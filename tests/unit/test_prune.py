@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from lpack.config import PruneConfig
-from lpack.prune import PruneReport, prune
-from lpack.staging import Origin, StagingTree, scan
+from lpack.prune import PruneReport, file_imports, prune
+from lpack.staging import Entry, Origin, StagingTree, scan
 
 SAFE = PruneConfig()
 
@@ -70,6 +70,14 @@ def test_safe_profile_removes_and_counts_under_its_rule(tmp_path: Path, path: st
     assert _by_rule(report) == {rule: (1, 5)}
 
 
+def test_docs_directory_that_is_a_package_is_kept(tmp_path: Path) -> None:
+    # botocore/waiter.py imports botocore.docs.docstring: pruning it breaks `import boto3`.
+    files = {"botocore/docs/__init__.py": "", "botocore/docs/docstring.py": "x = 1\n", "botocore/docs/a/b.rst": ""}
+    kept, report = _pruned(tmp_path, {**KEPT, **files})
+    assert kept == set(KEPT) | set(files)
+    assert "docs and examples" not in _by_rule(report)
+
+
 def test_safe_profile_keeps_what_runs_and_what_importlib_metadata_reads(tmp_path: Path) -> None:
     kept, report = _pruned(tmp_path, KEPT)
     assert kept == set(KEPT)
@@ -118,6 +126,22 @@ def test_unimported_test_package_is_removed(tmp_path: Path) -> None:
     files, size = _by_rule(report)["package test suites"]
     assert files == 3
     assert size == sum(len(v) for k, v in TESTS.items() if "/tests/" in k)
+
+
+def test_imports_of_replaces_reading_the_files(tmp_path: Path) -> None:
+    # A build passes remembered answers for cached dependencies; they decide, not the files on disk.
+    tree = _tree(tmp_path / "deps", {**TESTS, "pkg/core.py": "import os\n"})
+    asked: list[str] = []
+
+    def remembered(entry: Entry) -> frozenset[str]:
+        asked.append(entry.path)
+        return frozenset({"pkg.tests.helpers"}) if entry.path == "pkg/core.py" else file_imports(entry)
+
+    kept, report = prune(tree, SAFE, imports_of=remembered)
+    assert set(TESTS) <= set(kept.paths())
+    assert "package test suites" not in _by_rule(report)
+    assert "pkg/core.py" in asked
+    assert file_imports(next(e for e in tree if e.path == "pkg/core.py")) == frozenset()
 
 
 @pytest.mark.parametrize(

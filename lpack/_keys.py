@@ -1,0 +1,106 @@
+"""Cache keys: everything that decides a lock, an installed tree or a whole artifact, hashed.
+
+A key that misses an input serves stale content, so each function names what it covers. Not covered on
+purpose: what an index serves for an unpinned requirements.in (as with any lock file, the lock is kept
+until an input changes or `lpack cache clean`), and the patch version of the bytecode interpreter.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from importlib import metadata
+from pathlib import Path
+
+from lpack._archive import source_date_epoch
+from lpack.cache import make_key
+from lpack.config import FunctionConfig
+from lpack.resolve._run import index_args
+from lpack.staging import StagingTree
+
+# Installer settings read from the environment (lpack passes PIP_* on to uv as UV_*).
+_ENV_PREFIXES = ("PIP_", "UV_")
+
+
+@functools.cache
+def tool_versions() -> str:
+    return f"lpack {_version('lpack')} {_code_stamp()}; uv {_version('uv')}; pip {_version('pip')}"
+
+
+def _code_stamp() -> str:
+    # A development install keeps one version string across changes to lpack itself: its files' sizes and
+    # times stand in for a release number, so a cached result never outlives the code that made it.
+    root = Path(__file__).parent
+    files = sorted(root.rglob("*.py"))
+    return make_key(*(f"{p.relative_to(root)} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in files))[:16]
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def installer_env() -> str:
+    return "\n".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith(_ENV_PREFIXES))
+
+
+def _target(fn: FunctionConfig) -> str:
+    return f"{fn.runtime!r}\n{fn.architecture}\n{' '.join(index_args(fn.index))}"
+
+
+def lock_key(fn: FunctionConfig, lines: list[str], infile: Path | None) -> str:
+    """A lock depends on the requirements, files they pull in with -r/-c, the target and the index."""
+    return make_key(
+        "lock", "\n".join(lines), *_referenced(lines, infile), _target(fn), tool_versions(), installer_env()
+    )
+
+
+def _referenced(lines: list[str], infile: Path | None) -> list[bytes]:
+    base = infile.parent if infile else Path.cwd()
+    found: list[bytes] = []
+    for line in lines:
+        option, _, value = line.partition(" ")
+        if option in ("-r", "-c", "--requirement", "--constraint") and (base / value.strip()).is_file():
+            found.append((base / value.strip()).read_bytes())
+    return found
+
+
+def deps_key(fn: FunctionConfig, lock: Path) -> str:
+    """An installed tree depends on the lock, the target, the installer and its version."""
+    return make_key("deps", lock.read_bytes(), _target(fn), fn.installer, tool_versions(), installer_env())
+
+
+def inputs_key(fn: FunctionConfig, out_dir: Path, code: StagingTree) -> str:
+    """Everything a function's artifact is made from: if this matches, the previous artifact is still right."""
+    files = [fn.project_dir / "pyproject.toml", fn.project_dir / "lpack.toml", fn.project_dir / ".lpackignore"]
+    if fn.requirements is not None:
+        files.append(fn.requirements)
+    listed = [f"{f}\0{f.read_bytes().hex() if f.is_file() else '-'}" for f in files]
+    links = [_listing(Path(link)) for link in fn.index.find_links if "://" not in link]
+    return make_key(
+        "artifact",
+        repr(fn),
+        str(out_dir),
+        str(source_date_epoch()),
+        tool_versions(),
+        installer_env(),
+        *listed,
+        *(_referenced(_lines(fn.requirements), fn.requirements) if fn.requirements else []),
+        *links,
+        code.content_hash(),
+    )
+
+
+def _lines(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    return [ln.split(" #")[0].strip() for ln in path.read_text(encoding="utf-8", errors="replace").splitlines()]
+
+
+def _listing(directory: Path) -> str:
+    # A local wheelhouse: a new or rebuilt wheel there may change what an unpinned lock resolves to.
+    if not directory.is_dir():
+        return f"{directory}: absent"
+    return "\n".join(f"{p.name} {p.stat().st_size}" for p in sorted(directory.iterdir()) if p.is_file())

@@ -1,0 +1,157 @@
+"""A content-addressed cache of locks, installed dependency trees and build results.
+
+Each entry lives at `<root>/<kind>/<key>/`, where the key is a sha256 of everything that decides the
+entry's content. An entry is made in a temporary directory inside the cache and renamed into place, so a
+reader sees a whole entry or none; a lock file (flock) per key makes a second builder of the same key wait
+for the first and reuse its work instead of installing twice. Files added to an existing entry later
+(compiled .pyc, the compressed-members zip) are each written to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from lpack.errors import LpackError
+
+Kind = Literal["locks", "deps", "results"]
+KINDS: tuple[Kind, ...] = ("locks", "deps", "results")
+LAYOUT = "1"  # bump when an entry's layout changes: old entries are then simply never hit
+
+
+def default_root() -> Path:
+    """LPACK_CACHE_DIR, else the platform's cache directory (XDG on Linux, ~/Library/Caches on macOS)."""
+    explicit = os.environ.get("LPACK_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "lpack"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "lpack"
+
+
+def make_key(*parts: str | bytes) -> str:
+    """sha256 over length-prefixed parts, so ("ab", "c") and ("a", "bc") differ."""
+    digest = hashlib.sha256(LAYOUT.encode())
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KindInfo:
+    kind: Kind
+    entries: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheInfo:
+    root: Path
+    kinds: tuple[KindInfo, ...]
+
+    @property
+    def bytes(self) -> int:
+        return sum(k.bytes for k in self.kinds)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cache:
+    root: Path
+
+    @classmethod
+    def default(cls) -> Cache:
+        return cls(root=default_root())
+
+    def path(self, kind: Kind, key: str) -> Path:
+        return self.root.resolve() / kind / key
+
+    def get(self, kind: Kind, key: str) -> Path | None:
+        entry = self.path(kind, key)
+        return entry if entry.is_dir() else None
+
+    @contextmanager
+    def locked(self, kind: Kind, key: str) -> Iterator[None]:
+        """Hold the key's lock: other processes (and threads) building the same key wait here."""
+        locks = self._mkdir(self.root / "locks")
+        with (locks / f"{kind}-{key}.lock").open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def obtain(self, kind: Kind, key: str, make: Callable[[Path], object]) -> tuple[Path, bool]:
+        """The entry for `key`, made by `make(tmpdir)` if missing; also whether it was already there."""
+        found = self.get(kind, key)
+        if found is not None:
+            return found, True
+        with self.locked(kind, key):
+            found = self.get(kind, key)  # made by another builder while we waited
+            if found is not None:
+                return found, True
+            tmp = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=self._mkdir(self.root / "tmp")))
+            try:
+                make(tmp)
+                self._mkdir(self.root / kind)
+                tmp.rename(self.path(kind, key))
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return self.path(kind, key), False
+
+    def write_file(self, dest: Path, write: Callable[[Path], None]) -> None:
+        """Replace `dest` (inside an entry) atomically with what `write(tmp_path)` produces."""
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+        os.close(fd)
+        try:
+            write(Path(tmp))
+            Path(tmp).replace(dest)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def info(self) -> CacheInfo:
+        return CacheInfo(root=self.root, kinds=tuple(_kind_info(self.root / k, k) for k in KINDS))
+
+    def clean(self) -> int:
+        """Remove every entry; returns the bytes freed. Builds running meanwhile redo their work."""
+        freed = self.info().bytes
+        for name in (*KINDS, "interpreters", "tmp", "locks"):
+            shutil.rmtree(self.root / name, ignore_errors=True)
+        return freed
+
+    def _mkdir(self, path: Path) -> Path:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise LpackError(
+                f"cache directory {path}: {err.strerror}",
+                hint="set LPACK_CACHE_DIR to a writable directory",
+            ) from None
+        return path
+
+
+def _kind_info(directory: Path, kind: Kind) -> KindInfo:
+    entries = [p for p in directory.iterdir() if p.is_dir()] if directory.is_dir() else []
+    return KindInfo(kind=kind, entries=len(entries), bytes=sum(_du(e) for e in entries))
+
+
+def _du(directory: Path) -> int:
+    return sum(f.stat().st_size for f in _files(directory))
+
+
+def _files(directory: Path) -> Iterable[Path]:
+    for base, _dirs, files in os.walk(directory):
+        for name in files:
+            path = Path(base) / name
+            if not path.is_symlink():
+                yield path
