@@ -5,12 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection
-from elftools.elf.segments import InterpSegment
+if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
 
 MAGIC = b"\x7fELF"
 # Machine names as wheel tags and `uname -m` spell them; Lambda's "arm64" is "aarch64" here.
@@ -28,6 +26,10 @@ class ElfInfo:
 
 def read(path: Path) -> ElfInfo | None:
     """Facts about the ELF file at `path`; None when it starts like ELF but does not parse."""
+    # pyelftools is imported on first use: a build that reuses its artifact never reads an ELF file.
+    from elftools.common.exceptions import ELFError  # noqa: PLC0415
+    from elftools.elf.elffile import ELFFile  # noqa: PLC0415
+
     try:
         with path.open("rb") as fh:
             elf = ELFFile(fh)
@@ -46,6 +48,9 @@ def read(path: Path) -> ElfInfo | None:
 
 
 def _dynamic(elf: ELFFile) -> tuple[list[str], list[tuple[int, ...]]]:
+    from elftools.elf.dynamic import DynamicSection  # noqa: PLC0415
+    from elftools.elf.gnuversions import GNUVerNeedSection  # noqa: PLC0415
+
     needed: list[str] = []
     versions: list[tuple[int, ...]] = []
     for section in elf.iter_sections():
@@ -63,6 +68,8 @@ def _glibc(name: str) -> tuple[int, ...]:
 
 
 def _interpreter(elf: ELFFile) -> str | None:
+    from elftools.elf.segments import InterpSegment  # noqa: PLC0415
+
     for segment in elf.iter_segments():
         if isinstance(segment, InterpSegment):
             return segment.get_interp_name()

@@ -20,12 +20,8 @@ from lpack.bytecode import BytecodeResult, compile_tree
 from lpack.cache import Cache, make_key
 from lpack.config import ArtifactRole, BuildConfig, FunctionConfig, ImageDelivery
 from lpack.emit import Artifact, get_emitter
-from lpack.emit.image import ImageOptions
 from lpack.emit.zip import ZipEmitter
 from lpack.errors import AuditError, ConfigError, LpackError, SizeLimitError
-from lpack.oci import layout as oci_layout
-from lpack.oci.deliver import deliver
-from lpack.oci.reference import parse_reference
 from lpack.prune import PruneReport, prune
 from lpack.resolve._run import Runner, run_subprocess, target_label
 from lpack.resolve.node import resolve_node
@@ -480,6 +476,12 @@ def _emit(
 def _emit_image(
     fn: FunctionConfig, tree: StagingTree, out_dir: Path, delivery: ImageDelivery, *, enforce: bool
 ) -> tuple[Artifact, SizeReport]:
+    # Image machinery is imported when an image is built: zip builds and no-change rebuilds start faster.
+    from lpack.emit.image import ImageOptions  # noqa: PLC0415
+    from lpack.oci import layout as oci_layout  # noqa: PLC0415
+    from lpack.oci.deliver import deliver  # noqa: PLC0415
+    from lpack.oci.reference import parse_reference  # noqa: PLC0415
+
     layouts = [o.removeprefix("oci:") for o in delivery.outputs if o.startswith("oci:")]
     dest = Path(layouts[0]).resolve() if layouts else out_dir / f"{fn.name}.oci"
     ref = parse_reference(delivery.push) if delivery.push else None

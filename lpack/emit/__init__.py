@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -49,16 +47,14 @@ def describe(kind: ArtifactKind, tree: StagingTree, path: Path) -> Artifact:
 
 def get_emitter(kind: ArtifactKind, **options: Any) -> Emitter:
     """The emitter for `kind`; `options` go to its constructor (the image emitter takes `options=ImageOptions`)."""
-    # Imported here: emitters import this module for Artifact.
-    from lpack.emit.image import ImageEmitter  # noqa: PLC0415
+    # Imported here: emitters import this module for Artifact, and the image one pulls in the OCI code.
+    if kind == "image":
+        from lpack.emit.image import ImageEmitter  # noqa: PLC0415
+
+        return ImageEmitter(**options)
     from lpack.emit.zip import ZipEmitter  # noqa: PLC0415
 
-    emitters: dict[str, Callable[..., Emitter]] = {
-        "zip": ZipEmitter,
-        "layer": functools.partial(ZipEmitter, "layer"),
-        "image": ImageEmitter,
-    }
-    return emitters[kind](**options)
+    return ZipEmitter(kind, **options)
 
 
 __all__ = ["Artifact", "ArtifactKind", "Emitter", "describe", "get_emitter"]
