@@ -151,6 +151,11 @@ def _with_layers(
     return dataclasses.replace(size, findings=(*size.findings, *findings)), warnings
 
 
+def artifact_path(fn: FunctionConfig, out_dir: Path) -> Path:
+    """Where a zip artifact goes: dist/NAME.zip for a function, dist/NAME-layer.zip for a layer."""
+    return out_dir / (f"{fn.name}.zip" if fn.role == "function" else f"{fn.name}-layer.zip")
+
+
 def _build_function(
     fn: FunctionConfig,
     out_dir: Path,
@@ -162,7 +167,7 @@ def _build_function(
     delivery: ImageDelivery,
     cache: Cache | None,
 ) -> FunctionResult:
-    dest = out_dir / (f"{fn.name}.zip" if fn.role == "function" else f"{fn.name}-layer.zip")
+    dest = artifact_path(fn, out_dir)
     key = _inputs_key(fn, out_dir, used, enforce) if cache is not None else None
     if cache is not None and key is not None:
         previous = _reused(fn, dest, cache, key)
@@ -456,7 +461,7 @@ def _emit(
 ) -> tuple[Artifact, SizeReport]:
     if fn.format == "image":
         return _emit_image(fn, tree, out_dir, delivery, enforce=enforce)
-    dest = out_dir / (f"{fn.name}.zip" if fn.role == "function" else f"{fn.name}-layer.zip")
+    dest = artifact_path(fn, out_dir)
     reuse = _reuse.reusable_members(entry, tree, fn.compression) if entry else {}
     with _archive.atomic_output(dest) as tmp:
         emitter = ZipEmitter("zip" if fn.role == "function" else "layer", compression=fn.compression, reuse=reuse)
