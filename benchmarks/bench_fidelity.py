@@ -25,12 +25,12 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from lpack.audit import audit
+from lpack.audit.checks import audit
 from lpack.bytecode import compile_tree
 from lpack.emit import get_emitter
 from lpack.runtimes import get_runtime
-from lpack.staging import StagingTree, scan
-from lpack.verify import verify
+from lpack.staging.tree import StagingTree, scan
+from lpack.tools.verify import verify
 
 _RUNTIME = get_runtime(f"python{sys.version_info[0]}.{sys.version_info[1]}")
 _PACKAGES = ("rich", "pygments", "markdown_it", "mdurl")  # rich and what it imports

@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # tests/integration/_servers.py starts the servers
 
-from lpack.publish import PublishResult, PublishTarget, publish_layer, upload_artifact  # noqa: E402
+from lpack.publish.layers import PublishResult, PublishTarget, publish_layer, upload_artifact  # noqa: E402
 from tests.integration._servers import Moto, SeaweedFS, client  # noqa: E402
 
 BUCKET = "bench-layers"

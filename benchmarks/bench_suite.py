@@ -33,10 +33,10 @@ from pathlib import Path
 
 from bench_build import bench_env, human, run, table
 
-from lpack import _archive
-from lpack._deflate import COMPRESSIONS
+from lpack.archive import writer as _archive
+from lpack.archive.deflate import COMPRESSIONS
 from lpack.runtimes import get_runtime, uv_platform
-from lpack.staging import scan
+from lpack.staging.tree import scan
 
 PYTHON = "3.12"
 _PLATFORMS = [f"manylinux_2_{minor}_x86_64" for minor in range(17, 35)]  # AL2023: glibc 2.34, every minor

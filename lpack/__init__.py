@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lpack.build import BuildResult, Event, FunctionResult, build
-from lpack.config import BuildConfig, FunctionConfig, Overrides, load_config
+from lpack.config.load import BuildConfig, FunctionConfig, Overrides, load_config
 from lpack.errors import LpackError
+from lpack.pipeline.build import BuildResult, Event, FunctionResult, build
 
 __version__ = "0.1.0.dev0"
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from lpack.cli import main
+from lpack.cli.commands import main
 
 if __name__ == "__main__":
     main()

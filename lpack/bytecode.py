@@ -19,7 +19,7 @@ from pathlib import Path
 from uv import find_uv_bin
 
 from lpack import runtimes
-from lpack.staging import Entry, StagingTree
+from lpack.staging.tree import Entry, StagingTree
 
 # Runs inside the target interpreter: compiles each (source, pyc, display path) from stdin.
 _COMPILER = r"""

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lpack import runtimes
-from lpack._units import format_size
-from lpack.config import FunctionConfig
+from lpack.config.load import FunctionConfig
 from lpack.errors import ConfigError, EmitError, SizeLimitError
 from lpack.size import Finding, SizeReport
-from lpack.staging import StagingTree, scan
+from lpack.staging.tree import StagingTree, scan
+from lpack.units import format_size
 
 TASK_ROOT = "/var/task"  # where a function zip is extracted (LAMBDA_TASK_ROOT)
 _VERSIONED_EXTENSION = re.compile(r"\.cpython-3(\d+)-")

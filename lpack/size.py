@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lpack import runtimes
-from lpack._packages import Member, Package, packages
-from lpack._units import format_size
-from lpack.config import Budget
-from lpack.staging import StagingTree
+from lpack.config.load import Budget
+from lpack.staging.packages import Member, Package, packages
+from lpack.staging.tree import StagingTree
+from lpack.units import format_size
 
 Severity = Literal["error", "warning"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lpack._patterns import Patterns
-from lpack.staging import StagingTree, scan
+from lpack.staging.patterns import Patterns
+from lpack.staging.tree import StagingTree, scan
 
 # Never packed unless the user lists them in `include`: secrets, VCS data, environments, build output
 # and the project's own test suite. Found ones are named in a warning so nothing vanishes silently.

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from lpack.oci import ImageInfo
-from lpack.staging import StagingTree, file_sha256
+from lpack.staging.tree import StagingTree, file_sha256
 
 ArtifactKind = Literal["zip", "layer", "image"]
 

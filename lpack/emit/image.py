@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lpack import _archive
+from lpack.archive import writer as _archive
 from lpack.emit import Artifact, ArtifactKind
 from lpack.errors import RegistryError
 from lpack.oci import (
@@ -32,7 +32,7 @@ from lpack.oci import (
 from lpack.oci import layout as oci_layout
 from lpack.oci.base import BaseImage, resolve_base
 from lpack.runtimes import Arch
-from lpack.staging import Entry, StagingTree, file_sha256
+from lpack.staging.tree import Entry, StagingTree, file_sha256
 
 TASK_ROOT = "/var/task"  # LAMBDA_TASK_ROOT in every AWS base image [images-create.html]
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from lpack import _archive
-from lpack._deflate import Compression
-from lpack._zip import RawMember
+from lpack.archive import writer as _archive
+from lpack.archive.deflate import Compression
+from lpack.archive.zipformat import RawMember
 from lpack.emit import Artifact, ArtifactKind, describe
-from lpack.staging import StagingTree
+from lpack.staging.tree import StagingTree
 
 
 class ZipEmitter:

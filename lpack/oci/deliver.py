@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from lpack import _archive
+from lpack.archive import writer as _archive
 from lpack.errors import EmitError
 from lpack.oci import Descriptor, ImageInfo
 from lpack.oci.docker_archive import write_archive

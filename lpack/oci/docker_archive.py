@@ -14,11 +14,11 @@ import tarfile
 from pathlib import Path
 from typing import IO, Any
 
-from lpack import _archive
+from lpack.archive import writer as _archive
 from lpack.errors import EmitError
 from lpack.oci import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, Descriptor, canonical_json, sha256_digest
 from lpack.oci import layout as oci_layout
-from lpack.staging import file_sha256
+from lpack.staging.tree import file_sha256
 
 
 def write_archive(layout: Path, manifest: Descriptor, dest: Path, *, repo_tags: tuple[str, ...]) -> None:

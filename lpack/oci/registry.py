@@ -24,7 +24,7 @@ from typing import IO, Any, NoReturn
 
 from lpack.errors import RegistryError
 from lpack.oci import INDEXES, MANIFESTS, Descriptor
-from lpack.oci._auth import Credentials, credentials_for
+from lpack.oci.auth import Credentials, credentials_for
 from lpack.oci.reference import Reference
 
 log = logging.getLogger("lpack")

@@ -6,10 +6,10 @@ import re
 
 from packaging.utils import canonicalize_name
 
-from lpack.config import FunctionConfig
+from lpack.config.load import FunctionConfig
 from lpack.errors import ResolveError
 from lpack.resolve import _offered
-from lpack.resolve._run import target_label
+from lpack.resolve.runner import target_label
 
 NO_MATCHING_TAG = re.compile(
     r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==(?P<version>[^\s`]+))? has no wheels with a matching "

@@ -13,13 +13,13 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from lpack import _keys
 from lpack.cache import Cache
-from lpack.config import FunctionConfig, _read_toml
+from lpack.config.load import FunctionConfig, _read_toml
 from lpack.errors import ConfigError, ResolveError
+from lpack.resolve import keys as _keys
 from lpack.resolve._errors import explain_failure
 from lpack.resolve._pip import pip_fallback_note, pip_lock, uv_falls_short
-from lpack.resolve._run import Runner, index_args, installer_env, target_label, uv_bin, uv_env, uv_target_args
+from lpack.resolve.runner import Runner, index_args, installer_env, target_label, uv_bin, uv_env, uv_target_args
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,10 +13,10 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from lpack import runtimes
-from lpack.config import FunctionConfig
+from lpack.config.load import FunctionConfig
 from lpack.errors import ResolveError
 from lpack.resolve._errors import NO_MATCHING_TAG, explain_failure
-from lpack.resolve._run import Runner, index_args, installer_env
+from lpack.resolve.runner import Runner, index_args, installer_env
 
 
 def uv_glibc(fn: FunctionConfig) -> tuple[int, int]:

@@ -13,9 +13,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from lpack.config import FunctionConfig
+from lpack.config.load import FunctionConfig
 from lpack.errors import ConfigError, ResolveError
-from lpack.resolve._run import Runner, installer_env, run_subprocess, target_label
+from lpack.resolve.runner import Runner, installer_env, run_subprocess, target_label
 
 _NPM_CPU = {"x86_64": "x64", "arm64": "arm64"}
 _HOST_CPU = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}

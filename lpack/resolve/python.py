@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lpack.cache import Cache
-from lpack.config import FunctionConfig
+from lpack.config.load import FunctionConfig
 from lpack.resolve import _inputs
 from lpack.resolve._errors import explain_failure
 from lpack.resolve._pip import pip_fallback_note, pip_install, uv_falls_short
-from lpack.resolve._run import (
+from lpack.resolve.runner import (
     Runner,
     index_args,
     run_subprocess,

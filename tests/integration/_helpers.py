@@ -11,7 +11,7 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-from lpack.cli import main
+from lpack.cli.commands import main
 
 EM_X86_64 = 62
 EM_AARCH64 = 183

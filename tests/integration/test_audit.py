@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from lpack.bytecode import find_interpreter
-from lpack.report import SCHEMA_PATH
+from lpack.cli.report import SCHEMA_PATH
 from tests.conftest import WHEELS, MakeProject
 from tests.integration._helpers import build_json, lpack, names, unzip_read_only
 

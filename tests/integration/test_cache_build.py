@@ -13,7 +13,7 @@ import pytest
 
 from lpack import build, load_config
 from lpack.cache import Cache
-from lpack.resolve._run import run_subprocess
+from lpack.resolve.runner import run_subprocess
 from tests.conftest import MakeProject
 from tests.integration._helpers import build_json, lpack, names
 

@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from lpack.report import SCHEMA_PATH
+from lpack.cli.report import SCHEMA_PATH
 from tests.conftest import MakeProject
 from tests.integration._helpers import build_json, lpack
 

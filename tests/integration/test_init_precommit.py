@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lpack.init import available
+from lpack.tools.init import available
 from tests.integration._helpers import build_json, lpack
 from tests.integration._oci import make_base
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lpack.bytecode import find_interpreter
-from lpack.config import load_config
+from lpack.config.load import load_config
 from lpack.errors import ConfigError, SizeLimitError
 from lpack.layers import Part, check_stack
 from tests.conftest import MakeProject

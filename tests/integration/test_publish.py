@@ -14,9 +14,10 @@ from typing import Any
 import jsonschema
 import pytest
 
-from lpack.config import load_config
+from lpack.cli.report import SCHEMA_PATH
+from lpack.config.load import load_config
 from lpack.errors import ConfigError, PublishError
-from lpack.publish import (
+from lpack.publish.layers import (
     SHA256_TAG,
     PublishTarget,
     UploadProgress,
@@ -27,7 +28,6 @@ from lpack.publish import (
     publish_layer,
     upload_artifact,
 )
-from lpack.report import SCHEMA_PATH
 from tests.conftest import MakeProject
 from tests.integration._helpers import lpack
 from tests.integration._servers import Moto, SeaweedFS, client
@@ -225,7 +225,7 @@ def test_ecr_credentials_and_repository(moto: Moto) -> None:
 def test_image_push_auth_and_create_repository_through_the_standard_chain(
     moto: Moto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lpack.oci._auth import from_ecr  # noqa: PLC0415
+    from lpack.oci.auth import from_ecr  # noqa: PLC0415
 
     host = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
     monkeypatch.setenv("AWS_ENDPOINT_URL_ECR", moto.url)  # botocore's per-service endpoint variable

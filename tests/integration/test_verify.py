@@ -10,10 +10,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from lpack._verify_node import find_node
 from lpack.bytecode import find_interpreter
+from lpack.cli.report import SCHEMA_PATH
 from lpack.errors import EXIT_NO_INTERPRETER
-from lpack.report import SCHEMA_PATH
+from lpack.tools.verify_node import find_node
 from tests.conftest import WHEELS, MakeProject
 from tests.integration._helpers import build_json, lpack
 

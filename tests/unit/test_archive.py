@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from zlib_ng import zlib_ng
 
-from lpack import _archive, _deflate
-from lpack import _zip as zip_writer
+from lpack.archive import deflate as _deflate
+from lpack.archive import writer as _archive
+from lpack.archive import zipformat as zip_writer
 from lpack.errors import EmitError
-from lpack.staging import Entry, StagingTree, scan
+from lpack.staging.tree import Entry, StagingTree, scan
 
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")  # PKWARE APPNOTE 4.3.7, 30 bytes
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from lpack.audit import AuditReport, Finding, audit
-from lpack.config import load_config
+from lpack.audit.checks import AuditReport, Finding, audit
+from lpack.config.load import load_config
 from lpack.errors import ConfigError
 from lpack.runtimes import Arch, get_runtime
-from lpack.staging import scan
+from lpack.staging.tree import scan
 from tests.conftest import WHEELS
 
 NATIVE_X86 = "lp_native-1.0-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"

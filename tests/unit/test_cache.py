@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lpack import _reuse
 from lpack.cache import Cache, default_root, make_key
+from lpack.pipeline import reuse as _reuse
 
 
 def test_default_root_follows_lpack_cache_dir_then_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

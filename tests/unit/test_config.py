@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from lpack import runtimes
-from lpack.config import BuildConfig, FunctionConfig, Overrides, load_config
+from lpack.config.load import BuildConfig, FunctionConfig, Overrides, load_config
 from lpack.errors import EXIT_USAGE, ConfigError
 
 BASE = 'runtime = "python3.12"\nhandler = "app.handler"\n'

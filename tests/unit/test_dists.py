@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lpack._dists import distributions, removable_paths
-from lpack.staging import StagingTree, scan
+from lpack.staging.dists import distributions, removable_paths
+from lpack.staging.tree import StagingTree, scan
 
 PROVIDED = {"boto3", "botocore", "s3transfer"}
 

@@ -13,16 +13,17 @@ from typing import Any
 
 import pytest
 
-from lpack import _archive, runtimes
-from lpack.config import Budget, Overrides, load_config
+from lpack import runtimes
+from lpack.archive import writer as _archive
+from lpack.config.load import Budget, Overrides, load_config
 from lpack.emit.image import image_config, split_layers
 from lpack.errors import ConfigError
 from lpack.oci import LayerInfo
-from lpack.oci._auth import from_docker_config, is_ecr
+from lpack.oci.auth import from_docker_config, is_ecr
 from lpack.oci.reference import parse_reference
 from lpack.oci.registry import plain_http
 from lpack.size import measure_image
-from lpack.staging import Entry, StagingTree, scan
+from lpack.staging.tree import Entry, StagingTree, scan
 
 LONG = "pkg/" + "d" * 120 + "/" + "f" * 120 + ".py"  # over ustar's 255-character name limit
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from lpack.config import PruneConfig
-from lpack.prune import PruneReport, file_imports, prune
-from lpack.staging import Entry, Origin, StagingTree, scan
+from lpack.config.load import PruneConfig
+from lpack.prune.rules import PruneReport, file_imports, prune
+from lpack.staging.tree import Entry, Origin, StagingTree, scan
 
 SAFE = PruneConfig()
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from lpack import runtimes
-from lpack.config import Budget
+from lpack.config.load import Budget
 from lpack.size import Contributor, SizeReport, largest, measure
-from lpack.staging import Entry, StagingTree
+from lpack.staging.tree import Entry, StagingTree
 
 MiB = 1024 * 1024
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from lpack import runtimes
-from lpack._units import format_size, parse_size
+from lpack.units import format_size, parse_size
 
 
 @pytest.mark.parametrize(

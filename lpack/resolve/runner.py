@@ -12,8 +12,8 @@ from typing import Protocol
 from uv import find_uv_bin
 
 from lpack import runtimes
-from lpack._archive import source_date_epoch
-from lpack.config import FunctionConfig, IndexOptions
+from lpack.archive.writer import source_date_epoch
+from lpack.config.load import FunctionConfig, IndexOptions
 
 log = logging.getLogger("lpack")
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from lpack import runtimes
-from lpack._deflate import COMPRESSIONS, Compression
-from lpack._units import parse_size
-from lpack.audit import CODES as AUDIT_CODES
+from lpack.archive.deflate import COMPRESSIONS, Compression
+from lpack.audit.checks import CODES as AUDIT_CODES
 from lpack.errors import ConfigError
 from lpack.runtimes import Arch
+from lpack.units import parse_size
 
 if sys.version_info >= (3, 11):
     import tomllib

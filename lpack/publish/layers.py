@@ -14,10 +14,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lpack import _s3upload, runtimes
-from lpack.config import PublishConfig
+from lpack import runtimes
+from lpack.config.load import PublishConfig
 from lpack.errors import ConfigError, LpackError, PublishError, SizeLimitError
-from lpack.staging import file_sha256
+from lpack.publish import s3 as _s3upload
+from lpack.staging.tree import file_sha256
 
 if TYPE_CHECKING:
     import boto3

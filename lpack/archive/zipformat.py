@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from lpack._deflate import BACKENDS, Compression
+from lpack.archive.deflate import BACKENDS, Compression
 from lpack.errors import EmitError
-from lpack.staging import Entry, StagingTree
+from lpack.staging.tree import Entry, StagingTree
 
 FILE_MODE = 0o644
 EXEC_MODE = 0o755

@@ -11,13 +11,14 @@ import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lpack import _dists, runtimes
-from lpack._patterns import Patterns
-from lpack._units import format_size
-from lpack.build import EventHandler, FunctionResult, build
-from lpack.config import BuildConfig, FunctionConfig
-from lpack.resolve._run import Runner, run_subprocess
-from lpack.staging import StagingTree, scan
+from lpack import runtimes
+from lpack.config.load import BuildConfig, FunctionConfig
+from lpack.pipeline.build import EventHandler, FunctionResult, build
+from lpack.resolve.runner import Runner, run_subprocess
+from lpack.staging import dists as _dists
+from lpack.staging.patterns import Patterns
+from lpack.staging.tree import StagingTree, scan
+from lpack.units import format_size
 
 # Files a function rarely needs at run time that the safe profile keeps (they can be imported or read).
 # Each is offered as a `prune.remove` pattern when it holds enough bytes to matter.

@@ -53,7 +53,7 @@ def from_ecr(host: str) -> Credentials:
 
     The standard AWS chain applies: credentials, profile, and AWS_ENDPOINT_URL_ECR for a local server.
     """
-    from lpack.publish import ecr_credentials  # noqa: PLC0415 - boto3 is optional: only ECR pushes need it
+    from lpack.publish.layers import ecr_credentials  # noqa: PLC0415 - boto3 is optional: only ECR pushes need it
 
     try:
         return ecr_credentials(host)

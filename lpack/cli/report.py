@@ -7,20 +7,20 @@ from pathlib import Path
 from typing import Any
 
 from lpack import runtimes
-from lpack._packages import Package
-from lpack.audit import AuditReport, Finding
-from lpack.build import BuildResult, FunctionResult
-from lpack.check import CheckResult
-from lpack.diff import ArtifactDiff, describe
-from lpack.inspection import Inspection
+from lpack.audit.checks import AuditReport, Finding
 from lpack.oci import ImageInfo
-from lpack.publish import PublishResult
+from lpack.pipeline.build import BuildResult, FunctionResult
+from lpack.publish.layers import PublishResult
 from lpack.size import SizeReport
-from lpack.verify import VerifyResult
+from lpack.staging.packages import Package
+from lpack.tools.check import CheckResult
+from lpack.tools.diff import ArtifactDiff, describe
+from lpack.tools.inspect import Inspection
+from lpack.tools.verify import VerifyResult
 
 SCHEMA_VERSION = 1
 # The JSON Schema every report validates against (tests/integration/test_check.py checks each command).
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "report-v1.schema.json"
+SCHEMA_PATH = Path(__file__).parents[1] / "schemas" / "report-v1.schema.json"
 
 
 def packages_json(found: Iterable[Package]) -> list[dict[str, Any]]:

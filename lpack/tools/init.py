@@ -8,7 +8,7 @@ from pathlib import Path
 from lpack.errors import ConfigError
 
 # Shipped inside the package (lpack/_templates links to the repository's templates/ directory).
-TEMPLATES = Path(__file__).parent / "_templates"
+TEMPLATES = Path(__file__).parents[1] / "_templates"
 _PLACEHOLDER = "my-function"
 
 

@@ -20,18 +20,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from lpack import _keys
-from lpack._archive import write_zip
-from lpack._deflate import Compression
-from lpack._zip import RawMember, read_members
+from lpack.archive.deflate import Compression
+from lpack.archive.writer import write_zip
+from lpack.archive.zipformat import RawMember, read_members
 from lpack.bytecode import find_interpreter
 from lpack.cache import Cache, make_key
-from lpack.config import FunctionConfig
-from lpack.prune import file_imports
+from lpack.config.load import FunctionConfig
+from lpack.prune.rules import file_imports
 from lpack.resolve import _inputs
-from lpack.resolve._run import Runner
+from lpack.resolve import keys as _keys
 from lpack.resolve.python import Resolved, install
-from lpack.staging import Entry, StagingTree
+from lpack.resolve.runner import Runner
+from lpack.staging.tree import Entry, StagingTree
 
 T = TypeVar("T")
 log = logging.getLogger("lpack")

@@ -8,10 +8,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from lpack import _dists, _node
-from lpack._patterns import Patterns
-from lpack.config import PruneConfig
-from lpack.staging import Entry, StagingTree
+from lpack.config.load import PruneConfig
+from lpack.prune import node as _node
+from lpack.staging import dists as _dists
+from lpack.staging.patterns import Patterns
+from lpack.staging.tree import Entry, StagingTree
 
 _TEST_DIRS = frozenset({"tests", "test"})
 _DOC_DIRS = frozenset({"docs", "doc", "examples", "example"})

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
-from lpack._packages import Member, python_owners, site_relative
-from lpack.staging import StagingTree
+from lpack.staging.packages import Member, python_owners, site_relative
+from lpack.staging.tree import StagingTree
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,9 +20,10 @@ from typing import Literal
 
 from packaging.utils import canonicalize_name
 
-from lpack import _elf, runtimes
+from lpack import runtimes
+from lpack.audit import elf as _elf
 from lpack.runtimes import Arch, Runtime
-from lpack.staging import Entry, StagingTree, scan
+from lpack.staging.tree import Entry, StagingTree, scan
 
 Severity = Literal["error", "warning", "info"]
 # Every code a user can waive: `audit = { waive = ["elf-glibc"] }` or one file, "elf-glibc:path/in/zip".

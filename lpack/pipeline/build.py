@@ -14,21 +14,26 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lpack import _archive, _keys, _node, _prebuilt, _reuse, layers, sources
-from lpack.audit import AuditReport, audit
+from lpack import layers, sources
+from lpack.archive import writer as _archive
+from lpack.audit import bootstrap as _prebuilt
+from lpack.audit.checks import AuditReport, audit
 from lpack.bytecode import BytecodeResult, compile_tree
 from lpack.cache import Cache, make_key
-from lpack.config import ArtifactRole, BuildConfig, FunctionConfig, ImageDelivery
+from lpack.config.load import ArtifactRole, BuildConfig, FunctionConfig, ImageDelivery
 from lpack.emit import Artifact, get_emitter
 from lpack.emit.zip import ZipEmitter
 from lpack.errors import AuditError, ConfigError, LpackError, SizeLimitError
-from lpack.prune import PruneReport, prune
-from lpack.resolve._run import Runner, run_subprocess, target_label
+from lpack.pipeline import reuse as _reuse
+from lpack.prune import node as _node
+from lpack.prune.rules import PruneReport, prune
+from lpack.resolve import keys as _keys
 from lpack.resolve.node import resolve_node
 from lpack.resolve.python import Resolved, installer_state, resolve
+from lpack.resolve.runner import Runner, run_subprocess, target_label
 from lpack.runtimes import RUNTIME_PROVIDED_PYTHON
 from lpack.size import SizeReport, measure, measure_image
-from lpack.staging import Entry, StagingTree, file_sha256, retarget, scan
+from lpack.staging.tree import Entry, StagingTree, file_sha256, retarget, scan
 
 log = logging.getLogger("lpack")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Literal
 
 from lpack import runtimes
-from lpack._packages import Member, Package, packages
 from lpack.errors import LpackError
 from lpack.size import Finding, check_limits
+from lpack.staging.packages import Member, Package, packages
 
 ArtifactShape = Literal["function", "layer"]
 

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lpack import _verify_node, runtimes
+from lpack import runtimes
 from lpack.bytecode import find_interpreter
 from lpack.errors import ConfigError, NoInterpreterError, VerifyError
-from lpack.inspection import detected_runtime, inspect_artifact
 from lpack.runtimes import Runtime
+from lpack.tools import verify_node as _verify_node
+from lpack.tools.inspect import detected_runtime, inspect_artifact
 
 # Lambda stops an on-demand init phase after 10 s and retries it inside the first invoke [lambda-runtime-
 # environment.html "Init phase"]: an import that slow is worth a warning.

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from lpack.staging import Entry, StagingTree
+from lpack.staging.tree import Entry, StagingTree
 
 _PACKAGE_JSON = re.compile(r"^(?P<dir>(?:.*/)?node_modules/(?:@[^/]+/)?[^/@][^/]*)/package\.json$")
 _JUNK_DIRS = frozenset(

@@ -11,21 +11,12 @@ from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
-from lpack import __version__, _archive
-from lpack._console import Output
-from lpack.audit import AuditReport, Finding, audit_zip
-from lpack.build import BuildResult
-from lpack.build import build as run_build
+from lpack import __version__
+from lpack.archive import writer as _archive
+from lpack.audit.checks import AuditReport, Finding, audit_zip
 from lpack.cache import Cache
-from lpack.check import check as run_check
-from lpack.config import BuildConfig, FunctionConfig, Overrides, load_config
-from lpack.diff import diff as run_diff
-from lpack.diff import load as load_snapshots
-from lpack.errors import EXIT_FAILED, EXIT_TOO_BIG, EXIT_USAGE, AuditError, ConfigError, LpackError, SizeLimitError
-from lpack.init import init as create_project
-from lpack.inspection import Inspection, detected_runtime, inspect_artifact
-from lpack.publish import PublishResult, prepare_ecr_push, publish_layer, target_for
-from lpack.report import (
+from lpack.cli.console import Output
+from lpack.cli.report import (
     SCHEMA_VERSION,
     audit_json,
     build_report,
@@ -36,10 +27,20 @@ from lpack.report import (
     publish_report,
     verify_report,
 )
+from lpack.config.load import BuildConfig, FunctionConfig, Overrides, load_config
+from lpack.errors import EXIT_FAILED, EXIT_TOO_BIG, EXIT_USAGE, AuditError, ConfigError, LpackError, SizeLimitError
+from lpack.pipeline.build import BuildResult
+from lpack.pipeline.build import build as run_build
+from lpack.publish.layers import PublishResult, prepare_ecr_push, publish_layer, target_for
 from lpack.runtimes import Arch, Runtime, get_runtime
 from lpack.size import SizeReport
-from lpack.staging import file_sha256
-from lpack.verify import VerifyResult, detect_runtime, verify
+from lpack.staging.tree import file_sha256
+from lpack.tools.check import check as run_check
+from lpack.tools.diff import diff as run_diff
+from lpack.tools.diff import load as load_snapshots
+from lpack.tools.init import init as create_project
+from lpack.tools.inspect import Inspection, detected_runtime, inspect_artifact
+from lpack.tools.verify import VerifyResult, detect_runtime, verify
 
 F = TypeVar("F", bound=Callable[..., Any])
 

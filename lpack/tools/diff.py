@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from lpack._packages import Package
 from lpack.errors import LpackError
-from lpack.inspection import inspect_artifact
+from lpack.staging.packages import Package
+from lpack.tools.inspect import inspect_artifact
 
 Change = Literal["added", "removed", "changed", "resized"]
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
-from lpack import _zip
-from lpack._deflate import Compression
-from lpack._zip import EXEC_MODE, FILE_MODE, RawMember
+from lpack.archive import zipformat as _zip
+from lpack.archive.deflate import Compression
+from lpack.archive.zipformat import EXEC_MODE, FILE_MODE, RawMember
 from lpack.errors import EmitError
-from lpack.staging import Entry, StagingTree
+from lpack.staging.tree import Entry, StagingTree
 
 ZIP_EPOCH_MIN = 315_532_800  # 1980-01-01T00:00:00Z: the earliest date a zip entry can hold
 DEFAULT_COMPRESSION: Compression = "default"

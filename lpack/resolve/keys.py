@@ -12,11 +12,11 @@ import os
 from importlib import metadata
 from pathlib import Path
 
-from lpack._archive import source_date_epoch
+from lpack.archive.writer import source_date_epoch
 from lpack.cache import make_key
-from lpack.config import FunctionConfig
-from lpack.resolve._run import index_args
-from lpack.staging import StagingTree
+from lpack.config.load import FunctionConfig
+from lpack.resolve.runner import index_args
+from lpack.staging.tree import StagingTree
 
 # Installer settings read from the environment (lpack passes PIP_* on to uv as UV_*).
 _ENV_PREFIXES = ("PIP_", "UV_")
@@ -30,7 +30,7 @@ def tool_versions() -> str:
 def _code_stamp() -> str:
     # A development install keeps one version string across changes to lpack itself: its files' sizes and
     # times stand in for a release number, so a cached result never outlives the code that made it.
-    root = Path(__file__).parent
+    root = Path(__file__).parents[1]  # the whole lpack package
     files = sorted(root.rglob("*.py"))
     return make_key(*(f"{p.relative_to(root)} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in files))[:16]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from lpack.config import FunctionConfig
+from lpack.config.load import FunctionConfig
 from lpack.errors import AuditError, ConfigError
-from lpack.staging import StagingTree
+from lpack.staging.tree import StagingTree
 
 _ELF_MACHINES = {62: "x86_64", 183: "arm64"}
 

@@ -14,18 +14,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from lpack import runtimes
-from lpack._units import format_size
-from lpack.audit import AuditReport
-from lpack.build import BuildResult, Event
+from lpack.audit.checks import AuditReport
 from lpack.cache import CacheInfo
-from lpack.check import CheckResult
-from lpack.diff import ArtifactDiff, describe
 from lpack.errors import LpackError
-from lpack.inspection import Inspection
 from lpack.oci import ImageInfo
-from lpack.publish import PublishResult, UploadProgress
+from lpack.pipeline.build import BuildResult, Event
+from lpack.publish.layers import PublishResult, UploadProgress
 from lpack.size import Finding, SizeReport
-from lpack.verify import VerifyResult
+from lpack.tools.check import CheckResult
+from lpack.tools.diff import ArtifactDiff, describe
+from lpack.tools.inspect import Inspection
+from lpack.tools.verify import VerifyResult
+from lpack.units import format_size
 
 _CI_WIDTH = 160  # CI logs are not terminals; rich would squeeze tables to 80 columns
 

@@ -1,0 +1,1 @@
+"""Deterministic archives: the zip writer, its deflate back-ends, tar layers and atomic outputs."""

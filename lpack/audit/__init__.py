@@ -1,0 +1,1 @@
+"""What would fail on Lambda: native files for the wrong CPU or glibc, .pth files, bootstraps, handlers."""

@@ -1,0 +1,1 @@
+"""The project's configuration: [tool.lpack] or lpack.toml read into frozen dataclasses."""

@@ -1,0 +1,1 @@
+"""The pipeline: sequences the stages for every function and layer of a project."""

@@ -1,0 +1,1 @@
+"""What the artifact does not need: caches, tests, docs, install records, runtime-provided packages."""

@@ -1,0 +1,1 @@
+"""Publishing: layer zips to S3 and PublishLayerVersion."""

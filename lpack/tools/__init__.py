@@ -1,0 +1,1 @@
+"""Tools around a build: check, inspect, diff, verify, init."""
