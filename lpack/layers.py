@@ -92,6 +92,24 @@ class Part:
     name: str
     unzipped_bytes: int
     packages: dict[str, str | None]  # Python distributions and npm packages -> version
+    compatible_runtimes: tuple[str, ...] = ()  # a layer's
+
+
+def part(name: str, size: SizeReport, compatible_runtimes: tuple[str, ...] = ()) -> Part:
+    """The part an artifact of this size adds to a function's stack."""
+    found = {p.name: p.version for p in size.packages if p.kind != "code"}
+    return Part(name=name, unzipped_bytes=size.unzipped_bytes, packages=found, compatible_runtimes=compatible_runtimes)
+
+
+def with_layers(
+    fn: FunctionConfig, size: SizeReport, used: Sequence[Part], *, enforce: bool
+) -> tuple[SizeReport, list[str]]:
+    """The function's size findings with its layers counted, and what it shares with them."""
+    warnings, findings = check_stack(fn, part(fn.name, size), used, enforce=enforce)
+    for layer in used:
+        if fn.runtime.name not in layer.compatible_runtimes:
+            warnings.append(f'layer "{layer.name}" does not list {fn.runtime.name} in compatible-runtimes')
+    return dataclasses.replace(size, findings=(*size.findings, *findings)), warnings
 
 
 def check_stack(

@@ -134,3 +134,10 @@ def measure_image(
         largest=largest(tree),
         findings=tuple(findings),
     )
+
+
+def size_hint(size: SizeReport, *, exclude_runtime_provided: bool) -> str:
+    """What to shrink first, for the hint of a SizeLimitError."""
+    top = ", ".join(f"{c.name} {c.bytes / 1e6:.1f} MB" for c in size.largest[:3])
+    extra = "" if exclude_runtime_provided else "; set exclude-runtime-provided = true to drop boto3/botocore"
+    return f"largest: {top}{extra}"

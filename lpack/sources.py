@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from lpack.config.load import FunctionConfig
+from lpack.errors import ConfigError
 from lpack.staging.patterns import Patterns
 from lpack.staging.tree import StagingTree, scan
 
@@ -93,6 +95,27 @@ def collect(
 
     tree = scan(source, "code", keep=keep)
     return SourceSelection(tree=tree, skipped_sensitive=tuple(skipped))
+
+
+def select(fn: FunctionConfig, out_dir: Path) -> SourceSelection:
+    """The function's own files, as its config selects them; ConfigError when its source is missing."""
+    if not fn.source.is_dir():
+        raise ConfigError(f"source directory {fn.source} does not exist", hint="fix `source` in the config")
+    prebuilt = fn.kind == "prebuilt"
+    return collect(fn.source, include=fn.include, exclude=fn.exclude, out_dir=out_dir, prebuilt=prebuilt)
+
+
+def add_sources(deps: StagingTree, selection: SourceSelection) -> tuple[StagingTree, list[str]]:
+    """The dependencies with the project's files over them, and warnings for what was left out or replaced."""
+    warnings = []
+    skipped = selection.skipped_sensitive
+    if skipped:
+        more = f" and {len(skipped) - 8} more" if len(skipped) > 8 else ""
+        warnings.append(f"not packed (list them in `include` to pack them): {', '.join(skipped[:8])}{more}")
+    shadowed = sorted(deps.paths() & selection.tree.paths())
+    if shadowed:
+        warnings.append(f"project files replace files from dependencies: {', '.join(shadowed[:5])}")
+    return deps.merged(selection.tree), warnings
 
 
 def _relative(path: Path, root: Path) -> str | None:

@@ -1,5 +1,5 @@
 """What a build takes from the cache: installed dependencies, their pyc, their compressed zip members,
-and whole results when no input changed. build.py decides when; this module knows the entry layout:
+and whole results when no input changed. The pipeline decides when; this module knows the entry layout:
 
     deps/<key>/site/                 the installed tree (never changed once renamed into place)
     deps/<key>/resolved.json         installer and notes of the install
@@ -20,18 +20,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from lpack import runtimes
 from lpack.archive.deflate import Compression
 from lpack.archive.writer import write_zip
 from lpack.archive.zipformat import RawMember, read_members
-from lpack.bytecode import find_interpreter
+from lpack.bytecode import BytecodeResult, compile_tree, find_interpreter
 from lpack.cache import Cache, make_key
 from lpack.config.load import FunctionConfig
+from lpack.pipeline.results import FunctionResult
 from lpack.prune.rules import file_imports
 from lpack.resolve import _inputs
 from lpack.resolve import keys as _keys
-from lpack.resolve.python import Resolved, install
+from lpack.resolve.python import install
+from lpack.resolve.result import Resolved
 from lpack.resolve.runner import Runner
-from lpack.staging.tree import Entry, StagingTree
+from lpack.staging.tree import Entry, StagingTree, file_sha256
 
 T = TypeVar("T")
 log = logging.getLogger("lpack")
@@ -90,6 +93,21 @@ def interpreter(cache: Cache, version: tuple[int, int], explicit: Path | None) -
         memo.parent.mkdir(parents=True, exist_ok=True)
         _write_atomic(memo, found)
     return Path(found) if found else None
+
+
+def compile_cached(
+    tree: StagingTree, runtime: runtimes.Runtime, work: Path, entry: Path, *, root: str, python: Path | None
+) -> tuple[StagingTree, BytecodeResult]:
+    """compile_tree, where cached dependencies keep their pyc next to them: a rebuild compiles only the code."""
+    assert runtime.version is not None
+    cached = StagingTree(entries=tuple(e for e in tree if e.source.is_relative_to(entry / "site")))
+    rest = tree.without(cached.paths())
+    # A pyc records the path it runs from (co_filename): one directory per interpreter version and root.
+    pyc_dir = entry / "pyc-cpython-{}{}-{}".format(*runtime.version, make_key(root)[:12])
+    deps, done = compile_tree(cached, runtime, pyc_dir, root=root, python=python, keep_existing=True)
+    code, more = compile_tree(rest, runtime, work, root=root, python=python)
+    both = dataclasses.replace(more, compiled=done.compiled + more.compiled, failed=done.failed + more.failed)
+    return deps.merged(code), both
 
 
 class ImportMemo:
@@ -209,6 +227,19 @@ def _write_index(store: Path) -> None:
     st = store.stat()
     members = {n: [m.data_offset, m.crc, m.size, m.compressed_size, m.method] for n, m in read_members(store).items()}
     _write_atomic(store.with_suffix(".json"), json.dumps({"stamp": [st.st_size, st.st_mtime_ns], "members": members}))
+
+
+def reused_result(fn: FunctionConfig, dest: Path, cache: Cache, key: str) -> FunctionResult | None:
+    """The last result for these exact inputs, if its artifact is still there unchanged."""
+    previous = load_result(cache, key, FunctionResult)
+    if previous is None or not dest.is_file() or previous.artifact.path != dest:
+        return None
+    if fn.bytecode == "auto" and fn.runtime.language == "python" and previous.bytecode.interpreter is None:
+        return None  # an interpreter may have appeared since
+    if file_sha256(dest) != previous.artifact.sha256:
+        return None  # edited or replaced by something else
+    # The earlier notes said how that build resolved ("installed into the cache"): nothing ran this time.
+    return dataclasses.replace(previous, notes=(f"reused {dest.name}: no input changed",))
 
 
 def load_result(cache: Cache, key: str, kind: type[T]) -> T | None:

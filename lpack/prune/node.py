@@ -1,4 +1,4 @@
-"""Node.js trees: the safe pruning profile, the runtime-provided AWS SDK, and the handler check."""
+"""Node.js trees: the safe pruning profile and the runtime-provided AWS SDK."""
 
 from __future__ import annotations
 
@@ -147,28 +147,6 @@ def provided(tree: StagingTree, direct: Iterable[str]) -> set[str]:
         ]
     doomed = [d for d in found if d not in keep and not any(d.startswith(k + "/node_modules/") for k in keep)]
     return {e.path for e in tree if any(e.path.startswith(d + "/") for d in doomed)}
-
-
-def handler_file(handler: str, paths: frozenset[str]) -> str | None:
-    """The file Lambda loads for "dir/index.handler": index.js, .mjs or .cjs."""
-    module = handler.rsplit(".", 1)[0]
-    return next((f"{module}{ext}" for ext in (".js", ".mjs", ".cjs") if f"{module}{ext}" in paths), None)
-
-
-def exports(source: str, name: str) -> bool:
-    """Whether a module visibly exports `name` (CommonJS or ESM); dynamic exports cannot be seen."""
-    patterns = (
-        rf"exports\.{name}\s*=",
-        r"module\.exports\s*=",
-        rf"export\s+(async\s+)?function\s*\*?\s*{name}\b",
-        rf"export\s+(const|let|var)\s+{name}\b",
-        rf"export\s*\{{[^}}]*\b{name}\b[^}}]*\}}",
-    )
-    return any(re.search(p, source) for p in patterns)
-
-
-def direct_dependencies(package_json: dict[str, object]) -> set[str]:
-    return {str(k) for key in ("dependencies", "optionalDependencies") for k in _keys(package_json.get(key))}
 
 
 def _keys(value: object) -> list[str]:

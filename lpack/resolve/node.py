@@ -15,6 +15,7 @@ from typing import Any
 
 from lpack.config.load import FunctionConfig
 from lpack.errors import ConfigError, ResolveError
+from lpack.resolve.result import Resolved
 from lpack.resolve.runner import Runner, installer_env, run_subprocess, target_label
 
 _NPM_CPU = {"x86_64": "x64", "arm64": "arm64"}
@@ -26,6 +27,23 @@ def npm_bin() -> str:
     if found is None:
         raise ResolveError("npm is not installed", hint="install Node.js with npm to build Node.js functions")
     return found
+
+
+def resolve_node_deps(fn: FunctionConfig, dest: Path, *, runner: Runner = run_subprocess) -> Resolved:
+    """Install production dependencies into `dest`/node_modules; what the project names directly stays."""
+    installed = resolve_node(fn, dest, runner=runner)
+    manifest = fn.requirements or fn.project_dir / "package.json"
+    direct = direct_dependencies(json.loads(manifest.read_text())) if manifest.is_file() else set()
+    return Resolved(lock=None, direct=frozenset(direct), installer="npm" if installed else "none")
+
+
+def direct_dependencies(package_json: dict[str, object]) -> set[str]:
+    """What package.json asks for by name: never removed as "only needed by the AWS SDK"."""
+    names: set[str] = set()
+    for key in ("dependencies", "optionalDependencies"):
+        value = package_json.get(key)
+        names |= {str(k) for k in value} if isinstance(value, dict) else set()
+    return names
 
 
 def resolve_node(fn: FunctionConfig, dest: Path, *, runner: Runner = run_subprocess) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from lpack.cache import Cache
@@ -18,6 +17,7 @@ from lpack.config.load import FunctionConfig
 from lpack.resolve import _inputs
 from lpack.resolve._errors import explain_failure
 from lpack.resolve._pip import pip_fallback_note, pip_install, uv_falls_short
+from lpack.resolve.result import Resolved
 from lpack.resolve.runner import (
     Runner,
     index_args,
@@ -27,17 +27,6 @@ from lpack.resolve.runner import (
     uv_env,
     uv_target_args,
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Resolved:
-    """What was installed into the staging directory, and how."""
-
-    lock: Path | None  # the hash-pinned requirements that were installed
-    direct: frozenset[str]  # canonical names the user asked for by name
-    installer: str  # "uv", "pip" or "none"
-    built_wheel: bool = False  # the project's own wheel was installed: it carries the code
-    notes: tuple[str, ...] = field(default=())  # what was done, for -v and the report
 
 
 def installer_state(rel: str, is_dir: bool) -> bool:

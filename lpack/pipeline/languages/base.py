@@ -1,0 +1,45 @@
+"""What differs by language, behind one small interface: a new language is one new file here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from lpack.cache import Cache
+from lpack.config.load import FunctionConfig
+from lpack.resolve.result import Resolved
+from lpack.resolve.runner import Runner
+from lpack.staging.tree import StagingTree
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deps:
+    """Resolved dependencies: how, the directory holding them, and the cache entry it lies in (None: not cached)."""
+
+    resolved: Resolved
+    directory: Path
+    entry: Path | None = None
+
+
+class Language(Protocol):
+    @property
+    def name(self) -> str:
+        """ "python", "node" or "prebuilt": also the prune profile."""
+
+    @property
+    def provided(self) -> tuple[str, ...]:
+        """What the runtime already carries, removed when the config excludes runtime-provided packages."""
+
+    @property
+    def bytecode(self) -> bool:
+        """Whether the artifact gets compiled .pyc."""
+
+    def resolve(self, fn: FunctionConfig, work: Path, runner: Runner, cache: Cache | None) -> Deps:
+        """Install `fn`'s dependencies under `work` (or take them from `cache`)."""
+
+    def keep(self, rel: str, is_dir: bool) -> bool:
+        """Whether an installed file (or directory, with a trailing /) goes into the staging tree."""
+
+    def check(self, fn: FunctionConfig, tree: StagingTree) -> tuple[StagingTree, list[str]]:
+        """The pruned tree checked for what Lambda starts (handler, bootstrap); warnings for doubtful cases."""

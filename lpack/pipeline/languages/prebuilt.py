@@ -1,0 +1,28 @@
+"""A directory another toolchain built (Go, Rust, Java, .NET, Ruby): packed as it is, nothing resolved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lpack.audit.bootstrap import check_bootstrap
+from lpack.cache import Cache
+from lpack.config.load import FunctionConfig
+from lpack.pipeline.languages.base import Deps
+from lpack.resolve.result import NOTHING
+from lpack.resolve.runner import Runner
+from lpack.staging.tree import StagingTree
+
+
+class Prebuilt:
+    name = "prebuilt"
+    provided: tuple[str, ...] = ()
+    bytecode = False
+
+    def resolve(self, fn: FunctionConfig, work: Path, runner: Runner, cache: Cache | None) -> Deps:
+        return Deps(resolved=NOTHING, directory=work / "deps")  # never created: no dependencies
+
+    def keep(self, rel: str, is_dir: bool) -> bool:
+        return True
+
+    def check(self, fn: FunctionConfig, tree: StagingTree) -> tuple[StagingTree, list[str]]:
+        return check_bootstrap(fn, tree), []  # the handler is the toolchain's business

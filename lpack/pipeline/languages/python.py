@@ -1,0 +1,35 @@
+"""Python functions and layers: uv/pip into a target directory, cached by lock; hash-based bytecode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lpack.audit.handler import check_python_handler
+from lpack.cache import Cache
+from lpack.config.load import FunctionConfig
+from lpack.pipeline import reuse
+from lpack.pipeline.languages.base import Deps
+from lpack.resolve.python import installer_state, resolve
+from lpack.resolve.runner import Runner
+from lpack.runtimes import RUNTIME_PROVIDED_PYTHON
+from lpack.staging.tree import StagingTree
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Python:
+    name: str = "python"
+    provided: tuple[str, ...] = RUNTIME_PROVIDED_PYTHON
+    bytecode: bool = True
+
+    def resolve(self, fn: FunctionConfig, work: Path, runner: Runner, cache: Cache | None) -> Deps:
+        if cache is not None:
+            resolved, directory, entry = reuse.resolve_cached(fn, work, runner, cache)
+            return Deps(resolved=resolved, directory=directory, entry=entry)
+        return Deps(resolved=resolve(fn, work / "deps", work / "resolve", runner=runner), directory=work / "deps")
+
+    def keep(self, rel: str, is_dir: bool) -> bool:
+        return not installer_state(rel, is_dir)
+
+    def check(self, fn: FunctionConfig, tree: StagingTree) -> tuple[StagingTree, list[str]]:
+        return tree, check_python_handler(fn, tree) if fn.role == "function" else []

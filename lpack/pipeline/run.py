@@ -1,0 +1,175 @@
+"""One function's (or layer's) run: resolve -> sources -> prune -> checks -> audit -> bytecode -> emit.
+
+Each stage takes plain data and returns a result; what differs by language comes from its Language, and
+the cache stands in for a stage's work only here (installed dependencies, their listing, pyc and
+compressed members, the modules they import).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lpack import layers, sources
+from lpack.audit.checks import AuditReport
+from lpack.audit.stage import audit_artifact
+from lpack.bytecode import BytecodeResult, compile_tree
+from lpack.cache import Cache
+from lpack.config.load import FunctionConfig, ImageDelivery
+from lpack.emit.artifact import Emitted, emit_artifact
+from lpack.pipeline import reuse as _reuse
+from lpack.pipeline.languages import Deps, Language, language_for
+from lpack.pipeline.results import Event, EventHandler, FunctionResult
+from lpack.prune.rules import PruneReport, prune
+from lpack.resolve.runner import Runner, target_label
+from lpack.staging.scripts import normalize_scripts
+from lpack.staging.tree import StagingTree, scan
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """What every run of one build shares."""
+
+    out_dir: Path
+    runner: Runner
+    notify: EventHandler
+    enforce: bool
+    delivery: ImageDelivery
+    cache: Cache | None
+
+
+def run(
+    fn: FunctionConfig,
+    settings: Settings,
+    *,
+    used: Sequence[FunctionResult] = (),
+    selection: sources.SourceSelection | None = None,
+) -> FunctionResult:
+    """Build `fn` afresh; `used` are its layers' results, `selection` its files if already collected."""
+    lang, notify = language_for(fn), settings.notify
+    warnings: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:
+        work = Path(tmp)
+        notify(Event(function=fn.name, stage="resolve", detail=target_label(fn)))
+        deps = lang.resolve(fn, work, settings.runner, settings.cache)
+        tree = _stage(fn, lang, deps, work, settings, selection=selection, warnings=warnings)
+        notify(Event(function=fn.name, stage="prune"))
+        tree, pruned = _prune(fn, lang, tree, deps)
+        tree, found = lang.check(fn, tree)
+        warnings += found
+        # Layers too: their .so files load into the function, and /opt/python is no site directory either.
+        notify(Event(function=fn.name, stage="audit"))
+        tree, audited = audit_artifact(fn, tree)
+        warnings += [f.describe() for f in audited.warnings]
+        notify(Event(function=fn.name, stage="bytecode"))
+        tree, bytecode = _bytecode(fn, lang, tree, work / "pyc", entry=deps.entry, cache=settings.cache)
+        if bytecode.reason:
+            warnings.append(bytecode.reason)
+        if fn.role == "layer":
+            tree, layer_warnings = layers.finish(fn, tree)
+            warnings += layer_warnings
+        notify(Event(function=fn.name, stage="emit"))
+        emitted = _emit(fn, tree, settings, used, deps.entry)
+        warnings += [*emitted.warnings, *(f.message for f in emitted.size.findings if f.severity == "warning")]
+    notify(Event(function=fn.name, stage="done", detail=str(emitted.artifact.path)))
+    return _result(fn, deps, emitted, pruned=pruned, bytecode=bytecode, audited=audited, warnings=warnings)
+
+
+def _stage(
+    fn: FunctionConfig,
+    lang: Language,
+    deps: Deps,
+    work: Path,
+    settings: Settings,
+    *,
+    selection: sources.SourceSelection | None,
+    warnings: list[str],
+) -> StagingTree:
+    tree = normalize_scripts(_deps_tree(lang, deps), work / "scripts")
+    if (deps.resolved.built_wheel or fn.role == "layer") and not fn.source_set:
+        return tree  # the project's own wheel carries its code; a layer has code only when told
+    settings.notify(Event(function=fn.name, stage="sources", detail=str(fn.source)))
+    tree, found = sources.add_sources(tree, selection or sources.select(fn, settings.out_dir))
+    warnings += found
+    return tree
+
+
+def _deps_tree(lang: Language, deps: Deps) -> StagingTree:
+    if not deps.directory.is_dir():
+        return StagingTree.of([])
+
+    def walk() -> StagingTree:
+        return scan(deps.directory, "deps", keep=lang.keep)
+
+    return _reuse.site_tree(deps.entry, walk) if deps.entry is not None else walk()
+
+
+def _prune(fn: FunctionConfig, lang: Language, tree: StagingTree, deps: Deps) -> tuple[StagingTree, PruneReport]:
+    provided = lang.provided if fn.exclude_runtime_provided else ()
+    memo = _reuse.ImportMemo(deps.entry) if deps.entry is not None else None
+    direct = deps.resolved.direct
+    tree, pruned = prune(tree, fn.prune, runtime_provided=provided, direct=direct, language=lang.name, imports_of=memo)
+    if memo is not None:
+        memo.save()
+    return tree, pruned
+
+
+def _bytecode(
+    fn: FunctionConfig, lang: Language, tree: StagingTree, work: Path, *, entry: Path | None, cache: Cache | None
+) -> tuple[StagingTree, BytecodeResult]:
+    if fn.bytecode == "none" or not lang.bytecode:
+        return tree, BytecodeResult(compiled=0, failed=0, interpreter=None, reason=None)
+    assert fn.runtime.version is not None
+    root = layers.run_root(fn)
+    python = (_reuse.interpreter(cache, fn.runtime.version, fn.python) if cache else None) or fn.python
+    if entry is None:
+        return compile_tree(tree, fn.runtime, work, root=root, python=python)
+    return _reuse.compile_cached(tree, fn.runtime, work, entry, root=root, python=python)
+
+
+def _emit(
+    fn: FunctionConfig, tree: StagingTree, settings: Settings, used: Sequence[FunctionResult], entry: Path | None
+) -> Emitted:
+    # Zip members the dependency cache already holds compressed are copied, not compressed again.
+    cached = entry is not None and settings.cache is not None and fn.format != "image"
+    reuse = _reuse.reusable_members(entry, tree, fn.compression) if cached and entry else {}
+    stack = [layers.part(u.name, u.size, u.compatible_runtimes) for u in used]
+    emitted = emit_artifact(
+        fn, tree, settings.out_dir, delivery=settings.delivery, stack=stack, enforce=settings.enforce, reuse=reuse
+    )
+    if cached and entry and settings.cache:
+        artifact = emitted.artifact.path
+        _reuse.remember_members(settings.cache, entry, tree, artifact=artifact, mode=fn.compression, reused=reuse)
+    return emitted
+
+
+def _result(
+    fn: FunctionConfig,
+    deps: Deps,
+    emitted: Emitted,
+    *,
+    pruned: PruneReport,
+    bytecode: BytecodeResult,
+    audited: AuditReport,
+    warnings: list[str],
+) -> FunctionResult:
+    return FunctionResult(
+        name=fn.name,
+        runtime=fn.runtime.name,
+        architecture=fn.architecture,
+        handler=fn.handler,
+        artifact=emitted.artifact,
+        size=emitted.size,
+        pruned=pruned,
+        bytecode=bytecode,
+        audit=audited,
+        installer=deps.resolved.installer,
+        notes=(*deps.resolved.notes, *(f.describe() for f in audited.findings if f.severity == "info")),
+        warnings=tuple(warnings),
+        role=fn.role,
+        layers=fn.layers,
+        compatible_runtimes=fn.compatible_runtimes,
+        compatible_architectures=fn.compatible_architectures,
+    )
