@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import pickle
+import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -46,7 +47,7 @@ def resolve_cached(fn: FunctionConfig, work: Path, runner: Runner, cache: Cache)
     A project's own wheel changes with its code, so a project built into a wheel installs afresh.
     """
     (work / "resolve").mkdir(parents=True, exist_ok=True)
-    inputs = _inputs.gather(fn, work / "resolve", runner, cache=cache)
+    inputs = _inputs.gather(fn, work / "resolve", runner, locker=cached_locker(cache))
     if inputs.lock is None or inputs.wheels:
         return install(fn, inputs, work / "deps", runner), work / "deps", None
 
@@ -65,6 +66,24 @@ def resolve_cached(fn: FunctionConfig, work: Path, runner: Runner, cache: Cache)
         notes=(*inputs.notes, *meta["notes"], how),
     )
     return resolved, entry / "site", entry
+
+
+def cached_locker(cache: Cache) -> _inputs.Locker:
+    """Locks from the cache, or made and kept there: no resolver run (and no index) on a rebuild."""
+
+    def locked(
+        fn: FunctionConfig, lines: list[str], infile: Path, lock: Path, runner: Runner, *, what: str
+    ) -> list[str]:
+        def make(entry: Path) -> None:
+            made = _inputs.lock_fresh(fn, lines, infile, entry / "requirements.lock.txt", runner, what=what)
+            (entry / "notes.json").write_text(json.dumps(made))
+
+        entry, hit = cache.obtain("locks", _keys.lock_key(fn, lines, infile), make)
+        shutil.copyfile(entry / "requirements.lock.txt", lock)
+        notes = list(json.loads((entry / "notes.json").read_text()))
+        return [*notes, f"lock for {what} from the cache"] if hit else notes
+
+    return locked
 
 
 def site_tree(entry: Path, scan_site: Callable[[], StagingTree]) -> StagingTree:

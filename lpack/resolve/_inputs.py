@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import zipfile
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from pathlib import Path
+from typing import Protocol
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from lpack.cache import Cache
 from lpack.config.load import FunctionConfig, _read_toml
 from lpack.errors import ConfigError, ResolveError
-from lpack.resolve import keys as _keys
 from lpack.resolve._errors import explain_failure
 from lpack.resolve._pip import pip_fallback_note, pip_lock, uv_falls_short
 from lpack.resolve.runner import Runner, index_args, installer_env, target_label, uv_bin, uv_env, uv_target_args
@@ -31,6 +29,23 @@ class Inputs:
     notes: tuple[str, ...] = field(default=())
 
 
+class Locker(Protocol):
+    """Locks `lines` (written in `infile`) for `fn`'s target into `lock`; returns notes on what was done."""
+
+    def __call__(
+        self, fn: FunctionConfig, lines: list[str], infile: Path, lock: Path, runner: Runner, *, what: str
+    ) -> list[str]: ...
+
+
+def lock_fresh(
+    fn: FunctionConfig, lines: list[str], infile: Path, lock: Path, runner: Runner, *, what: str
+) -> list[str]:
+    """The Locker that always runs the resolver; the pipeline may wrap it in a cache."""
+    notes = [f"locked {what} with hashes"]
+    lock_requirements(fn, infile, lock, runner, what=what, notes=notes)
+    return notes
+
+
 def display(path: Path, root: Path) -> str:
     try:
         return path.relative_to(root).as_posix()
@@ -42,22 +57,22 @@ def has_hashes(lock: Path) -> bool:
     return "--hash=" in lock.read_text(encoding="utf-8")
 
 
-def gather(fn: FunctionConfig, work: Path, runner: Runner, *, cache: Cache | None = None) -> Inputs:
-    """The lock to install (made for the target, or taken from `cache`) and the project's own wheel."""
+def gather(fn: FunctionConfig, work: Path, runner: Runner, *, locker: Locker = lock_fresh) -> Inputs:
+    """The lock to install (made by `locker` for the target) and the project's own wheel."""
     if fn.requirements is not None:
-        return _from_requirements(fn, fn.requirements, work, runner, cache)
+        return _from_requirements(fn, fn.requirements, work, runner, locker)
     pyproject = fn.project_dir / "pyproject.toml"
     data = _read_toml(pyproject) if pyproject.is_file() else {}
     project = data.get("project") if isinstance(data.get("project"), dict) else None
     if project is None:
         return Inputs(lock=None, direct=frozenset())
     if "build-system" in data and not fn.source_set:
-        return _from_built_wheel(fn, project, work, runner, cache)
+        return _from_built_wheel(fn, project, work, runner, locker)
     deps = [str(d) for d in project.get("dependencies", [])]
-    return _locked(fn, deps, work, runner, "pyproject.toml [project] dependencies", cache=cache)
+    return _locked(fn, deps, work, runner, "pyproject.toml [project] dependencies", locker=locker)
 
 
-def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runner, cache: Cache | None) -> Inputs:
+def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runner, locker: Locker) -> Inputs:
     if not path.is_file():
         raise ConfigError(
             f"{display(path, fn.project_dir)}: requirements file not found",
@@ -66,7 +81,7 @@ def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runne
     if path.suffix == ".in":
         # The .in is the user's intent; lock it for this target, as pip-compile would, with hashes.
         lines = _requirement_lines(path)
-        return _locked(fn, lines, work, runner, display(path, fn.project_dir), source=path, cache=cache)
+        return _locked(fn, lines, work, runner, display(path, fn.project_dir), source=path, locker=locker)
     return Inputs(lock=path, direct=direct_names(path), label=display(path, fn.project_dir))
 
 
@@ -82,7 +97,7 @@ def _locked(
     what: str,
     *,
     source: Path | None = None,
-    cache: Cache | None = None,
+    locker: Locker,
 ) -> Inputs:
     if not lines:
         return Inputs(lock=None, direct=frozenset())
@@ -90,29 +105,9 @@ def _locked(
     if source is None:
         infile.write_text("\n".join(lines) + "\n")
     lock = work / "requirements.lock.txt"
-    notes = [f"locked {what} with hashes"]
-    if cache is None:
-        lock_requirements(fn, infile, lock, runner, what=what, notes=notes)
-    else:
-        notes = _cached_lock(fn, lines, infile, lock, runner, what=what, cache=cache)
+    notes = locker(fn, lines, infile, lock, runner, what=what)
     names = {canonicalize_name(r.name) for r in map(_parse, lines) if r is not None}
     return Inputs(lock=lock, direct=frozenset(names), label=what, notes=tuple(notes))
-
-
-def _cached_lock(
-    fn: FunctionConfig, lines: list[str], infile: Path, lock: Path, runner: Runner, *, what: str, cache: Cache
-) -> list[str]:
-    """The lock from the cache, or made and kept there: no resolver run (and no index) on a rebuild."""
-
-    def make(entry: Path) -> None:
-        made = [f"locked {what} with hashes"]
-        lock_requirements(fn, infile, entry / "requirements.lock.txt", runner, what=what, notes=made)
-        (entry / "notes.json").write_text(json.dumps(made))
-
-    entry, hit = cache.obtain("locks", _keys.lock_key(fn, lines, infile), make)
-    shutil.copyfile(entry / "requirements.lock.txt", lock)
-    notes = list(json.loads((entry / "notes.json").read_text()))
-    return [*notes, f"lock for {what} from the cache"] if hit else notes
 
 
 def _parse(line: str) -> Requirement | None:
@@ -181,7 +176,7 @@ def direct_names(lock: Path) -> frozenset[str]:
 
 
 def _from_built_wheel(
-    fn: FunctionConfig, project: dict[str, object], work: Path, runner: Runner, cache: Cache | None
+    fn: FunctionConfig, project: dict[str, object], work: Path, runner: Runner, locker: Locker
 ) -> Inputs:
     """Build the project with pypa/build, then lock its dependencies and install it after them."""
     out = work / "wheel"
@@ -199,7 +194,7 @@ def _from_built_wheel(
     wheel = wheels[0]
     _check_pure(wheel, fn)
     deps = _wheel_requires(wheel)
-    inputs = _locked(fn, deps, work, runner, f"{wheel.name} dependencies", cache=cache)
+    inputs = _locked(fn, deps, work, runner, f"{wheel.name} dependencies", locker=locker)
     name = canonicalize_name(str(project.get("name", wheel.name.split("-")[0])))
     return Inputs(
         lock=inputs.lock,

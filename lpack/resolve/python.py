@@ -12,7 +12,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from lpack.cache import Cache
 from lpack.config.load import FunctionConfig
 from lpack.resolve import _inputs
 from lpack.resolve._errors import explain_failure
@@ -39,12 +38,10 @@ def installer_state(rel: str, is_dir: bool) -> bool:
     return not is_dir and (rel == ".lock" or name in ("uv_cache.json", "direct_url.json"))
 
 
-def resolve(
-    fn: FunctionConfig, dest: Path, work: Path, *, runner: Runner = run_subprocess, cache: Cache | None = None
-) -> Resolved:
+def resolve(fn: FunctionConfig, dest: Path, work: Path, *, runner: Runner = run_subprocess) -> Resolved:
     """Install `fn`'s dependencies for its runtime and architecture into `dest`."""
     work.mkdir(parents=True, exist_ok=True)
-    return install(fn, _inputs.gather(fn, work, runner, cache=cache), dest, runner)
+    return install(fn, _inputs.gather(fn, work, runner), dest, runner)
 
 
 def install(fn: FunctionConfig, inputs: _inputs.Inputs, dest: Path, runner: Runner) -> Resolved:
