@@ -29,7 +29,7 @@ from lpack.bytecode import BytecodeResult, compile_tree, find_interpreter
 from lpack.cache import Cache, make_key
 from lpack.config.load import FunctionConfig
 from lpack.pipeline.results import FunctionResult
-from lpack.prune.rules import file_imports
+from lpack.prune.python import file_imports
 from lpack.resolve import _inputs
 from lpack.resolve import keys as _keys
 from lpack.resolve.python import install

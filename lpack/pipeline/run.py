@@ -110,7 +110,8 @@ def _prune(fn: FunctionConfig, lang: Language, tree: StagingTree, deps: Deps) ->
     provided = lang.provided if fn.exclude_runtime_provided else ()
     memo = _reuse.ImportMemo(deps.entry) if deps.entry is not None else None
     direct = deps.resolved.direct
-    tree, pruned = prune(tree, fn.prune, runtime_provided=provided, direct=direct, language=lang.name, imports_of=memo)
+    profile = lang.prune_profile
+    tree, pruned = prune(tree, fn.prune, profile=profile, runtime_provided=provided, direct=direct, imports_of=memo)
     if memo is not None:
         memo.save()
     return tree, pruned

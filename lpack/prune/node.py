@@ -8,6 +8,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from lpack.config.load import PruneConfig
+from lpack.prune.base import ImportsOf, Removals, stale_bytecode
 from lpack.staging.tree import Entry, StagingTree
 
 _PACKAGE_JSON = re.compile(r"^(?P<dir>(?:.*/)?node_modules/(?:@[^/]+/)?[^/@][^/]*)/package\.json$")
@@ -38,6 +40,18 @@ _JUNK_FILES = re.compile(
 _LEGAL = re.compile(r"^(LICEN[CS]E|COPYING|NOTICE|AUTHORS)", re.IGNORECASE)
 # nodejs18.x and newer include the AWS SDK for JavaScript v3 (lambda-nodejs.html).
 PROVIDED_SCOPES = ("@aws-sdk/", "@smithy/")
+
+
+def profile(
+    tree: StagingTree, config: PruneConfig, *, provided: set[str], direct: Iterable[str], imports_of: ImportsOf
+) -> Removals:
+    """The AWS SDK v3 the runtime carries (when `provided` is non-empty), then the safe junk, then stale bytecode."""
+    removals: Removals = []
+    if provided:
+        removals.append(("runtime-provided packages", provided_files(tree, direct)))
+    if config.profile == "safe":
+        removals.append(("docs, tests, maps and configs in node_modules", junk(tree)))
+    return [*removals, stale_bytecode(tree)]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,7 +137,7 @@ def _inside_package(parts: list[str]) -> list[str]:
     return parts[last + skip :]
 
 
-def provided(tree: StagingTree, direct: Iterable[str]) -> set[str]:
+def provided_files(tree: StagingTree, direct: Iterable[str]) -> set[str]:
     """Files of @aws-sdk/* and @smithy/* and of packages only they need (the runtime has SDK v3)."""
     found = packages(tree)
     is_sdk = {d for d, p in found.items() if p.name.startswith(PROVIDED_SCOPES)}

@@ -1,26 +1,16 @@
-"""Removes what a Lambda function never runs, without breaking an import or importlib.metadata."""
+"""The prune stage: a language's profile, then the user's patterns, with `keep` saving what it names."""
 
 from __future__ import annotations
 
-import ast
-import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from lpack.config.load import PruneConfig
-from lpack.prune import node as _node
-from lpack.staging import dists as _dists
+from lpack.prune import python as _python
+from lpack.prune.base import ImportsOf, Profile, Removals
+from lpack.prune.python import file_imports
 from lpack.staging.patterns import Patterns
-from lpack.staging.tree import Entry, StagingTree
-
-_TEST_DIRS = frozenset({"tests", "test"})
-_DOC_DIRS = frozenset({"docs", "doc", "examples", "example"})
-_C_SOURCES = (".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".pyx", ".pxd", ".pxi")
-# RECORD lists files we then prune or compile, INSTALLER/REQUESTED name the tool, and direct_url.json
-# holds a path on the build machine. METADATA, entry_points.txt and top_level.txt stay:
-# importlib.metadata.version() and entry-point plugins read them at run time.
-_INSTALL_RECORDS = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
+from lpack.staging.tree import StagingTree
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,82 +34,30 @@ class PruneReport:
         return sum(r.bytes for r in self.rules)
 
 
-def _in_dist_info(entry: Entry) -> bool:
-    parts = entry.path.split("/")
-    return len(parts) == 2 and parts[0].endswith(".dist-info")
-
-
-def _is_bytecode(entry: Entry) -> bool:
-    return "__pycache__" in entry.path.split("/") or entry.path.endswith((".pyc", ".pyo"))
-
-
-# The safe profile: (rule name, predicate over dependency entries). Order matters only for the report:
-# a file counts under the first rule that removes it.
-SAFE_RULES: tuple[tuple[str, Callable[[Entry], bool]], ...] = (
-    ("bytecode caches", _is_bytecode),
-    ("install records", lambda e: _in_dist_info(e) and PurePosixPath(e.path).name in _INSTALL_RECORDS),
-    ("type stubs", lambda e: e.path.endswith(".pyi")),
-    ("C/Cython sources and headers", lambda e: e.path.endswith(_C_SOURCES)),
-)
-
-
-def _doc_files(deps: list[Entry]) -> set[str]:
-    """Files under a docs/examples directory inside a package, unless that directory is itself an importable
-    package: botocore imports `botocore.docs` (so boto3 fails without it), and others do the same."""
-    packages = {e.path.rpartition("/")[0] for e in deps if e.path.endswith("/__init__.py")}
-    found = set()
-    for entry in deps:
-        parts = entry.path.split("/")
-        for i in range(1, len(parts) - 1):
-            if parts[i] in _DOC_DIRS and "/".join(parts[: i + 1]) not in packages:
-                found.add(entry.path)
-                break
-    return found
-
-
 def prune(
     tree: StagingTree,
     config: PruneConfig,
     *,
+    profile: Profile = _python.profile,
     runtime_provided: Iterable[str] = (),
     direct: Iterable[str] = (),
-    language: str = "python",
-    imports_of: Callable[[Entry], frozenset[str]] | None = None,
+    imports_of: ImportsOf | None = None,
 ) -> tuple[StagingTree, PruneReport]:
-    """Apply the profile, the runtime-provided exclusion and the user's patterns to `tree`.
+    """Apply the language's `profile`, the runtime-provided exclusion and the user's patterns to `tree`.
 
-    For Node.js, `runtime_provided` non-empty means: drop the AWS SDK v3 the runtime carries.
+    `runtime_provided` non-empty means: drop what the runtime carries (boto3, the AWS SDK v3).
     `imports_of(entry)` gives the modules a file imports (default: `file_imports`); a build passes one
     that remembers the answers for cached dependencies, which never change.
     """
-    keep = Patterns(config.keep)
-    removals: list[tuple[str, set[str]]] = []
-    provided = set(runtime_provided)
-    if language == "prebuilt":  # another toolchain's output: only what the user asks to remove
-        removals.append(("user remove patterns", Patterns(config.remove).matching(tree.paths())))
-        return _apply(tree, removals, keep)
-    if language == "node":
-        if provided:
-            removals.append(("runtime-provided packages", _node.provided(tree, direct)))
-        if config.profile == "safe":
-            removals.append(("docs, tests, maps and configs in node_modules", _node.junk(tree)))
-    elif provided:
-        removals.append(("runtime-provided packages", _dists.removable_paths(tree, provided, set(direct))))
-    if config.profile == "safe" and language == "python":
-        deps = [e for e in tree if e.origin == "deps"]
-        removals.extend((name, {e.path for e in deps if rule(e)}) for name, rule in SAFE_RULES)
-        removals.append(("docs and examples", _doc_files(deps)))
-        modules = [e for e in tree if e.path.endswith(".py")]  # the function's own code imports them too
-        removals.append(("package test suites", _unimported_test_dirs(deps, modules, imports_of or file_imports)))
-    # Bytecode is never shipped from disk: timestamp pyc next to fixed zip dates is stale on every
-    # cold start (aws-lambda-builders#924). The bytecode stage compiles hash-based pyc instead.
-    removals.append(("bytecode caches", {e.path for e in tree if _is_bytecode(e) and e.origin != "bytecode"}))
+    removals = profile(
+        tree, config, provided=set(runtime_provided), direct=direct, imports_of=imports_of or file_imports
+    )
     if config.remove:
         removals.append(("user remove patterns", Patterns(config.remove).matching(tree.paths())))
-    return _apply(tree, removals, keep)
+    return _apply(tree, removals, Patterns(config.keep))
 
 
-def _apply(tree: StagingTree, removals: list[tuple[str, set[str]]], keep: Patterns) -> tuple[StagingTree, PruneReport]:
+def _apply(tree: StagingTree, removals: Removals, keep: Patterns) -> tuple[StagingTree, PruneReport]:
     sizes = {e.path: e.size for e in tree}
     gone: set[str] = set()
     counts: dict[str, list[int]] = {}
@@ -134,83 +72,3 @@ def _apply(tree: StagingTree, removals: list[tuple[str, set[str]]], keep: Patter
     results = tuple(RuleResult(rule=n, files=c[0], bytes=c[1]) for n, c in counts.items() if c[0])
     return tree.without(gone), PruneReport(rules=results, kept_by_user=len(saved))
 
-
-def _unimported_test_dirs(
-    deps: list[Entry], modules: list[Entry], imports_of: Callable[[Entry], frozenset[str]]
-) -> set[str]:
-    """Files in dependencies' `tests/` or `test/` package directories that no module outside them imports."""
-    candidates = {_test_dir(e.path) for e in deps} - {None}
-    if not candidates:
-        return set()
-    outside = [e for e in modules if _test_dir(e.path) is None]
-    imported = _imported_dirs(outside, {c for c in candidates if c is not None}, imports_of)
-    doomed = {c for c in candidates if c is not None} - imported
-    return {e.path for e in deps if _test_dir(e.path) in doomed}
-
-
-def _test_dir(path: str) -> str | None:
-    parts = path.split("/")
-    for i, part in enumerate(parts[1:-1], start=1):
-        if part in _TEST_DIRS:
-            return "/".join(parts[: i + 1])
-    return None
-
-
-_IMPORT_WORD = re.compile(rb"\btests?\b")
-
-
-def _imported_dirs(
-    modules: list[Entry], candidates: set[str], imports_of: Callable[[Entry], frozenset[str]]
-) -> set[str]:
-    """The candidate directories that some module imports, absolutely or relatively."""
-    dotted = {c.replace("/", "."): c for c in candidates}
-    found: set[str] = set()
-    for entry in modules:
-        for name in imports_of(entry):
-            found |= {c for d, c in dotted.items() if name == d or name.startswith(d + ".")}
-    return found
-
-
-def file_imports(entry: Entry) -> frozenset[str]:
-    """Absolute names of the modules a file imports that may name a test package; others are not needed."""
-    data = entry.source.read_bytes()
-    if not _IMPORT_WORD.search(data):
-        return frozenset()  # cheap filter: parse only files that mention a test package at all
-    return frozenset(_imports(data, entry.path))
-
-
-def _imports(data: bytes, path: str) -> set[str]:
-    try:
-        module = ast.parse(data)
-    except (SyntaxError, ValueError):
-        return set()
-    package = path.split("/")[:-1]  # for pkg/mod.py and pkg/__init__.py alike, "." is pkg
-    names: set[str] = set()
-    for node in _statements(module.body):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = _absolute(node, package)
-            names.add(base)
-            names |= {f"{base}.{alias.name}" for alias in node.names}
-    return names
-
-
-def _statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
-    """Every statement, nested ones too, without visiting expressions: an import is always a statement,
-    and ast.walk over every node took seconds on pandas."""
-    stack: list[ast.AST] = list(body)
-    while stack:
-        node = stack.pop()
-        yield node
-        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-            value = getattr(node, field, None)
-            if isinstance(value, list):
-                stack.extend(value)
-
-
-def _absolute(node: ast.ImportFrom, package: list[str]) -> str:
-    if not node.level:
-        return node.module or ""
-    parent = package[: len(package) - (node.level - 1)] if node.level > 1 else package
-    return ".".join([*parent, *([node.module] if node.module else [])])

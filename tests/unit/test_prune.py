@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from lpack.config.load import PruneConfig
-from lpack.prune.rules import PruneReport, file_imports, prune
+from lpack.prune.python import file_imports
+from lpack.prune.rules import PruneReport, prune
 from lpack.staging.tree import Entry, Origin, StagingTree, scan
 
 SAFE = PruneConfig()

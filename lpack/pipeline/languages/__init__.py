@@ -7,6 +7,7 @@ from lpack.pipeline.languages.base import Deps, Language
 from lpack.pipeline.languages.node import Node
 from lpack.pipeline.languages.prebuilt import Prebuilt
 from lpack.pipeline.languages.python import Python
+from lpack.prune.base import generic
 
 _BY_RUNTIME: dict[str, Language] = {"python": Python(), "node": Node()}
 _PREBUILT: Language = Prebuilt()
@@ -20,7 +21,7 @@ def language_for(fn: FunctionConfig) -> Language:
         return found
     # A layer for another runtime (a custom runtime's bin/ and lib/): requirements, if any, install as
     # for Python, but no Python rule applies (no runtime-provided packages, no bytecode, no safe profile).
-    return Python(name=fn.runtime.language, provided=(), bytecode=False)
+    return Python(name=fn.runtime.language, prune_profile=generic, provided=(), bytecode=False)
 
 
 __all__ = ["Deps", "Language", "language_for"]

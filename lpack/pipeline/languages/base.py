@@ -8,6 +8,7 @@ from typing import Protocol
 
 from lpack.cache import Cache
 from lpack.config.load import FunctionConfig
+from lpack.prune.base import Profile
 from lpack.resolve.result import Resolved
 from lpack.resolve.runner import Runner
 from lpack.staging.tree import StagingTree
@@ -25,7 +26,11 @@ class Deps:
 class Language(Protocol):
     @property
     def name(self) -> str:
-        """ "python", "node" or "prebuilt": also the prune profile."""
+        """Python, node or prebuilt (or another runtime's language, for a layer of bin/ and lib/ only)."""
+
+    @property
+    def prune_profile(self) -> Profile:
+        """What pruning removes for this language: prune.python.profile, prune.node.profile, ..."""
 
     @property
     def provided(self) -> tuple[str, ...]:

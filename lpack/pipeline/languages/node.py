@@ -8,7 +8,7 @@ from lpack.audit.handler import check_node_handler
 from lpack.cache import Cache
 from lpack.config.load import FunctionConfig
 from lpack.pipeline.languages.base import Deps
-from lpack.prune.node import PROVIDED_SCOPES
+from lpack.prune.node import PROVIDED_SCOPES, profile
 from lpack.resolve.node import resolve_node_deps
 from lpack.resolve.runner import Runner
 from lpack.staging.tree import StagingTree
@@ -16,6 +16,7 @@ from lpack.staging.tree import StagingTree
 
 class Node:
     name = "node"
+    prune_profile = staticmethod(profile)
     provided = PROVIDED_SCOPES
     bytecode = False
 

@@ -8,6 +8,7 @@ from lpack.audit.bootstrap import check_bootstrap
 from lpack.cache import Cache
 from lpack.config.load import FunctionConfig
 from lpack.pipeline.languages.base import Deps
+from lpack.prune.base import as_built
 from lpack.resolve.result import NOTHING
 from lpack.resolve.runner import Runner
 from lpack.staging.tree import StagingTree
@@ -15,6 +16,7 @@ from lpack.staging.tree import StagingTree
 
 class Prebuilt:
     name = "prebuilt"
+    prune_profile = staticmethod(as_built)
     provided: tuple[str, ...] = ()
     bytecode = False
 

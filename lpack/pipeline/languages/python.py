@@ -10,6 +10,8 @@ from lpack.cache import Cache
 from lpack.config.load import FunctionConfig
 from lpack.pipeline import reuse
 from lpack.pipeline.languages.base import Deps
+from lpack.prune.base import Profile
+from lpack.prune.python import profile as python_profile
 from lpack.resolve.python import installer_state, resolve
 from lpack.resolve.runner import Runner
 from lpack.runtimes import RUNTIME_PROVIDED_PYTHON
@@ -19,6 +21,7 @@ from lpack.staging.tree import StagingTree
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Python:
     name: str = "python"
+    prune_profile: Profile = python_profile
     provided: tuple[str, ...] = RUNTIME_PROVIDED_PYTHON
     bytecode: bool = True
 
