@@ -139,3 +139,21 @@ def test_cache_info_and_clean_commands(project: MakeProject, tmp_path: Path, mon
     cleaned = lpack("cache", "clean")
     assert cleaned.exit_code == 0 and "removed" in cleaned.stdout
     assert not (tmp_path / "c" / "deps").exists()
+
+
+def test_a_fresh_cached_build_walks_the_source_tree_once(
+    project: MakeProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The inputs key and the artifact need the same selection of the project's files: collect it once.
+    from lpack import sources  # noqa: PLC0415
+
+    walks: list[Path] = []
+    real = sources.collect
+
+    def counted(source: Path, **options: object) -> sources.SourceSelection:
+        walks.append(source)
+        return real(source, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sources, "collect", counted)
+    _build(project("hello"), tmp_path / "cache")
+    assert len(walks) == 1
