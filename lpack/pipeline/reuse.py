@@ -1,6 +1,7 @@
 """What a build takes from the cache: installed dependencies, their pyc, their compressed zip members,
 and whole results when no input changed. The pipeline decides when; this module knows the entry layout:
 
+    locks/<key>/requirements.lock.txt  a lock made for one target, with notes.json saying how
     deps/<key>/site/                 the installed tree (never changed once renamed into place)
     deps/<key>/resolved.json         installer and notes of the install
     deps/<key>/pyc-cpython-3X-<root>/  unchecked-hash pyc of site/ files for one run root, added as needed
@@ -33,7 +34,7 @@ from lpack.prune.python import file_imports
 from lpack.resolve import _inputs
 from lpack.resolve import keys as _keys
 from lpack.resolve.python import install
-from lpack.resolve.result import Resolved
+from lpack.resolve.result import Deps, Resolved
 from lpack.resolve.runner import Runner
 from lpack.staging.tree import Entry, StagingTree, file_sha256
 
@@ -41,7 +42,7 @@ T = TypeVar("T")
 log = logging.getLogger("lpack")
 
 
-def resolve_cached(fn: FunctionConfig, work: Path, runner: Runner, cache: Cache) -> tuple[Resolved, Path, Path | None]:
+def resolve_cached(fn: FunctionConfig, work: Path, runner: Runner, cache: Cache) -> Deps:
     """The resolved dependencies, the directory holding them, and their cache entry (None: not cached).
 
     A project's own wheel changes with its code, so a project built into a wheel installs afresh.
@@ -49,7 +50,7 @@ def resolve_cached(fn: FunctionConfig, work: Path, runner: Runner, cache: Cache)
     (work / "resolve").mkdir(parents=True, exist_ok=True)
     inputs = _inputs.gather(fn, work / "resolve", runner, locker=cached_locker(cache))
     if inputs.lock is None or inputs.wheels:
-        return install(fn, inputs, work / "deps", runner), work / "deps", None
+        return Deps(resolved=install(fn, inputs, work / "deps", runner), directory=work / "deps")
 
     def make(entry: Path) -> None:
         done = install(fn, inputs, entry / "site", runner)
@@ -65,7 +66,7 @@ def resolve_cached(fn: FunctionConfig, work: Path, runner: Runner, cache: Cache)
         installer=str(meta["installer"]),
         notes=(*inputs.notes, *meta["notes"], how),
     )
-    return resolved, entry / "site", entry
+    return Deps(resolved=resolved, directory=entry / "site", entry=entry)
 
 
 def cached_locker(cache: Cache) -> _inputs.Locker:

@@ -20,9 +20,10 @@ from lpack.cache import Cache
 from lpack.config.load import FunctionConfig, ImageDelivery
 from lpack.emit.artifact import Emitted, emit_artifact
 from lpack.pipeline import reuse as _reuse
-from lpack.pipeline.languages import Deps, Language, language_for
+from lpack.pipeline.languages import Language, language_for
 from lpack.pipeline.results import Event, EventHandler, FunctionResult
 from lpack.prune.rules import PruneReport, prune
+from lpack.resolve.result import Deps
 from lpack.resolve.runner import Runner, target_label
 from lpack.staging.scripts import normalize_scripts
 from lpack.staging.tree import StagingTree, scan

@@ -71,4 +71,3 @@ def _apply(tree: StagingTree, removals: Removals, keep: Patterns) -> tuple[Stagi
         counts[name] = [files + len(new), size + sum(sizes[p] for p in new)]
     results = tuple(RuleResult(rule=n, files=c[0], bytes=c[1]) for n, c in counts.items() if c[0])
     return tree.without(gone), PruneReport(rules=results, kept_by_user=len(saved))
-

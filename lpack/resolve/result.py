@@ -18,3 +18,12 @@ class Resolved:
 
 
 NOTHING = Resolved(lock=None, direct=frozenset(), installer="none")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deps:
+    """Resolved dependencies: how, the directory holding them, and the cache entry it lies in (None: not cached)."""
+
+    resolved: Resolved
+    directory: Path
+    entry: Path | None = None

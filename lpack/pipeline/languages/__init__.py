@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lpack.config.load import FunctionConfig
-from lpack.pipeline.languages.base import Deps, Language
+from lpack.pipeline.languages.base import Language
 from lpack.pipeline.languages.node import Node
 from lpack.pipeline.languages.prebuilt import Prebuilt
 from lpack.pipeline.languages.python import Python
@@ -24,4 +24,4 @@ def language_for(fn: FunctionConfig) -> Language:
     return Python(name=fn.runtime.language, prune_profile=generic, provided=(), bytecode=False)
 
 
-__all__ = ["Deps", "Language", "language_for"]
+__all__ = ["Language", "language_for"]

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from lpack.cache import Cache
 from lpack.config.load import FunctionConfig
 from lpack.prune.base import Profile
-from lpack.resolve.result import Resolved
+from lpack.resolve.result import Deps
 from lpack.resolve.runner import Runner
 from lpack.staging.tree import StagingTree
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Deps:
-    """Resolved dependencies: how, the directory holding them, and the cache entry it lies in (None: not cached)."""
-
-    resolved: Resolved
-    directory: Path
-    entry: Path | None = None
 
 
 class Language(Protocol):

@@ -7,9 +7,9 @@ from pathlib import Path
 from lpack.audit.handler import check_node_handler
 from lpack.cache import Cache
 from lpack.config.load import FunctionConfig
-from lpack.pipeline.languages.base import Deps
 from lpack.prune.node import PROVIDED_SCOPES, profile
 from lpack.resolve.node import resolve_node_deps
+from lpack.resolve.result import Deps
 from lpack.resolve.runner import Runner
 from lpack.staging.tree import StagingTree
 

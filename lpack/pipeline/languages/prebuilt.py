@@ -7,9 +7,8 @@ from pathlib import Path
 from lpack.audit.bootstrap import check_bootstrap
 from lpack.cache import Cache
 from lpack.config.load import FunctionConfig
-from lpack.pipeline.languages.base import Deps
 from lpack.prune.base import as_built
-from lpack.resolve.result import NOTHING
+from lpack.resolve.result import NOTHING, Deps
 from lpack.resolve.runner import Runner
 from lpack.staging.tree import StagingTree
 

@@ -9,10 +9,10 @@ from lpack.audit.handler import check_python_handler
 from lpack.cache import Cache
 from lpack.config.load import FunctionConfig
 from lpack.pipeline import reuse
-from lpack.pipeline.languages.base import Deps
 from lpack.prune.base import Profile
 from lpack.prune.python import profile as python_profile
 from lpack.resolve.python import installer_state, resolve
+from lpack.resolve.result import Deps
 from lpack.resolve.runner import Runner
 from lpack.runtimes import RUNTIME_PROVIDED_PYTHON
 from lpack.staging.tree import StagingTree
@@ -26,9 +26,8 @@ class Python:
     bytecode: bool = True
 
     def resolve(self, fn: FunctionConfig, work: Path, runner: Runner, cache: Cache | None) -> Deps:
-        if cache is not None:
-            resolved, directory, entry = reuse.resolve_cached(fn, work, runner, cache)
-            return Deps(resolved=resolved, directory=directory, entry=entry)
+        if cache is not None:  # locks and installed trees come from the cache, by content key
+            return reuse.resolve_cached(fn, work, runner, cache)
         return Deps(resolved=resolve(fn, work / "deps", work / "resolve", runner=runner), directory=work / "deps")
 
     def keep(self, rel: str, is_dir: bool) -> bool:
