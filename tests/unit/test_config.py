@@ -4,10 +4,12 @@ import re
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from lpack import runtimes
+from lpack.cli import main
 from lpack.config.load import BuildConfig, FunctionConfig, Overrides, load_config
-from lpack.errors import EXIT_USAGE, ConfigError
+from lpack.errors import ConfigError
 
 BASE = 'runtime = "python3.12"\nhandler = "app.handler"\n'
 
@@ -99,8 +101,14 @@ def test_project_dir_must_be_a_directory(tmp_path: Path) -> None:
         load_config(tmp_path / "missing")
 
 
-def test_config_error_exit_code_is_usage() -> None:
-    assert ConfigError("x").exit_code == EXIT_USAGE == 2
+def test_a_config_error_exits_2_and_says_what_to_fix(tmp_path: Path) -> None:
+    # Before anything is installed: the CLI maps ConfigError to the usage exit code.
+    root = _project(tmp_path, 'runtme = "python3.12"\nhandler = "app.handler"\n')
+    result = CliRunner().invoke(main, ["build", str(root)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: lpack.toml: runtme")
+    assert 'did you mean "runtime"' in result.stderr
+    assert not (root / "dist").exists()
 
 
 # --- unknown keys and wrong types ---------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from lpack import runtimes
 from lpack.config.load import Budget
 from lpack.size import Contributor, SizeReport, largest, measure
 from lpack.staging.tree import Entry, StagingTree
@@ -93,24 +92,31 @@ def test_measure_reports_sizes_and_counts() -> None:
     assert report.largest[0] == Contributor(name="pkg", bytes=50, files=2)
 
 
+# Lambda's limits in bytes as AWS states them, not as lpack's constants: GetAccountSettings reports
+# CodeSizeUnzipped = 262144000 ("Unzipped size must be smaller than 262144000 bytes") and CodeSizeZipped =
+# 52428800 (UpdateFunctionCode: "Request must be smaller than 69905067 bytes", that zip base64-encoded).
+AWS_UNZIPPED = 262_144_000
+AWS_ZIPPED = 52_428_800
+
+
 def test_exactly_at_lambdas_limits_is_fine() -> None:
-    report = _measure(runtimes.MAX_UNZIPPED, runtimes.MAX_ZIPPED)
+    report = _measure(AWS_UNZIPPED, AWS_ZIPPED)
     assert report.findings == ()
 
 
 def test_one_byte_over_the_unzipped_limit_is_an_error() -> None:
-    report = _measure(runtimes.MAX_UNZIPPED + 1, 1000)
+    report = _measure(AWS_UNZIPPED + 1, 1000)
     assert _limits(report) == {"lambda-unzipped": "error"}
     assert report.over is True
     finding = report.findings[0]
-    assert finding.actual == runtimes.MAX_UNZIPPED + 1
-    assert finding.allowed == runtimes.MAX_UNZIPPED == 262_144_000
+    assert finding.actual == AWS_UNZIPPED + 1
+    assert finding.allowed == AWS_UNZIPPED
     assert "250.0 MiB" in finding.message
     assert "262,144,001 bytes" in finding.message
 
 
 def test_over_the_direct_upload_limit_is_only_a_warning() -> None:
-    report = _measure(100 * MiB, runtimes.MAX_ZIPPED + 1)
+    report = _measure(100 * MiB, AWS_ZIPPED + 1)
     assert _limits(report) == {"lambda-zipped-direct": "warning"}
     assert report.over is False
     assert "S3" in report.findings[0].message
@@ -125,8 +131,8 @@ def test_over_the_direct_upload_limit_is_only_a_warning() -> None:
         (Budget(max_unzipped=200 * MiB), 200 * MiB, 1, {}),
         (
             Budget(max_zipped=10, max_unzipped=10),
-            runtimes.MAX_UNZIPPED + 1,
-            runtimes.MAX_ZIPPED + 1,
+            AWS_UNZIPPED + 1,
+            AWS_ZIPPED + 1,
             {
                 "lambda-unzipped": "error",
                 "lambda-zipped-direct": "warning",

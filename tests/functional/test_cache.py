@@ -1,0 +1,66 @@
+"""The cache around the stages: a rebuild with nothing changed runs nothing, a code change reinstalls nothing,
+and a dependency change installs again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lpack import build, load_config
+from lpack.cache import Cache
+from tests.conftest import MakeProject
+from tests.functional.fake_uv import FakeUv
+from tests.functional.zips import files
+
+
+def _build(root: Path, cache: Cache) -> tuple[FakeUv, Path, tuple[str, ...]]:
+    runner = FakeUv()
+    [fn] = build(load_config(root), runner=runner, cache=cache).functions
+    return runner, fn.artifact.path, fn.notes
+
+
+def test_a_rebuild_with_nothing_changed_reuses_the_artifact(project: MakeProject, cache: Cache) -> None:
+    root = project("with-tests-dir")  # requirements.in: locked, then installed
+    first, path, _ = _build(root, cache)
+    assert [c[2] for c in first.calls] == ["compile", "install"]
+    before = path.read_bytes()
+    again, path, notes = _build(root, cache)
+    assert again.calls == []
+    assert notes == ("reused with-tests-dir.zip: no input changed",)
+    assert path.read_bytes() == before
+
+
+def test_a_code_change_takes_lock_and_dependencies_from_the_cache(project: MakeProject, cache: Cache) -> None:
+    root = project("with-tests-dir")
+    _, path, _ = _build(root, cache)
+    old = files(path)
+    (root / "app.py").write_text((root / "app.py").read_text() + "\nVERSION = 2\n")
+    runner, path, notes = _build(root, cache)
+    assert runner.calls == []
+    assert "dependencies from the cache" in notes
+    assert any("lock" in n and "from the cache" in n for n in notes)
+    new = files(path)
+    assert new["app.py"].endswith(b"VERSION = 2\n")
+    changed = {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}
+    assert changed == {"app.py", "__pycache__/app.cpython-312.pyc"} & (old.keys() | new.keys())
+
+
+def test_an_edited_or_deleted_artifact_is_written_again(project: MakeProject, cache: Cache) -> None:
+    root = project("hello")
+    _, path, _ = _build(root, cache)
+    good = path.read_bytes()
+    path.write_bytes(b"not a zip")
+    runner, path, notes = _build(root, cache)
+    assert path.read_bytes() == good and runner.calls == []
+    assert not any(n.startswith("reused") for n in notes)
+    path.unlink()
+    _, path, _ = _build(root, cache)
+    assert path.read_bytes() == good
+
+
+def test_a_dependency_change_installs_again(project: MakeProject, cache: Cache) -> None:
+    root = project("with-tests-dir")
+    _build(root, cache)
+    (root / "requirements.in").write_text("lp-pure-a\n")  # lp-keeps-tests dropped
+    runner, path, _ = _build(root, cache)
+    assert [c[2] for c in runner.calls] == ["compile", "install"]
+    assert not [n for n in files(path) if n.startswith("lp_keeps_tests")]
