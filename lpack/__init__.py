@@ -5,8 +5,7 @@ from __future__ import annotations
 from lpack.config.load import BuildConfig, FunctionConfig, Overrides, load_config
 from lpack.errors import LpackError
 from lpack.pipeline.build import BuildResult, Event, FunctionResult, build
-
-__version__ = "0.1.0.dev0"
+from lpack.version import __version__
 
 __all__ = [
     "BuildConfig",

@@ -11,7 +11,6 @@ from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
-from lpack import __version__
 from lpack.archive import writer as _archive
 from lpack.audit.checks import AuditReport, Finding, audit_zip
 from lpack.cache import Cache
@@ -41,6 +40,7 @@ from lpack.tools.diff import load as load_snapshots
 from lpack.tools.init import init as create_project
 from lpack.tools.inspect import Inspection, detected_runtime, inspect_artifact
 from lpack.tools.verify import VerifyResult, detect_runtime, verify
+from lpack.version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 

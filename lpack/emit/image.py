@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lpack.archive import writer as _archive
-from lpack.emit import Artifact, ArtifactKind
+from lpack.emit.base import Artifact, ArtifactKind
 from lpack.errors import RegistryError
 from lpack.oci import (
     LAYER_TO_OCI,

@@ -6,7 +6,7 @@ from pathlib import Path
 from lpack.archive import writer as _archive
 from lpack.archive.deflate import Compression
 from lpack.archive.zipformat import RawMember
-from lpack.emit import Artifact, ArtifactKind, describe
+from lpack.emit.base import Artifact, ArtifactKind, describe
 from lpack.staging.tree import StagingTree
 
 

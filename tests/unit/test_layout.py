@@ -25,24 +25,25 @@ MAX_LINES = 400
 
 # The pipeline's order, low to high: a module may import from its own top package or a lower level.
 LEVELS: Mapping[str, int] = {
-    **dict.fromkeys(("errors", "runtimes", "units"), 0),
-    **dict.fromkeys(("staging", "cache", "archive"), 1),
-    "config": 2,
-    "resolve": 3,
-    "sources": 4,
-    "prune": 5,
-    "audit": 6,
-    "bytecode": 7,
-    "size": 8,
-    "layers": 9,
-    "oci": 10,
-    "emit": 11,
-    "publish": 12,
-    "pipeline": 13,
-    "tools": 14,
-    "cli": 15,
+    **dict.fromkeys(("errors", "runtimes", "units", "version"), 0),
+    **dict.fromkeys(("staging", "cache"), 1),
+    "archive": 2,  # writes staging trees
+    "config": 3,
+    "resolve": 4,
+    "sources": 5,
+    "prune": 6,
+    "audit": 7,
+    "bytecode": 8,
+    "size": 9,
+    "layers": 10,
+    "oci": 11,
+    "emit": 12,
+    "publish": 13,
+    "pipeline": 14,
+    "tools": 15,
+    "cli": 16,
 }
-TOP = 16  # lpack/__init__.py (the public API) and lpack/__main__.py
+TOP = 17  # lpack/__init__.py (the public API) and lpack/__main__.py
 EXEMPT = frozenset({"lpack", "lpack.__main__"})
 
 
@@ -247,7 +248,7 @@ def test_checker_sees_imports_in_functions_type_checking_and_relative_forms(tmp_
     assert [i.target for i in edges["lpack.cli.app"]] == ["lpack.resolve.python"]
     assert sorted(i.target for i in edges["lpack.resolve.python"]) == ["lpack.errors", "lpack.resolve.keys"]
     assert [i.lazy for i in edges["lpack.cli.app"]] == [True]
-    assert layering_violations(edges) == ["lpack.errors (level 0) imports lpack.cli.app (level 15), line 3"]
+    assert layering_violations(edges) == ["lpack.errors (level 0) imports lpack.cli.app (level 16), line 3"]
 
 
 def test_checker_allows_the_own_package_and_lower_levels_and_exempts_the_top(tmp_path: Path) -> None:
