@@ -17,14 +17,17 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from lpack import runtimes
 from lpack.bytecode import find_interpreter
-from lpack.errors import ConfigError, NoInterpreterError, VerifyError
+from lpack.config.load import BuildConfig
+from lpack.errors import ConfigError, LpackError, NoInterpreterError, VerifyError
+from lpack.pipeline.build import BuildResult
 from lpack.runtimes import Runtime
 from lpack.tools import verify_node as _verify_node
 from lpack.tools.inspect import detected_runtime, inspect_artifact
+from lpack.tools.reports import ReportedTarget, reported_target, runtime_named
 
 # Lambda stops an on-demand init phase after 10 s and retries it inside the first invoke [lambda-runtime-
 # environment.html "Init phase"]: an import that slow is worth a warning.
@@ -83,6 +86,10 @@ report({"phase": "done", "init_ms": init_ms, "invoke_ms": (time.perf_counter() -
 """
 
 
+# What a handler may return: Lambda serializes it to JSON, and verify decodes it back.
+JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VerifyResult:
     artifact: Path
@@ -92,14 +99,80 @@ class VerifyResult:
     init_ms: float  # importing the handler module: the cold start's init phase, on this machine
     invoked: bool
     invoke_ms: float | None
-    result: Any  # the handler's return value, decoded from JSON; None when not invoked
+    result: JsonValue  # the handler's return value, decoded from JSON; None when not invoked
     output: str  # what the handler printed
     warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildVerification:
+    """`lpack build --verify`: the functions verified, in order, up to the first that failed."""
+
+    checked: tuple[VerifyResult, ...]
+    failure: LpackError | None  # why the last one failed or could not run; None when all passed
+    warnings: tuple[str, ...]  # functions that were not verified, and why
 
 
 def detect_runtime(artifact: Path) -> Runtime | None:
     """The Python runtime the artifact was built for, from its bytecode or extension module tags."""
     return detected_runtime(inspect_artifact(artifact))
+
+
+def verify_build(config: BuildConfig, result: BuildResult) -> BuildVerification:
+    """Verify every Python or Node.js function `result` built, with its layers; stop at the first failure."""
+    checked: list[VerifyResult] = []
+    warnings: list[str] = []
+    built = {fn.name: fn.artifact for fn in result.functions}
+    for fn in config.functions:
+        if fn.kind == "prebuilt" or fn.runtime.language not in ("python", "node"):
+            continue  # a custom runtime's bootstrap is a program of its own: nothing to import
+        if built[fn.name].kind == "image":
+            warnings.append(f"{fn.name}: verify is not supported for images; not verified")
+            continue
+        layer_zips = [built[name].path for name in fn.layers]
+        try:
+            found = verify(
+                built[fn.name].path, handler=fn.handler, runtime=fn.runtime, layers=layer_zips, python=fn.python
+            )
+        except LpackError as err:
+            failure = err.prefixed(f"verify {fn.name}") if len(config.functions) > 1 else err
+            return BuildVerification(checked=tuple(checked), failure=failure, warnings=tuple(warnings))
+        checked.append(found)
+    return BuildVerification(checked=tuple(checked), failure=None, warnings=tuple(warnings))
+
+
+def verify_artifact(
+    artifact: Path,
+    *,
+    handler: str | None = None,
+    runtime_name: str | None = None,
+    report: Path | None = None,
+    layers: Sequence[Path] = (),
+    event: str | None = None,
+    python: Path | None = None,
+) -> VerifyResult:
+    """`lpack verify`: what is not given comes from the build `report`, else the zip's bytecode tags."""
+    _require_zip(artifact)
+    from_report = reported_target(report, artifact) if report else ReportedTarget()
+    name = runtime_name or from_report.runtime
+    runtime = runtime_named(name) if name else detect_runtime(artifact)
+    if runtime is None:
+        raise ConfigError(
+            f"{artifact.name}: cannot tell which runtime it is for (no single python3.X bytecode tag)",
+            hint="pass --runtime python3.X or --report with lpack's build report",
+        )
+    handler = handler or from_report.handler
+    if not handler:
+        raise ConfigError("which handler? pass --handler module.function", hint="or --report with the build report")
+    return verify(artifact, handler=handler, runtime=runtime, layers=layers, event=event, python=python)
+
+
+def _require_zip(artifact: Path) -> None:
+    if artifact.is_dir():
+        raise ConfigError(
+            f"{artifact}: a directory (an OCI image layout?), not a zip: verify is not supported for images",
+            hint="verify the function built as a zip (--format zip)",
+        )
 
 
 def verify(
@@ -117,6 +190,8 @@ def verify(
     `event` is JSON text. Raises NoInterpreterError when no interpreter of the runtime's version is here,
     VerifyError when the handler does not import or raises.
     """
+    for path in (artifact, *layers):
+        _require_zip(path)
     interpreter = _interpreter(runtime, python)
     with tempfile.TemporaryDirectory(prefix="lpack-verify-") as tmp:
         work = Path(tmp)

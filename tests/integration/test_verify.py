@@ -16,6 +16,7 @@ from lpack.errors import EXIT_NO_INTERPRETER
 from lpack.tools.verify_node import find_node
 from tests.conftest import WHEELS, MakeProject
 from tests.integration._helpers import build_json, lpack
+from tests.integration._oci import make_base
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 PY312 = find_interpreter((3, 12))
@@ -216,3 +217,29 @@ def test_extension_of_the_other_architecture_gets_a_hint(tmp_path: Path) -> None
     err = one_line(result.stderr)
     assert "fast.abi3.so: cannot open shared object file" in err
     assert f"a native library did not load on this {platform.machine()} machine" in err
+
+
+def test_build_verify_of_an_image_warns_and_exits_by_the_build(
+    project: MakeProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "500")  # each message on its line, however long the path
+    root = project("hello")
+    base = make_base(tmp_path / "base")
+    config = root / "pyproject.toml"
+    image = f'handler = "app.handler"\nformat = "image"\nbase = "oci:{base}:base"'
+    config.write_text(config.read_text().replace('handler = "app.handler"', image))
+    result = lpack("build", root, "--verify", "--json")
+    assert result.exit_code == 0, result.output
+    [warning] = [line for line in result.stderr.splitlines() if "verify" in line]
+    assert warning == "warning: hello: verify is not supported for images; not verified"
+    report = json.loads(result.stdout)
+    jsonschema.validate(report, SCHEMA)
+    assert report["verify"] == [] and "hello: verify is not supported for images; not verified" in report["warnings"]
+    # `lpack verify` given the image's OCI layout: one clear line and a usage exit, no traceback.
+    again = lpack("verify", root / "dist" / "hello.oci", "--handler", "app.handler")
+    assert again.exit_code == 2
+    assert again.stderr.splitlines() == [
+        f"error: {root / 'dist' / 'hello.oci'}: a directory (an OCI image layout?), not a zip: "
+        "verify is not supported for images",
+        "hint: verify the function built as a zip (--format zip)",
+    ]
