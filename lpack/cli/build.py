@@ -94,7 +94,6 @@ def _report(done: BuildOutcome) -> dict[str, Any]:
     verification = done.verification
     if verification is not None:
         report["verify"] = [verify_report(v) for v in verification.checked]
-        report["warnings"] = [*report["warnings"], *verification.warnings]
         failure = verification.failure
         if failure is not None:
             report["verify_error"] = {"message": failure.msg, "hint": failure.hint, "exit_code": failure.exit_code}
@@ -107,8 +106,6 @@ def _render(done: BuildOutcome, out: Output) -> None:
     if verification is not None:
         for verified in verification.checked:
             out.verified(verified, show_result=False)
-        for warning in verification.warnings:
-            out.warning(warning)
     if done.published is not None:
         out.published(done.published)
     if verification is not None and verification.failure is not None:

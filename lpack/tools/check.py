@@ -6,25 +6,23 @@ findings and the artifact's own contents into concrete suggestions, each with wh
 
 from __future__ import annotations
 
-import json
-import tarfile
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lpack import runtimes
 from lpack.config.load import BuildConfig, FunctionConfig
 from lpack.emit import Artifact
-from lpack.emit.image import task_root
-from lpack.oci import ImageInfo
 from lpack.pipeline.build import EventHandler, FunctionResult, build
 from lpack.resolve.runner import Runner, run_subprocess
 from lpack.staging import dists as _dists
 from lpack.staging.packages import Member, Package, Reader, packages, python_owners
 from lpack.staging.patterns import Patterns
+from lpack.tools.image_files import own_files
+from lpack.tools.image_files import read as read_image_file
 from lpack.units import format_size
 
 # Files a function rarely needs at run time that the safe profile keeps (they can be imported or read).
@@ -116,36 +114,9 @@ def _contents(artifact: Artifact) -> Iterator[tuple[list[Member], Reader]]:
         with zipfile.ZipFile(artifact.path) as zf:
             yield [Member(path=i.filename, size=i.file_size) for i in zf.infolist() if not i.is_dir()], zf.read
         return
-    with ExitStack() as stack:
-        found = _image_files(artifact.path, artifact.image, stack)
+    with own_files(artifact.path, artifact.image) as found:
         members = [Member(path=path, size=info.size) for path, (_, info) in found.items()]
-
-        def read(path: str) -> bytes:
-            tar, info = found[path]
-            stream = tar.extractfile(info)
-            return stream.read() if stream is not None else b""
-
-        yield members, read
-
-
-def _image_files(
-    layout: Path, image: ImageInfo, stack: ExitStack
-) -> dict[str, tuple[tarfile.TarFile, tarfile.TarInfo]]:
-    # The function's layers hold its files under the base's task root (var/task): strip it, as a zip has none.
-    config = json.loads(_blob(layout, image.config_digest).read_bytes())
-    prefix = task_root(config).strip("/") + "/"
-    found: dict[str, tuple[tarfile.TarFile, tarfile.TarInfo]] = {}
-    for layer in (layer for layer in image.layers if layer.origin != "base"):
-        tar = stack.enter_context(tarfile.open(_blob(layout, layer.digest), "r:gz"))  # noqa: SIM115 - the stack closes it
-        for info in tar.getmembers():
-            if info.isfile() and info.name.startswith(prefix):
-                found[info.name.removeprefix(prefix)] = (tar, info)
-    return found
-
-
-def _blob(layout: Path, digest: str) -> Path:
-    algorithm, _, hex_digest = digest.partition(":")
-    return layout / "blobs" / algorithm / hex_digest
+        yield members, lambda path: read_image_file(found[path])
 
 
 def _runtime_provided(

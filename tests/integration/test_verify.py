@@ -219,7 +219,8 @@ def test_extension_of_the_other_architecture_gets_a_hint(tmp_path: Path) -> None
     assert f"a native library did not load on this {platform.machine()} machine" in err
 
 
-def test_build_verify_of_an_image_warns_and_exits_by_the_build(
+@needs_py312
+def test_build_verify_imports_an_image_handler_from_its_own_layers(
     project: MakeProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "500")  # each message on its line, however long the path
@@ -228,18 +229,20 @@ def test_build_verify_of_an_image_warns_and_exits_by_the_build(
     config = root / "pyproject.toml"
     image = f'handler = "app.handler"\nformat = "image"\nbase = "oci:{base}:base"'
     config.write_text(config.read_text().replace('handler = "app.handler"', image))
-    result = lpack("build", root, "--verify", "--json")
-    assert result.exit_code == 0, result.output
-    [warning] = [line for line in result.stderr.splitlines() if "verify" in line]
-    assert warning == "warning: hello: verify is not supported for images; not verified"
-    report = json.loads(result.stdout)
+    report = build_json(root, "--verify")
     jsonschema.validate(report, SCHEMA)
-    assert report["verify"] == [] and "hello: verify is not supported for images; not verified" in report["warnings"]
+    [checked] = report["verify"]
+    assert (checked["handler"], checked["runtime"]) == ("app.handler", "python3.12") and checked["init_ms"] > 0
+    layout = root / "dist" / "hello.oci"
+    assert checked["artifact"] == str(layout)
+    # The handler's dependency comes from the deps layer: without it the import fails, naming the module.
+    (root / "requirements.txt").write_text("")
+    broken = lpack("build", root, "--verify")
+    assert broken.exit_code == 1 and "No module named" in one_line(broken.stderr)
     # `lpack verify` given the image's OCI layout: one clear line and a usage exit, no traceback.
-    again = lpack("verify", root / "dist" / "hello.oci", "--handler", "app.handler")
+    again = lpack("verify", layout, "--handler", "app.handler")
     assert again.exit_code == 2
     assert again.stderr.splitlines() == [
-        f"error: {root / 'dist' / 'hello.oci'}: a directory (an OCI image layout?), not a zip: "
-        "verify is not supported for images",
-        "hint: verify the function built as a zip (--format zip)",
+        f"error: {layout}: a directory (an OCI image layout?), not a zip: verify is not supported for images",
+        "hint: `lpack build --verify` verifies an image function from its own layers",
     ]
