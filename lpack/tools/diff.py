@@ -64,7 +64,7 @@ def load(path: Path) -> list[Snapshot]:
 def _from_report(path: Path) -> list[Snapshot]:
     try:
         return [_snapshot(a) for a in read_artifacts(path)]
-    except (ValueError, KeyError, TypeError) as err:  # a ReportFormatError too
+    except (ValueError, KeyError, TypeError) as err:
         raise DiffError(
             f"{path}: not an lpack report ({err})", hint="write one with `lpack build --report FILE`"
         ) from None

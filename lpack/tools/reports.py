@@ -11,10 +11,6 @@ from lpack.errors import ConfigError
 from lpack.runtimes import Runtime, get_runtime
 
 
-class ReportFormatError(ValueError):
-    """The file is not a JSON report with an `artifacts` list; each caller words its own error."""
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportedTarget:
     """What a build report says an artifact was built for."""
@@ -24,13 +20,16 @@ class ReportedTarget:
 
 
 def read_artifacts(path: Path) -> list[dict[str, Any]]:
-    """The `artifacts` entries of a report (`lpack build --report` / `--json`), as JSON decoded them."""
+    """The `artifacts` entries of a report (`lpack build --report` / `--json`), as JSON decoded them.
+
+    Raises ValueError saying what is wrong; each caller words its own error around it.
+    """
     try:
         entries = json.loads(path.read_text())["artifacts"]
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ReportFormatError(str(err)) from None
+        raise ValueError(str(err)) from None
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise ReportFormatError("'artifacts' is not a list of objects")
+        raise ValueError("'artifacts' is not a list of objects")
     return entries
 
 
@@ -38,7 +37,7 @@ def reported_target(report: Path, artifact: Path) -> ReportedTarget:
     """The runtime and handler `report` gives for `artifact` (matched by file name, else its first entry)."""
     try:
         entries = read_artifacts(report)
-    except ReportFormatError as err:
+    except ValueError as err:
         raise ConfigError(f"{report}: not an lpack build report ({err})") from None
     found = [e for e in entries if Path(str(e.get("path") or "")).name == artifact.name] or entries[:1]
     if not found:
