@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    # Only for the payloads' types: at run time this module imports nothing, so every level can raise these.
+    from lpack.audit.checks import Finding
+    from lpack.size import SizeReport
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -45,10 +54,10 @@ class ResolveError(LpackError):
 class AuditError(LpackError):
     """The staged tree would not run on the target."""
 
-    def __init__(self, msg: str, *, hint: str | None = None, findings: tuple[object, ...] = ()) -> None:
+    def __init__(self, msg: str, *, hint: str | None = None, findings: Sequence[Finding] = ()) -> None:
         super().__init__(msg, hint=hint)
-        # The audit findings that failed (lpack.audit.Finding), for the JSON report.
-        self.findings = findings
+        # The audit findings that failed, for the JSON report.
+        self.findings = tuple(findings)
 
 
 class SizeLimitError(LpackError):
@@ -56,7 +65,7 @@ class SizeLimitError(LpackError):
 
     exit_code = EXIT_TOO_BIG
 
-    def __init__(self, msg: str, *, hint: str | None = None, report: object | None = None) -> None:
+    def __init__(self, msg: str, *, hint: str | None = None, report: SizeReport | None = None) -> None:
         super().__init__(msg, hint=hint)
         # The SizeReport (what is big) so the CLI can show the breakdown with the error.
         self.report = report
@@ -76,6 +85,14 @@ class RegistryError(EmitError):
 
 class VerifyError(LpackError):
     """The handler does not import or fails when invoked from the built artifact."""
+
+
+class InspectError(LpackError):
+    """The file is not an artifact lpack can read (`lpack inspect`)."""
+
+
+class DiffError(LpackError):
+    """An input to `lpack diff` cannot be read."""
 
 
 class NoInterpreterError(LpackError):

@@ -13,7 +13,6 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
-from lpack import runtimes
 from lpack.audit.checks import AuditReport
 from lpack.cache import CacheInfo
 from lpack.errors import LpackError
@@ -21,7 +20,7 @@ from lpack.oci import ImageInfo
 from lpack.pipeline.build import BuildResult, Event
 from lpack.publish.layers import PublishResult, UploadProgress
 from lpack.size import Finding, SizeReport
-from lpack.tools.check import CheckResult
+from lpack.tools.check import CheckResult, FunctionCheck
 from lpack.tools.diff import ArtifactDiff, describe
 from lpack.tools.inspect import Inspection
 from lpack.tools.verify import VerifyResult
@@ -101,8 +100,8 @@ class Output:
             table.add_row(
                 escape(r.name),
                 f"{r.runtime}/{r.architecture}",
-                format_size(r.size.zipped_bytes),
-                f"{format_size(r.size.unzipped_bytes)} of {format_size(runtimes.MAX_UNZIPPED)}",
+                format_size(fn.zipped_bytes),
+                _check_unzipped(fn),
                 status,
             )
         self.tables.print(table)
@@ -271,6 +270,14 @@ class Output:
 
     def json(self, text: str) -> None:
         self.out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _check_unzipped(fn: FunctionCheck) -> str:
+    limit = format_size(fn.limit_bytes)
+    if fn.result.artifact.image is None:
+        return f"{format_size(fn.unzipped_bytes)} of {limit}"
+    # The function's own layers, then the whole image (the base's layers too), which is what 10 GB counts.
+    return f"{format_size(fn.unzipped_bytes)} own; image {format_size(fn.result.size.unzipped_bytes)} of {limit}"
 
 
 def _shown(path: Path) -> str:

@@ -15,7 +15,8 @@ from lpack import layers
 from lpack.archive import writer as _archive
 from lpack.archive.zipformat import RawMember
 from lpack.config.load import FunctionConfig, ImageDelivery
-from lpack.emit.base import Artifact, get_emitter
+from lpack.emit import get_emitter
+from lpack.emit.base import Artifact
 from lpack.emit.zip import ZipEmitter
 from lpack.errors import SizeLimitError
 from lpack.size import SizeReport, measure, measure_image, size_hint

@@ -46,34 +46,38 @@ def removable_paths(tree: StagingTree, provided: set[str], direct: set[str]) -> 
     what the user asked for by name (`direct`): their code may import jmespath itself.
     """
     dists = distributions(tree)
-    provided = {str(canonicalize_name(p)) for p in provided} & set(dists)
-    if not provided:
-        return set()
-    required_by_anyone = {r for d in dists.values() for r in d.requires}
-    direct = {str(canonicalize_name(d)) for d in direct}
-    roots = (set(dists) - required_by_anyone - provided) | _roots_kept_by_cycles(dists, provided)
-    roots |= (direct & set(dists)) - provided
-    reachable = _closure(roots, dists, stop=provided)
-    doomed = set(dists) - reachable
+    doomed = removable_dists({name: d.requires for name, d in dists.items()}, provided, direct)
     present = tree.paths()
     return {f for name in doomed for f in dists[name].files if f in present}
 
 
-def _closure(start: set[str], dists: dict[str, Dist], *, stop: set[str]) -> set[str]:
+def removable_dists(requires: dict[str, frozenset[str]], provided: set[str], direct: set[str]) -> set[str]:
+    """The canonical names `removable_paths` removes, from each distribution's `requires` (`lpack check`)."""
+    provided = {str(canonicalize_name(p)) for p in provided} & set(requires)
+    if not provided:
+        return set()
+    required_by_anyone = {r for needs in requires.values() for r in needs}
+    direct = {str(canonicalize_name(d)) for d in direct}
+    roots = (set(requires) - required_by_anyone - provided) | _roots_kept_by_cycles(requires, provided)
+    roots |= (direct & set(requires)) - provided
+    return set(requires) - _closure(roots, requires, stop=provided)
+
+
+def _closure(start: set[str], requires: dict[str, frozenset[str]], *, stop: set[str]) -> set[str]:
     seen: set[str] = set()
     todo = [s for s in start if s not in stop]
     while todo:
         name = todo.pop()
-        if name in seen or name not in dists:
+        if name in seen or name not in requires:
             continue
         seen.add(name)
-        todo.extend(r for r in dists[name].requires if r not in stop)
+        todo.extend(r for r in requires[name] if r not in stop)
     return seen
 
 
-def _roots_kept_by_cycles(dists: dict[str, Dist], provided: set[str]) -> set[str]:
+def _roots_kept_by_cycles(requires: dict[str, frozenset[str]], provided: set[str]) -> set[str]:
     # A distribution that is required only by provided ones goes; but one in a dependency cycle with no
     # outside root would look unreachable. Keep those cycles unless the provided set reaches them.
-    from_provided = _closure(set().union(*(dists[p].requires for p in provided)), dists, stop=provided)
-    everything = _closure(set(dists) - provided, dists, stop=provided)
+    from_provided = _closure(set().union(*(requires[p] for p in provided)), requires, stop=provided)
+    everything = _closure(set(requires) - provided, requires, stop=provided)
     return {d for d in everything - from_provided if d not in provided}

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lpack import runtimes
 from lpack.config.load import BuildConfig, FunctionConfig
+from lpack.emit.base import Artifact
 from lpack.pipeline.build import EventHandler, FunctionResult, build
 from lpack.resolve.runner import Runner, run_subprocess
 from lpack.staging import dists as _dists
+from lpack.staging.packages import Member, Package, Reader, packages, python_owners
 from lpack.staging.patterns import Patterns
-from lpack.staging.tree import StagingTree, scan
+from lpack.tools.image_files import own_files
+from lpack.tools.image_files import read as read_image_file
 from lpack.units import format_size
 
 # Files a function rarely needs at run time that the safe profile keeps (they can be imported or read).
@@ -45,6 +50,10 @@ class Suggestion:
 class FunctionCheck:
     result: FunctionResult
     suggestions: tuple[Suggestion, ...]
+    # What the function itself weighs: the zip, or an image's own layers (the base's are not the function's).
+    zipped_bytes: int
+    unzipped_bytes: int
+    limit_bytes: int  # the Lambda limit its unzipped size counts toward: 250 MB with layers, or an image's 10 GB
 
     @property
     def over(self) -> bool:
@@ -66,30 +75,59 @@ def check(config: BuildConfig, *, runner: Runner = run_subprocess, on_event: Eve
         scratch = replace(config, out_dir=Path(tmp) / "out")
         built = build(scratch, runner=runner, on_event=on_event, enforce_limits=False)
         configs = {(fn.role, fn.name): fn for fn in (*config.layers, *config.functions)}
-        checks = [
-            FunctionCheck(result=r, suggestions=tuple(suggest(configs[r.role, r.name], r, Path(tmp) / r.role / r.name)))
-            for r in built.functions
-        ]
+        checks = [_check_one(configs[r.role, r.name], r) for r in built.functions]
     return CheckResult(functions=tuple(checks))
 
 
-def suggest(fn: FunctionConfig, result: FunctionResult, scratch: Path) -> list[Suggestion]:
-    """What would shrink this artifact, computed from what it holds; largest saving first."""
-    zip_path = result.artifact.path
-    tree_dir = scratch / "unzipped"
-    with zipfile.ZipFile(zip_path) as zf:
-        zf.extractall(tree_dir)
-    tree = scan(tree_dir, "deps")
-    worth = max(_WORTH_MB, result.size.unzipped_bytes // 20)
-    found = [*_runtime_provided(fn, tree), *_prune_patterns(tree, worth), *_layer_or_image(fn, result)]
-    return sorted(found, key=lambda s: -(s.saves_bytes or 0))
+def _check_one(fn: FunctionConfig, result: FunctionResult) -> FunctionCheck:
+    image = result.artifact.image
+    if image is None:
+        zipped, unzipped, limit = result.size.zipped_bytes, result.size.unzipped_bytes, runtimes.MAX_UNZIPPED
+    else:
+        own = [layer for layer in image.layers if layer.origin != "base"]
+        zipped, unzipped = sum(layer.size for layer in own), sum(layer.uncompressed_size for layer in own)
+        limit = runtimes.MAX_IMAGE_BYTES
+    return FunctionCheck(
+        result=result,
+        suggestions=tuple(suggest(fn, result, unzipped)),
+        zipped_bytes=zipped,
+        unzipped_bytes=unzipped,
+        limit_bytes=limit,
+    )
 
 
-def _runtime_provided(fn: FunctionConfig, tree: StagingTree) -> list[Suggestion]:
+def suggest(fn: FunctionConfig, result: FunctionResult, unzipped: int) -> list[Suggestion]:
+    """What would shrink this artifact (`unzipped` bytes its own), from what the build measured; largest first."""
+    with _contents(result.artifact) as (members, read):
+        # An image's size report counts the base's layers and lists no packages: name the function's own.
+        found = result.size.packages or packages(members, read)
+        provided = _runtime_provided(fn, found, members, read)
+    worth = max(_WORTH_MB, unzipped // 20)
+    suggestions = [*provided, *_prune_patterns(members, worth), *_layer_or_image(fn, result)]
+    return sorted(suggestions, key=lambda s: -(s.saves_bytes or 0))
+
+
+@contextmanager
+def _contents(artifact: Artifact) -> Iterator[tuple[list[Member], Reader]]:
+    """The artifact's files and a reader of one, read in place: a zip's members, or an image's own layers."""
+    if artifact.image is None:
+        with zipfile.ZipFile(artifact.path) as zf:
+            yield [Member(path=i.filename, size=i.file_size) for i in zf.infolist() if not i.is_dir()], zf.read
+        return
+    with own_files(artifact.path, artifact.image) as found:
+        members = [Member(path=path, size=info.size) for path, (_, info) in found.items()]
+        yield members, lambda path: read_image_file(found[path])
+
+
+def _runtime_provided(
+    fn: FunctionConfig, found: tuple[Package, ...], members: list[Member], read: Reader
+) -> list[Suggestion]:
     if fn.exclude_runtime_provided:
         return []
-    paths = _dists.removable_paths(tree, set(runtimes.RUNTIME_PROVIDED_PYTHON), set())
-    saved = sum(e.size for e in tree if e.path in paths)
+    owners = python_owners(members, read)
+    # What the build's pruner would remove: the SDK and what only it needs (requests keeps urllib3).
+    doomed = _dists.removable_dists(owners.requires, set(runtimes.RUNTIME_PROVIDED_PYTHON), set())
+    saved = sum(p.bytes for p in found if p.kind == "python" and p.name in doomed)
     if not saved:
         return []
     return [
@@ -101,8 +139,8 @@ def _runtime_provided(fn: FunctionConfig, tree: StagingTree) -> list[Suggestion]
     ]
 
 
-def _prune_patterns(tree: StagingTree, worth: int) -> list[Suggestion]:
-    sizes = {e.path: e.size for e in tree}
+def _prune_patterns(members: list[Member], worth: int) -> list[Suggestion]:
+    sizes = {m.path: m.size for m in members}
     found = []
     for pattern, what in _PRUNE_CANDIDATES:
         matched = Patterns([pattern]).matching(sizes)
@@ -119,6 +157,8 @@ def _prune_patterns(tree: StagingTree, worth: int) -> list[Suggestion]:
 
 
 def _layer_or_image(fn: FunctionConfig, result: FunctionResult) -> list[Suggestion]:
+    if result.artifact.image is not None:
+        return []  # an image takes no layers and is already the larger format
     size = result.size
     found = []
     deps = [p for p in size.packages if p.kind != "code"]

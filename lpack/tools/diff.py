@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from lpack.errors import LpackError
+from lpack.errors import DiffError
 from lpack.staging.packages import Package
 from lpack.tools.inspect import inspect_artifact
+from lpack.tools.reports import read_artifacts
 
 Change = Literal["added", "removed", "changed", "resized"]
 
@@ -46,10 +46,6 @@ class ArtifactDiff:
     changes: tuple[PackageChange, ...]  # largest size change first
 
 
-class DiffError(LpackError):
-    """An input to `lpack diff` cannot be read."""
-
-
 def load(path: Path) -> list[Snapshot]:
     """A zip (any Lambda artifact) or an lpack JSON report (`--report` / `--json`)."""
     if not path.is_file():
@@ -67,8 +63,7 @@ def load(path: Path) -> list[Snapshot]:
 
 def _from_report(path: Path) -> list[Snapshot]:
     try:
-        data = json.loads(path.read_text())
-        return [_snapshot(a) for a in data["artifacts"]]
+        return [_snapshot(a) for a in read_artifacts(path)]
     except (ValueError, KeyError, TypeError) as err:
         raise DiffError(
             f"{path}: not an lpack report ({err})", hint="write one with `lpack build --report FILE`"

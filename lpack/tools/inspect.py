@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Literal
 
 from lpack import runtimes
-from lpack.errors import LpackError
+from lpack.audit.checks import AuditReport, audit_zip
+from lpack.errors import InspectError
+from lpack.runtimes import Arch
 from lpack.size import Finding, check_limits
 from lpack.staging.packages import Member, Package, packages
+from lpack.tools.reports import runtime_named
 
 ArtifactShape = Literal["function", "layer"]
 
@@ -43,8 +46,27 @@ class Inspection:
     findings: tuple[Finding, ...]
 
 
-class InspectError(LpackError):
-    """The file is not an artifact lpack can read."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditedInspection:
+    inspection: Inspection
+    audit: AuditReport | None  # None when no runtime was given and the zip's bytecode names none
+
+
+def inspect_and_audit(
+    path: Path, *, runtime_name: str | None = None, architecture: Arch | None = None
+) -> AuditedInspection:
+    """`lpack inspect`: what the zip holds, and the build's audit for the runtime it was built for."""
+    found = inspect_artifact(path)
+    runtime = runtime_named(runtime_name) if runtime_name else detected_runtime(found)
+    if runtime is None:
+        return AuditedInspection(inspection=found, audit=None)
+    return AuditedInspection(inspection=found, audit=audit_zip(found.path, runtime, architecture or _main_arch(found)))
+
+
+def _main_arch(found: Inspection) -> Arch:
+    # Mixed machines: audit against the most common one, so the odd files out are the findings.
+    machines = Counter(n.machine for n in found.natives).most_common(1)
+    return "arm64" if machines and machines[0][0] == "aarch64" else "x86_64"
 
 
 def inspect_artifact(path: Path) -> Inspection:

@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import json
 import platform
-import stat
 import subprocess
 import tempfile
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from lpack import runtimes
 from lpack.bytecode import find_interpreter
-from lpack.errors import ConfigError, NoInterpreterError, VerifyError
+from lpack.config.load import BuildConfig
+from lpack.errors import ConfigError, LpackError, NoInterpreterError, VerifyError
+from lpack.oci import ImageInfo
+from lpack.pipeline.build import BuildResult
 from lpack.runtimes import Runtime
 from lpack.tools import verify_node as _verify_node
 from lpack.tools.inspect import detected_runtime, inspect_artifact
+from lpack.tools.reports import ReportedTarget, reported_target, runtime_named
+from lpack.tools.verify_tree import unpack_image, unpack_zips, writable
 
 # Lambda stops an on-demand init phase after 10 s and retries it inside the first invoke [lambda-runtime-
 # environment.html "Init phase"]: an import that slow is worth a warning.
@@ -83,6 +86,10 @@ report({"phase": "done", "init_ms": init_ms, "invoke_ms": (time.perf_counter() -
 """
 
 
+# What a handler may return: Lambda serializes it to JSON, and verify decodes it back.
+JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VerifyResult:
     artifact: Path
@@ -92,14 +99,83 @@ class VerifyResult:
     init_ms: float  # importing the handler module: the cold start's init phase, on this machine
     invoked: bool
     invoke_ms: float | None
-    result: Any  # the handler's return value, decoded from JSON; None when not invoked
+    result: JsonValue  # the handler's return value, decoded from JSON; None when not invoked
     output: str  # what the handler printed
     warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildVerification:
+    """`lpack build --verify`: the functions verified, in order, up to the first that failed."""
+
+    checked: tuple[VerifyResult, ...]
+    failure: LpackError | None  # why the last one failed or could not run; None when all passed
 
 
 def detect_runtime(artifact: Path) -> Runtime | None:
     """The Python runtime the artifact was built for, from its bytecode or extension module tags."""
     return detected_runtime(inspect_artifact(artifact))
+
+
+def verify_build(config: BuildConfig, result: BuildResult) -> BuildVerification:
+    """Verify every Python or Node.js function `result` built, with its layers; stop at the first failure.
+
+    An image function is verified from its own layers (the base's runtime is not there, as for a zip).
+    """
+    checked: list[VerifyResult] = []
+    built = {fn.name: fn.artifact for fn in result.functions}
+    for fn in config.functions:
+        if fn.kind == "prebuilt" or fn.runtime.language not in ("python", "node"):
+            continue  # a custom runtime's bootstrap is a program of its own: nothing to import
+        artifact = built[fn.name]
+        try:
+            found = verify(
+                artifact.path,
+                handler=fn.handler,
+                runtime=fn.runtime,
+                layers=[built[name].path for name in fn.layers],
+                python=fn.python,
+                image=artifact.image,
+            )
+        except LpackError as err:
+            failure = err.prefixed(f"verify {fn.name}") if len(config.functions) > 1 else err
+            return BuildVerification(checked=tuple(checked), failure=failure)
+        checked.append(found)
+    return BuildVerification(checked=tuple(checked), failure=None)
+
+
+def verify_artifact(
+    artifact: Path,
+    *,
+    handler: str | None = None,
+    runtime_name: str | None = None,
+    report: Path | None = None,
+    layers: Sequence[Path] = (),
+    event: str | None = None,
+    python: Path | None = None,
+) -> VerifyResult:
+    """`lpack verify`: what is not given comes from the build `report`, else the zip's bytecode tags."""
+    _require_zip(artifact)
+    from_report = reported_target(report, artifact) if report else ReportedTarget()
+    name = runtime_name or from_report.runtime
+    runtime = runtime_named(name) if name else detect_runtime(artifact)
+    if runtime is None:
+        raise ConfigError(
+            f"{artifact.name}: cannot tell which runtime it is for (no single python3.X bytecode tag)",
+            hint="pass --runtime python3.X or --report with lpack's build report",
+        )
+    handler = handler or from_report.handler
+    if not handler:
+        raise ConfigError("which handler? pass --handler module.function", hint="or --report with the build report")
+    return verify(artifact, handler=handler, runtime=runtime, layers=layers, event=event, python=python)
+
+
+def _require_zip(artifact: Path) -> None:
+    if artifact.is_dir():
+        raise ConfigError(
+            f"{artifact}: a directory (an OCI image layout?), not a zip: verify is not supported for images",
+            hint="`lpack build --verify` verifies an image function from its own layers",
+        )
 
 
 def verify(
@@ -111,23 +187,30 @@ def verify(
     event: str | None = None,
     python: Path | None = None,
     function_name: str | None = None,
+    image: ImageInfo | None = None,
 ) -> VerifyResult:
     """Import `handler` from `artifact` (plus `layers`) with `runtime`'s interpreter; invoke it with `event`.
 
-    `event` is JSON text. Raises NoInterpreterError when no interpreter of the runtime's version is here,
+    `event` is JSON text. With `image`, `artifact` is the OCI layout the build wrote and the function's own
+    layers are its task root. Raises NoInterpreterError when no interpreter of the runtime's version is here,
     VerifyError when the handler does not import or raises.
     """
+    for path in (*layers, *(() if image else (artifact,))):
+        _require_zip(path)
     interpreter = _interpreter(runtime, python)
     with tempfile.TemporaryDirectory(prefix="lpack-verify-") as tmp:
         work = Path(tmp)
         task, opt = work / "task", work / "opt"
         try:
-            _unpack([artifact], task)
-            _unpack(layers, opt)
+            if image is None:
+                unpack_zips([artifact], task)
+            else:
+                unpack_image(artifact, image, task)
+            unpack_zips(layers, opt)
             name = function_name or artifact.stem
             outcome, output = _run(interpreter, work, handler=handler, runtime=runtime, event=event, name=name)
         finally:
-            _writable(work)
+            writable(work)
     return _result(artifact, runtime, interpreter, handler, outcome=outcome, output=output)
 
 
@@ -154,35 +237,6 @@ def _interpreter(runtime: Runtime, python: Path | None) -> str:
             hint=f"install it (uv python install {version}) or pass --python PATH",
         )
     return found
-
-
-def _unpack(archives: Sequence[Path], dest: Path) -> None:
-    # Later layers overwrite earlier ones, as Lambda merges them into /opt in order.
-    dest.mkdir(parents=True, exist_ok=True)
-    for archive_path in archives:
-        try:
-            with zipfile.ZipFile(archive_path) as archive:
-                for info in archive.infolist():
-                    target = Path(archive.extract(info, dest))
-                    mode = (info.external_attr >> 16) & 0o777
-                    if mode and not info.is_dir():
-                        target.chmod(mode)
-        except (OSError, zipfile.BadZipFile) as err:
-            raise ConfigError(f"{archive_path}: cannot unpack: {err}", hint="pass a zip that lpack built") from None
-    _read_only(dest)
-
-
-def _read_only(root: Path) -> None:
-    # /var/task and /opt are read-only on Lambda: code that writes next to itself must fail here too.
-    for path in [*root.rglob("*"), root]:
-        if not path.is_symlink():
-            path.chmod(stat.S_IMODE(path.stat().st_mode) & ~0o222)
-
-
-def _writable(root: Path) -> None:
-    for path in [root, *root.rglob("*")]:
-        if path.is_dir() and not path.is_symlink():
-            path.chmod(0o755)
 
 
 def _lambda_env(runtime: Runtime, task: Path, opt: Path, handler: str, name: str) -> dict[str, str]:

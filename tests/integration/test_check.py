@@ -16,6 +16,7 @@ import pytest
 from lpack.cli.report import SCHEMA_PATH
 from tests.conftest import MakeProject
 from tests.integration._helpers import build_json, lpack
+from tests.integration._oci import make_base
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 
@@ -58,6 +59,39 @@ def test_check_suggests_excluding_runtime_provided_with_the_saving(project: Make
     sdk = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six"}
     expected = sum(p["bytes"] for p in artifact["packages"] if p["name"] in sdk)
     assert suggestion["saves_bytes"] == expected  # urllib3 stays: lp-uses-urllib3 needs it
+
+
+def _as_image(root: Path, base_dir: Path) -> Path:
+    """The project's function as an image on a synthetic local base (no registry)."""
+    base_dir.mkdir()
+    config = root / "lpack.toml"
+    config.write_text(config.read_text() + f'format = "image"\nbase = "oci:{make_base(base_dir)}:base"\n')
+    return root
+
+
+def test_check_an_image_function_sizes_its_own_layers(
+    project: MakeProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # the table's rows on one line each
+    root = project("exclude-runtime-provided")
+    zip_data = _json("check", root)
+    config = root / "lpack.toml"
+    config.write_text(config.read_text().replace("exclude-runtime-provided = true", "exclude-runtime-provided = false"))
+    [zipped] = _json("check", root)["artifacts"]
+    _as_image(root, tmp_path / "base")
+    data = _json("check", root)
+    [artifact] = data["artifacts"]
+    assert artifact["kind"] == "image" and data["over"] is False and zip_data["over"] is False
+    # Suggestions come from the function's own layers, as they did from the zip.
+    [suggestion] = [s for s in artifact["suggestions"] if "exclude-runtime-provided" in s["message"]]
+    [from_zip] = [s for s in zipped["suggestions"] if "exclude-runtime-provided" in s["message"]]
+    assert suggestion["saves_bytes"] == from_zip["saves_bytes"] > 0
+    own = [layer for layer in artifact["image"]["layers"] if layer["origin"] != "base"]
+    result = lpack("check", root)
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if line.startswith("exclude-runtime-provided"))
+    assert "own; image" in row and "of 10" in row
+    assert sum(layer["bytes"] for layer in own) < artifact["zipped_bytes"]  # the base's layers are not the function's
 
 
 def test_edge_viewer_profile_caps_the_zip_at_1mb(project: MakeProject, tmp_path: Path) -> None:

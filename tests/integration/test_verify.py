@@ -16,6 +16,7 @@ from lpack.errors import EXIT_NO_INTERPRETER
 from lpack.tools.verify_node import find_node
 from tests.conftest import WHEELS, MakeProject
 from tests.integration._helpers import build_json, lpack
+from tests.integration._oci import make_base
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 PY312 = find_interpreter((3, 12))
@@ -216,3 +217,32 @@ def test_extension_of_the_other_architecture_gets_a_hint(tmp_path: Path) -> None
     err = one_line(result.stderr)
     assert "fast.abi3.so: cannot open shared object file" in err
     assert f"a native library did not load on this {platform.machine()} machine" in err
+
+
+@needs_py312
+def test_build_verify_imports_an_image_handler_from_its_own_layers(
+    project: MakeProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "500")  # each message on its line, however long the path
+    root = project("hello")
+    base = make_base(tmp_path / "base")
+    config = root / "pyproject.toml"
+    image = f'handler = "app.handler"\nformat = "image"\nbase = "oci:{base}:base"'
+    config.write_text(config.read_text().replace('handler = "app.handler"', image))
+    report = build_json(root, "--verify")
+    jsonschema.validate(report, SCHEMA)
+    [checked] = report["verify"]
+    assert (checked["handler"], checked["runtime"]) == ("app.handler", "python3.12") and checked["init_ms"] > 0
+    layout = root / "dist" / "hello.oci"
+    assert checked["artifact"] == str(layout)
+    # The handler's dependency comes from the deps layer: without it the import fails, naming the module.
+    (root / "requirements.txt").write_text("")
+    broken = lpack("build", root, "--verify")
+    assert broken.exit_code == 1 and "No module named" in one_line(broken.stderr)
+    # `lpack verify` given the image's OCI layout: one clear line and a usage exit, no traceback.
+    again = lpack("verify", layout, "--handler", "app.handler")
+    assert again.exit_code == 2
+    assert again.stderr.splitlines() == [
+        f"error: {layout}: a directory (an OCI image layout?), not a zip: verify is not supported for images",
+        "hint: `lpack build --verify` verifies an image function from its own layers",
+    ]

@@ -1,0 +1,168 @@
+"""`lpack build` and `lpack publish layer`: options in, one library call, the summary out."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lpack.cli.console import Output
+from lpack.cli.options import (
+    fail,
+    output,
+    output_options,
+    publish_options,
+    take_publish_options,
+    target_options,
+    write_report,
+)
+from lpack.cli.report import build_report, publish_report, verify_report
+from lpack.config.load import Overrides, load_config
+from lpack.errors import LpackError
+from lpack.tools.build import BuildOutcome, BuildSteps, build_with_steps
+from lpack.tools.publish import publish_project_layer
+
+
+@click.command()
+@target_options
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Output directory [dist].")
+@click.option("--format", "format", type=click.Choice(["zip", "image"]), help="Artifact format [from config, zip].")
+@click.option(
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="oci:DIR|docker-archive:FILE",
+    help="Image: write the OCI layout to DIR (default OUT/NAME.oci) and/or a docker archive (repeatable).",
+)
+@click.option("--push", metavar="REGISTRY/REPO:TAG", help="Image: push to a registry (one manifest, by digest).")
+@click.option(
+    "--create-repository", is_flag=True, help="Image: create the ECR repository --push names when it is missing."
+)
+@click.option("--load", is_flag=True, help="Image: load into the local Docker daemon (docker SDK).")
+@click.option(
+    "--insecure-registry",
+    "insecure_registries",
+    multiple=True,
+    metavar="HOST",
+    help="Speak plain HTTP to this registry (localhost and 127.0.0.1 always are).",
+)
+@click.option("--publish", "publish_layers", is_flag=True, help="Then publish every built layer (see lpack publish).")
+@publish_options
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Artifacts built at once [one per core].")
+@click.option("--no-cache", is_flag=True, help="Neither read nor fill the cache (LPACK_CACHE_DIR, ~/.cache/lpack).")
+@output_options
+@click.option("--verify", "verify_after", is_flag=True, help="Import each handler from its artifact afterwards.")
+@click.pass_context
+def build(
+    ctx: click.Context,
+    /,
+    *,
+    project: Path,
+    report_file: Path | None,
+    json_mode: bool,
+    verify_after: bool,
+    verbose: bool,
+    quiet: bool,
+    jobs: int | None,
+    no_cache: bool,
+    **options: Any,
+) -> None:
+    """Build the project's functions and layers into deterministic Lambda zips or container images."""
+    out = output(ctx, verbose, quiet, json_mode)
+    out_dir = options.pop("out_dir")
+    steps = BuildSteps(
+        verify=verify_after,
+        publish=options.pop("publish_layers"),
+        create_repository=options.pop("create_repository"),
+        publish_options=take_publish_options(options),
+        use_cache=not no_cache,
+        jobs=jobs,
+    )
+    overrides = Overrides(out_dir=out_dir.resolve() if out_dir else None, **options)
+    try:
+        done = build_with_steps(load_config(project, overrides), steps, on_event=out.event, on_progress=out.upload)
+    except LpackError as err:
+        fail(err, "build", report_file, json_mode, out)
+    write_report(_report(done), report_file, json_mode, out)
+    _render(done, out)
+
+
+def _report(done: BuildOutcome) -> dict[str, Any]:
+    report = build_report(done.result, done.published)
+    verification = done.verification
+    if verification is not None:
+        report["verify"] = [verify_report(v) for v in verification.checked]
+        failure = verification.failure
+        if failure is not None:
+            report["verify_error"] = {"message": failure.msg, "hint": failure.hint, "exit_code": failure.exit_code}
+    return report
+
+
+def _render(done: BuildOutcome, out: Output) -> None:
+    out.summary(done.result)
+    verification = done.verification
+    if verification is not None:
+        for verified in verification.checked:
+            out.verified(verified, show_result=False)
+    if done.published is not None:
+        out.published(done.published)
+    if verification is not None and verification.failure is not None:
+        out.error(verification.failure)
+        sys.exit(verification.failure.exit_code)
+
+
+@click.group()
+def publish() -> None:
+    """Publish artifacts: layers to S3 and Lambda, once per content."""
+
+
+@publish.command("layer")
+@click.argument("name")
+@click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--artifact",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Publish this layer zip instead of building the layer.",
+)
+@click.option("--sha256", "expected", help="With --artifact: the sha256 its build report gives; refused if it differs.")
+@publish_options
+@output_options
+@click.pass_context
+def publish_layer_command(
+    ctx: click.Context,
+    /,
+    *,
+    name: str,
+    project: Path,
+    artifact: Path | None,
+    expected: str | None,
+    report_file: Path | None,
+    json_mode: bool,
+    verbose: bool,
+    quiet: bool,
+    **given: Any,
+) -> None:
+    """Build layer NAME of PROJECT, upload it to S3 and register it with PublishLayerVersion.
+
+    Prints the LayerVersionArn. When the layer's newest version already has this content (by sha256),
+    prints that version's ARN and creates nothing.
+    """
+    out = output(ctx, verbose, quiet, json_mode)
+    options = take_publish_options(given)
+    try:
+        found = publish_project_layer(
+            project,
+            name,
+            options,
+            artifact=artifact,
+            expected_sha256=expected,
+            on_event=out.event,
+            on_progress=out.upload,
+        )
+    except LpackError as err:
+        fail(err, "publish", report_file, json_mode, out)
+    published = (found,)
+    write_report(publish_report(published), report_file, json_mode, out)
+    out.published(published)

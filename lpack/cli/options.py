@@ -1,0 +1,126 @@
+"""What every command shares: option groups, the Output for its flags, and the one place errors become exits."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from lpack.archive import writer as _archive
+from lpack.cli.console import Output
+from lpack.cli.report import error_report
+from lpack.errors import EXIT_USAGE, AuditError, LpackError, SizeLimitError
+from lpack.tools.publish import PublishOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The publish options' parameter names, as `publish_options` declares them.
+PUBLISH_KEYS = ("bucket", "prefix", "region", "profile", "endpoint_url", "public", "grants")
+
+
+def output_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.option(
+                "--report",
+                "report_file",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Write the JSON report to FILE.",
+            ),
+            click.option(
+                "--json", "json_mode", is_flag=True, help="Print the JSON report on stdout instead of tables."
+            ),
+            click.option("-v", "--verbose", is_flag=True, help="Show installer output and debug logs."),
+            click.option("-q", "--quiet", is_flag=True, help="Only errors."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def target_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path)),
+            click.option("--runtime", help="Override the runtime, e.g. python3.12."),
+            click.option("--arch", "architecture", help="Override the architecture: x86_64 or arm64."),
+            click.option(
+                "--function", "functions", multiple=True, help="Only this function and its layers (repeatable)."
+            ),
+            click.option("--layer", "layers", multiple=True, help="Only this layer (repeatable)."),
+            click.option("--installer", type=click.Choice(["uv", "pip"]), help="Override the installer."),
+            click.option(
+                "--python",
+                "python",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Interpreter of the target's Python version, for bytecode.",
+            ),
+            click.option("--index-url", help="Package index to use instead of the configured one."),
+            click.option("--find-links", multiple=True, help="Extra directory or URL of distributions (repeatable)."),
+            click.option("--no-index", is_flag=True, help="Use only --find-links / find-links, not any index."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def publish_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.option("--bucket", help="S3 bucket for the layer zip [the layer's publish.bucket; none: inline]."),
+            click.option("--prefix", help="Key prefix: s3://BUCKET/PREFIX/<layer>/<sha256>.zip."),
+            click.option("--region", help="AWS region [the profile's or AWS_REGION]."),
+            click.option("--profile", help="AWS profile from the shared config files."),
+            click.option("--endpoint-url", help="S3 and Lambda API endpoint (a local or S3-compatible server)."),
+            click.option("--public", is_flag=True, default=None, help="Let every account use the layer version."),
+            click.option("--grant", "grants", multiple=True, help="Let this account id use it (repeatable)."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def take_publish_options(options: dict[str, Any]) -> PublishOptions:
+    """Pop what `publish_options` declared out of a command's keyword arguments."""
+    given = {key: options.pop(key) for key in PUBLISH_KEYS}
+    return PublishOptions(
+        bucket=given["bucket"],
+        prefix=given["prefix"],
+        region=given["region"],
+        profile=given["profile"],
+        endpoint_url=given["endpoint_url"],
+        public=given["public"],
+        grants=tuple(given["grants"]),
+    )
+
+
+def output(ctx: click.Context, verbose: bool, quiet: bool, json_mode: bool) -> Output:
+    return Output(quiet=quiet or ctx.obj["quiet"], verbose=verbose or ctx.obj["verbose"], json_mode=json_mode)
+
+
+def fail(err: LpackError, command: str, report_file: Path | None, json_mode: bool, out: Output) -> NoReturn:
+    size = err.report if isinstance(err, SizeLimitError) else None
+    findings = err.findings if isinstance(err, AuditError) else ()
+    report = error_report(err.msg, err.hint, err.exit_code, size, command=command, findings=findings)
+    write_report(report, report_file, json_mode, out)
+    out.error(err)
+    if size is not None:
+        out.largest(size)
+    sys.exit(err.exit_code)
+
+
+def write_report(data: dict[str, Any], report_file: Path | None, json_mode: bool, out: Output) -> None:
+    text = json.dumps(data, indent=2, sort_keys=False)
+    if report_file is not None:
+        try:
+            with _archive.atomic_output(report_file.resolve()) as tmp:
+                tmp.write_text(text + "\n")
+        except OSError as err:
+            out.error(LpackError(f"{report_file}: cannot write the report: {err.strerror}"))
+            sys.exit(EXIT_USAGE)
+    if json_mode:
+        out.json(text)

@@ -1,0 +1,49 @@
+"""`lpack init` and `lpack cache`: a new project, and the cache's housekeeping."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from lpack.cache import Cache
+from lpack.cli.console import Output
+from lpack.cli.options import output
+from lpack.errors import LpackError
+from lpack.tools.init import init as create_project
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--template", default="python", show_default=True, help="python, or another name in templates/.")
+@click.pass_context
+def init(ctx: click.Context, /, *, directory: Path, template: str) -> None:
+    """Start a new function project in DIRECTORY from a template (never overwrites a file)."""
+    out = output(ctx, False, False, False)
+    try:
+        written = create_project(template, directory)
+    except LpackError as err:
+        out.error(err)
+        sys.exit(err.exit_code)
+    out.created(directory, written)
+
+
+@click.group()
+def cache() -> None:
+    """Inspect or empty lpack's cache of locks, installed dependencies and results."""
+
+
+@cache.command("info")
+@click.pass_context
+def cache_info(ctx: click.Context) -> None:
+    """Where the cache is and what it holds."""
+    Output(quiet=ctx.obj["quiet"]).cache_info(Cache.default().info())
+
+
+@cache.command("clean")
+@click.pass_context
+def cache_clean(ctx: click.Context) -> None:
+    """Remove every cache entry (builds then install and compress afresh)."""
+    store = Cache.default()
+    Output(quiet=ctx.obj["quiet"]).cache_cleaned(store.root, store.clean())
