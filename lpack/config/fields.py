@@ -40,8 +40,7 @@ class Where:
         where = f"[{self.table}] {key}" if self.table else key
         return ConfigError(f"{self.file.name}: {where}: {problem}", hint=hint)
 
-    def sub(self, key: str) -> Where:
-        """The table under `key`: [functions.api.prune]."""
+    def sub(self, key: str) -> Where:  # the table under `key`: [functions.api.prune]
         return Where(self.file, f"{self.table}.{key}" if self.table else key)
 
 
@@ -60,7 +59,7 @@ def expect(value: object, kind: type[T], where: Where, key: str, what: str) -> T
 @overload
 def expect(value: object, kind: tuple[type[T], type[U]], where: Where, key: str, what: str) -> T | U: ...
 def expect(value: object, kind: type[T] | tuple[type[T], type[U]], where: Where, key: str, what: str) -> T | U:
-    """`value` as the type asked for; a dict or list comes back with unknown item types."""
+    # `value` as the type asked for; a dict or list comes back with unknown item types.
     # bool is an int in Python; a size or path given as `true` is a typo, not a value.
     if isinstance(value, bool) and kind is not bool:
         raise where.error(key, f"expected {what}, got a boolean")

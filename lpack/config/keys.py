@@ -49,9 +49,8 @@ from lpack.config.model import (
 from lpack.runtimes import Arch
 
 
+# FunctionConfig's arguments a table gives as they are (relative `bin` and `lib` resolved later).
 class Options(TypedDict, total=False):
-    """FunctionConfig's arguments a table gives as they are (relative `bin` and `lib` resolved later)."""
-
     architecture: Arch
     include: tuple[str, ...]
     exclude: tuple[str, ...]
@@ -76,9 +75,8 @@ class Options(TypedDict, total=False):
     base: str
 
 
+# What the loader checks or turns into other arguments once a function's tables are merged.
 class Extra(TypedDict, total=False):
-    """What the loader checks or turns into other arguments once a function's tables are merged."""
-
     runtime: runtimes.Runtime
     handler: str
     source: str
@@ -93,13 +91,11 @@ class Extra(TypedDict, total=False):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Values:
-    """One table's values, or several merged: a function's own over the top-level defaults."""
-
+    # One table's values, or several merged: a function's own over the top-level defaults.
     options: Options = field(default_factory=Options)
     extra: Extra = field(default_factory=Extra)
 
-    def __or__(self, other: Values) -> Values:
-        """These values with `other`'s on top, key by key."""
+    def __or__(self, other: Values) -> Values:  # `other`'s values on top, key by key
         return Values(options={**self.options, **other.options}, extra={**self.extra, **other.extra})
 
 
@@ -169,7 +165,7 @@ LAYERS_INHERIT = frozenset(
 def parse_table(
     table: Mapping[str, object], where: Where, extra: list[str], *, refuse: frozenset[str] = frozenset()
 ) -> Values:
-    """A table's known keys parsed; `extra` are other keys allowed here, `refuse` keys of the other kind."""
+    # A table's known keys parsed; `extra` are other keys allowed here, `refuse` those of the other kind.
     for key in table:
         if key in refuse:
             what = "a layer" if key in FUNCTION_ONLY else "a function"

@@ -259,7 +259,7 @@ def _must_exist(wanted: tuple[str, ...], names: list[str], kind: str, file: Path
 
 
 def _runtime(values: Values, where: Where) -> runtimes.Runtime:
-    """The runtime, which every function and layer must name (in its table, the defaults or the command line)."""
+    # Every function and layer must name one: in its table, the top-level defaults or the command line.
     runtime = values.extra.get("runtime")
     if runtime is None:
         raise where.error("runtime", "missing", hint=f'set runtime = "python3.12" (or another) in {where.file.name}')
@@ -310,7 +310,6 @@ def _make_function(name: str, values: Values, where: Where, project_dir: Path, o
 
 
 def _with_overrides(values: Values, overrides: Overrides) -> Values:
-    """The command line's values on top of the config's."""
     cli = Where(Path("command line"), "")  # errors read "command line: --runtime: unknown runtime ..."
     options: Options = {}
     extra: Extra = {}

@@ -18,9 +18,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AwsAccess:
-    """Which credentials, region and endpoint a client uses."""
-
+class AwsAccess:  # which credentials, region and endpoint a client uses
     region: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None  # an S3-compatible or local server
@@ -40,7 +38,7 @@ def session(access: AwsAccess) -> boto3.Session:
 
 
 def client_args(access: AwsAccess) -> dict[str, Any]:
-    """Keyword arguments for `session.client(...)`: retries, and the endpoint when one is given."""
+    # Keyword arguments for `session.client(...)`: retries, and the endpoint when one is given.
     from botocore.config import Config  # noqa: PLC0415
 
     options: dict[str, Any] = {"retries": {"mode": "standard", "max_attempts": access.max_attempts}}

@@ -29,8 +29,7 @@ class PublishTarget:
     max_attempts: int = 8  # botocore's standard retry mode: throttling and 5xx, with backoff
 
     @property
-    def access(self) -> AwsAccess:
-        """The credentials, region and endpoint the S3 and Lambda clients use."""
+    def access(self) -> AwsAccess:  # what the S3 and Lambda clients use
         return AwsAccess(
             region=self.region, profile=self.profile, endpoint_url=self.endpoint_url, max_attempts=self.max_attempts
         )
