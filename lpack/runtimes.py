@@ -10,6 +10,7 @@ from typing import Literal
 from packaging.tags import Tag, compatible_tags, cpython_tags
 
 Arch = Literal["x86_64", "arm64"]
+ARCHES: tuple[Arch, ...] = ("x86_64", "arm64")  # Lambda's spelling; the config refuses amd64/aarch64
 Language = Literal["python", "node", "provided", "java", "dotnet", "ruby"]
 OS = Literal["al2", "al2023"]
 

@@ -22,22 +22,13 @@ from packaging.utils import canonicalize_name
 
 from lpack import runtimes
 from lpack.audit import elf as _elf
+from lpack.config.model import AUDIT_CODES
 from lpack.runtimes import Arch, Runtime
 from lpack.staging.tree import Entry, StagingTree, scan
 
 Severity = Literal["error", "warning", "info"]
-# Every code a user can waive: `audit = { waive = ["elf-glibc"] }` or one file, "elf-glibc:path/in/zip".
-CODES = (
-    "elf-arch",
-    "elf-glibc",
-    "elf-musl",
-    "elf-invalid",
-    "unreadable",
-    "no-exec",
-    "abs-shebang",
-    "pth",
-    "nspkg",
-)
+# Every code a user can waive: `audit = { waive = ["elf-glibc"] }` or one file (the config checks them).
+CODES = AUDIT_CODES
 # Interpreters a shebang may name on Lambda's OS images; anything else absolute is the build machine's.
 _LAMBDA_SHEBANGS = ("/usr/bin/env", "/bin/sh", "/bin/bash", "/usr/bin/sh", "/usr/bin/bash")
 # Where a .pth would sit in a site directory: the zip root (a function's /var/task) or a layer's Python

@@ -1,17 +1,17 @@
-"""Registry credentials: ~/.docker/config.json `auths`, and ECR tokens through boto3 (lpack.publish)."""
+"""Registry credentials: ~/.docker/config.json `auths`, and ECR tokens through boto3 (lpack.oci.ecr)."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
-import re
 from pathlib import Path
 
 from lpack.errors import LpackError, RegistryError
+from lpack.oci.ecr import ecr_credentials, is_ecr
 
-# [docs.aws.amazon.com/AmazonECR/latest/userguide/Registries.html]: ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.com[.cn]
-_ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
+__all__ = ["Credentials", "credentials_for", "docker_config_path", "from_docker_config", "from_ecr", "is_ecr"]
+
 _HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io")
 
 Credentials = tuple[str, str]
@@ -44,17 +44,11 @@ def from_docker_config(host: str, path: Path | None = None) -> Credentials | Non
     return None
 
 
-def is_ecr(host: str) -> bool:
-    return _ECR_HOST.match(host) is not None
-
-
 def from_ecr(host: str) -> Credentials:
-    """GetAuthorizationToken: a 12-hour password for user AWS (lpack.publish, with its error messages).
+    """GetAuthorizationToken: a 12-hour password for user AWS (lpack.oci.ecr, with its error messages).
 
     The standard AWS chain applies: credentials, profile, and AWS_ENDPOINT_URL_ECR for a local server.
     """
-    from lpack.publish.layers import ecr_credentials  # noqa: PLC0415 - boto3 is optional: only ECR pushes need it
-
     try:
         return ecr_credentials(host)
     except LpackError as err:

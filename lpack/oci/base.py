@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Protocol, cast
 
+from lpack.config.reference import parse_reference
 from lpack.errors import EmitError
 from lpack.oci import INDEXES, MANIFESTS, Descriptor, goarch
 from lpack.oci import layout as oci_layout
-from lpack.oci.reference import parse_reference
 from lpack.oci.registry import RegistryClient
 from lpack.runtimes import Arch
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from lpack.archive import writer as _archive
+from lpack.config.reference import Reference, parse_reference
 from lpack.errors import EmitError
 from lpack.oci import Descriptor, ImageInfo
 from lpack.oci.docker_archive import write_archive
 from lpack.oci.push import PushResult, push
-from lpack.oci.reference import Reference, parse_reference
 
 
 def deliver(

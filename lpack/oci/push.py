@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from lpack.config.reference import Reference
 from lpack.errors import RegistryError
 from lpack.oci import MANIFESTS, Descriptor, sha256_digest
 from lpack.oci import layout as oci_layout
-from lpack.oci.reference import Reference
 from lpack.oci.registry import RegistryClient
 
 

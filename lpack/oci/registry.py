@@ -22,10 +22,10 @@ from http.client import HTTPMessage
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+from lpack.config.reference import Reference
 from lpack.errors import RegistryError
 from lpack.oci import INDEXES, MANIFESTS, Descriptor
 from lpack.oci.auth import Credentials, credentials_for
-from lpack.oci.reference import Reference
 
 log = logging.getLogger("lpack")
 ACCEPT = ", ".join((*MANIFESTS, *INDEXES))

@@ -1,23 +1,25 @@
-"""Publishing: a layer zip to S3 and PublishLayerVersion, once per content; ECR credentials for a push.
+"""Publishing: a layer zip to S3 and PublishLayerVersion, once per content.
 
-boto3 is the optional `publish` extra, imported only when something is published.
+boto3 is the optional `publish` extra, imported only when something is published (lpack.oci.aws). The publish
+target lives in lpack.publish.target and ECR in lpack.oci.ecr; their names stay importable from here.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lpack import runtimes
-from lpack.config.load import PublishConfig
-from lpack.errors import ConfigError, LpackError, PublishError, SizeLimitError
+from lpack.errors import ConfigError, PublishError, SizeLimitError
+from lpack.oci import aws
+from lpack.oci.ecr import ecr_credentials, ensure_repository, prepare_ecr_push
 from lpack.publish import s3 as _s3upload
+from lpack.publish.target import PublishTarget, object_key, target_for
 from lpack.staging.tree import file_sha256
 
 if TYPE_CHECKING:
@@ -25,31 +27,27 @@ if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_lambda.type_defs import LayerVersionsListItemTypeDef
 
+# Names other modules import from here, as before PublishTarget and ECR moved.
+__all__ = [
+    "SHA256_TAG",
+    "ProgressHandler",
+    "PublishResult",
+    "PublishTarget",
+    "UploadProgress",
+    "ecr_credentials",
+    "ensure_repository",
+    "object_key",
+    "prepare_ecr_push",
+    "publish_layer",
+    "target_for",
+    "upload_artifact",
+]
+
 # What lpack writes into a layer version's Description, so the next run can tell the content apart
 # without downloading it (PublishLayerVersion makes a new version on every call: DESIGN.md).
 SHA256_TAG = "lpack sha256:"
 _MAX_DESCRIPTION = 256  # Lambda's limit for a layer version's Description
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
-_ECR_HOST_RE = re.compile(r"^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PublishTarget:
-    """Where and how to publish; `bucket=None` sends a small layer inline (ZipFile)."""
-
-    bucket: str | None = None
-    prefix: str = ""
-    region: str | None = None
-    profile: str | None = None
-    endpoint_url: str | None = None  # an S3-compatible or local server
-    sse: str | None = None
-    kms_key_id: str | None = None
-    license: str | None = None
-    description: str | None = None
-    public: bool = False
-    grants: tuple[str, ...] = ()  # account ids given lambda:GetLayerVersion
-    part_size: int = _s3upload.DEFAULT_PART_SIZE
-    max_attempts: int = 8  # botocore's standard retry mode: throttling and 5xx, with backoff
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,29 +78,6 @@ class PublishResult:
 ProgressHandler = Callable[[UploadProgress], None]
 
 
-def target_for(config: PublishConfig, **given: Any) -> PublishTarget:
-    """The layer's `publish` table with the command line's values (those not None) on top."""
-    values: dict[str, Any] = {
-        "bucket": config.bucket,
-        "prefix": config.prefix,
-        "sse": config.sse,
-        "kms_key_id": config.kms_key_id,
-        "license": config.license,
-        "description": config.description,
-        "public": config.public,
-        "grants": config.grants,
-    }
-    values.update({k: v for k, v in given.items() if v is not None and v != ()})
-    if given.get("grants"):
-        values["grants"] = (*config.grants, *given["grants"])
-    return PublishTarget(**values)
-
-
-def object_key(prefix: str, name: str, sha256: str) -> str:
-    """`PREFIX/<layer-name>/<sha256>.zip`: the key names the content, so an upload is never overwritten."""
-    return "/".join(p for p in (prefix.strip("/"), name, f"{sha256}.zip") if p)
-
-
 def publish_layer(
     artifact_path: Path,
     *,
@@ -119,11 +94,11 @@ def publish_layer(
     complete, and a re-run after a failure resumes the upload.
     """
     _check_inputs(artifact_path, sha256, target)
-    session = _session(target)
+    session = aws.session(target.access)
     progress = on_progress or (lambda _p: None)
     sha256_b64 = base64.b64encode(bytes.fromhex(sha256)).decode()
-    with _aws_errors(f"publishing layer {name}", target):
-        lam: LambdaClient = session.client("lambda", **_client_args(target))
+    with aws.errors(f"publishing layer {name}", target.access):
+        lam: LambdaClient = session.client("lambda", **aws.client_args(target.access))
         layer = _Layer(
             path=artifact_path,
             name=name,
@@ -193,28 +168,6 @@ def _check_zip(artifact_path: Path) -> None:
             f"{artifact_path.name}: {unzipped:,} bytes unzipped; Lambda allows {runtimes.MAX_UNZIPPED:,}",
             hint="split the layer, or prune it (lpack check shows what is big)",
         )
-
-
-def _session(target: PublishTarget) -> boto3.Session:
-    try:
-        import boto3  # noqa: PLC0415 - the optional `publish` extra
-        from botocore.exceptions import ProfileNotFound  # noqa: PLC0415
-    except ImportError:
-        raise ConfigError("publishing needs boto3", hint="pip install 'lpack[publish]'") from None
-    try:
-        return boto3.Session(profile_name=target.profile, region_name=target.region)
-    except ProfileNotFound:
-        raise ConfigError(f'AWS profile "{target.profile}" is not configured', hint="fix --profile") from None
-
-
-def _client_args(target: PublishTarget) -> dict[str, Any]:
-    from botocore.config import Config  # noqa: PLC0415
-
-    options: dict[str, Any] = {"retries": {"mode": "standard", "max_attempts": target.max_attempts}}
-    if target.endpoint_url:
-        # S3-compatible servers on an IP and port have no bucket subdomains.
-        options["s3"] = {"addressing_style": "path"}
-    return {"endpoint_url": target.endpoint_url, "config": Config(**options)}
 
 
 def _newest_version(lam: LambdaClient, name: str) -> LayerVersionsListItemTypeDef | None:
@@ -303,14 +256,14 @@ def upload_artifact(
         raise ConfigError("no bucket to upload to", hint="pass --bucket or set `publish.bucket`")
     layer = _Layer(path=artifact_path, name=name, sha256=sha256, compatible_runtimes=(), compatible_architectures=())
     key = object_key(target.prefix, name, sha256)
-    return _upload(_session(target), layer, key, target, on_progress or (lambda _p: None))
+    return _upload(aws.session(target.access), layer, key, target, on_progress or (lambda _p: None))
 
 
 def _upload(
     session: boto3.Session, layer: _Layer, key: str, target: PublishTarget, progress: ProgressHandler
 ) -> _s3upload.Uploaded:
     assert target.bucket is not None
-    s3 = session.client("s3", **_client_args(target))
+    s3 = session.client("s3", **aws.client_args(target.access))
     spec = _s3upload.UploadSpec(
         bucket=target.bucket,
         key=key,
@@ -323,7 +276,7 @@ def _upload(
     def report(sent: int, total: int) -> None:
         progress(UploadProgress(name=layer.name, sent=sent, total=total))
 
-    with _aws_errors(f"uploading to s3://{target.bucket}/{key}", target):
+    with aws.errors(f"uploading to s3://{target.bucket}/{key}", target.access):
         return _s3upload.upload(s3, layer.path, spec, report)
 
 
@@ -346,110 +299,3 @@ def _grant(lam: LambdaClient, name: str, version: int, target: PublishTarget) ->
             if err.response.get("Error", {}).get("Code") != "ResourceConflictException":
                 raise
     return tuple(principals)
-
-
-_RESUME_HINT = "nothing was registered; re-run: the upload resumes from the parts the server has"
-_HINTS = {
-    "NoSuchBucket": "create the bucket, or fix --bucket / `publish.bucket`",
-    "AccessDenied": "the credentials lack a permission (s3:PutObject, s3:ListBucketMultipartUploads, "
-    "lambda:PublishLayerVersion, lambda:ListLayerVersions): check the role or --profile",
-    "AccessDeniedException": "the credentials lack lambda:PublishLayerVersion or lambda:ListLayerVersions",
-    "InvalidAccessKeyId": "the access key is not known here: check --profile and --region",
-    "SignatureDoesNotMatch": "the secret key does not match: check --profile",
-    "PermanentRedirect": "the bucket is in another region: set --region to the bucket's",
-    "AuthorizationHeaderMalformed": "the bucket is in another region: set --region to the bucket's",
-    "IllegalLocationConstraintException": "the bucket is in another region: set --region to the bucket's",
-    "TooManyRequestsException": "still throttled after retries: re-run later",
-    "RepositoryNotFoundException": "create the repository, or pass --create-repository",
-}
-
-
-@contextlib.contextmanager
-def _aws_errors(what: str, target: PublishTarget) -> Iterator[None]:
-    """botocore's exceptions as PublishError; messages carry codes and names, never credentials."""
-    from botocore import exceptions as bc  # noqa: PLC0415
-
-    where = target.endpoint_url or "AWS"
-    try:
-        yield
-    except LpackError:
-        raise  # an inner step's, already in context
-    except bc.ClientError as err:
-        error = err.response.get("Error", {})
-        code = str(error.get("Code", "error"))
-        message = str(error.get("Message", "")) or code
-        status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-        hint = _HINTS.get(code) or (
-            _RESUME_HINT if status >= 500 else "nothing was registered; fix the cause and re-run"
-        )
-        raise PublishError(f"{what}: {code}: {message}", hint=hint) from None
-    except bc.NoRegionError:
-        raise ConfigError(f"{what}: no AWS region", hint="pass --region or set AWS_REGION") from None
-    except (bc.NoCredentialsError, bc.PartialCredentialsError):
-        raise PublishError(
-            f"{what}: no AWS credentials found",
-            hint="use --profile, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run where a role is attached",
-        ) from None
-    except (bc.EndpointConnectionError, bc.ConnectionClosedError, bc.ReadTimeoutError, bc.HTTPClientError) as err:
-        raise PublishError(
-            f"{what}: lost the connection to {where} ({type(err).__name__})",
-            hint=_RESUME_HINT,
-        ) from None
-    except bc.BotoCoreError as err:
-        raise PublishError(f"{what}: {err}") from None
-
-
-def ecr_credentials(
-    registry_host: str, *, region: str | None = None, endpoint_url: str | None = None, profile: str | None = None
-) -> tuple[str, str]:
-    """(user, password) for `docker login`-style basic auth to an ECR registry, from GetAuthorizationToken."""
-    found = _ECR_HOST_RE.match(registry_host)
-    target = PublishTarget(
-        region=region or (found.group(2) if found else None), endpoint_url=endpoint_url, profile=profile
-    )
-    with _aws_errors(f"getting an ECR token for {registry_host}", target):
-        ecr = _session(target).client("ecr", **_client_args(target))
-        args: dict[str, Any] = {"registryIds": [found.group(1)]} if found else {}
-        data = ecr.get_authorization_token(**args)["authorizationData"]
-    if not data or "authorizationToken" not in data[0]:
-        raise PublishError(f"ECR returned no token for {registry_host}")
-    user, _, password = base64.b64decode(data[0]["authorizationToken"]).decode().partition(":")
-    return user, password
-
-
-def prepare_ecr_push(reference: str, *, profile: str | None = None, endpoint_url: str | None = None) -> str:
-    """`--create-repository`: make the ECR repository a push to `reference` needs; returns its URI."""
-    from lpack.oci.reference import parse_reference  # noqa: PLC0415 - only image pushes need it
-
-    ref = parse_reference(reference)
-    found = _ECR_HOST_RE.match(ref.host)
-    if found is None:
-        raise ConfigError(
-            f"--create-repository: {ref.host} is not an ECR registry (ACCOUNT.dkr.ecr.REGION.amazonaws.com)",
-            hint="other registries create repositories on the first push, or in their own console",
-        )
-    return ensure_repository(
-        ref.repository, create=True, region=found.group(2), endpoint_url=endpoint_url, profile=profile
-    )
-
-
-def ensure_repository(
-    name: str,
-    *,
-    create: bool,
-    region: str | None = None,
-    endpoint_url: str | None = None,
-    profile: str | None = None,
-) -> str:
-    """The repository's URI; with `create`, the repository is made when missing (immutable tags off)."""
-    from botocore.exceptions import ClientError  # noqa: PLC0415
-
-    target = PublishTarget(region=region, endpoint_url=endpoint_url, profile=profile)
-    with _aws_errors(f"ECR repository {name}", target):
-        ecr = _session(target).client("ecr", **_client_args(target))
-        try:
-            return ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["repositoryUri"]
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") != "RepositoryNotFoundException" or not create:
-                raise
-        return ecr.create_repository(repositoryName=name)["repository"]["repositoryUri"]

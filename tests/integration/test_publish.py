@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import json
 import os
 import zipfile
@@ -15,19 +16,10 @@ import jsonschema
 import pytest
 
 from lpack.cli.report import SCHEMA_PATH
-from lpack.config.load import load_config
+from lpack.config import load_config
 from lpack.errors import ConfigError, PublishError
-from lpack.publish.layers import (
-    SHA256_TAG,
-    PublishTarget,
-    UploadProgress,
-    ecr_credentials,
-    ensure_repository,
-    object_key,
-    prepare_ecr_push,
-    publish_layer,
-    upload_artifact,
-)
+from lpack.oci.ecr import ecr_credentials, ensure_repository, prepare_ecr_push
+from lpack.publish import SHA256_TAG, PublishTarget, UploadProgress, object_key, publish_layer, upload_artifact
 from tests.conftest import MakeProject
 from tests.integration._helpers import lpack
 from tests.integration._servers import Moto, SeaweedFS, client
@@ -294,3 +286,11 @@ def test_moto_stopped_mid_upload_then_rerun_is_one_version(tmp_path: Path, moto:
     again = publish_layer(zipped, name="big", sha256=sha, **_compat(), target=target)
     assert not again.created and again.layer_version_arn == done.layer_version_arn
     assert len(_versions(moto, "big")) == 1
+
+
+def test_publish_names_stay_importable_where_they_were() -> None:
+    layers = importlib.import_module("lpack.publish.layers")
+    assert layers.prepare_ecr_push is prepare_ecr_push and layers.ecr_credentials is ecr_credentials
+    assert layers.ensure_repository is ensure_repository and layers.PublishTarget is PublishTarget
+    for name in ("PublishResult", "UploadProgress", "ProgressHandler", "publish_layer", "target_for", "object_key"):
+        assert hasattr(layers, name), name

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from click.testing import CliRunner
 
 from lpack import runtimes
 from lpack.cli import main
-from lpack.config.load import BuildConfig, FunctionConfig, Overrides, load_config
+from lpack.config import BuildConfig, FunctionConfig, Overrides, load_config, model
 from lpack.errors import ConfigError
 
 BASE = 'runtime = "python3.12"\nhandler = "app.handler"\n'
@@ -392,3 +394,59 @@ def test_exclude_runtime_provided_and_bytecode(tmp_path: Path) -> None:
     fn = _only(_load(tmp_path, BASE + 'exclude-runtime-provided = true\nbytecode = "none"\n'))
     assert fn.exclude_runtime_provided is True
     assert fn.bytecode == "none"
+
+
+# --- the model --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("literal", "choices"),
+    [
+        (model.PruneProfile, model.PRUNE_PROFILES),
+        (model.Installer, model.INSTALLERS),
+        (model.Bytecode, model.BYTECODES),
+        (model.LayerLayout, model.LAYER_LAYOUTS),
+        (model.Format, model.FORMATS),
+        (model.Kind, model.KINDS),
+        (model.EdgeEvent, model.EDGE_EVENTS),
+        (model.SseMode, model.SSE_MODES),
+        (runtimes.Arch, runtimes.ARCHES),
+    ],
+)
+def test_each_choice_tuple_lists_its_literal(literal: object, choices: tuple[str, ...]) -> None:
+    assert get_args(literal) == choices
+
+
+def test_the_audit_checks_the_codes_the_config_lets_users_waive() -> None:
+    from lpack.audit.checks import CODES  # noqa: PLC0415 - a later stage, only for this test
+
+    assert CODES is model.AUDIT_CODES
+
+
+@pytest.mark.parametrize(
+    ("old", "names"),
+    [
+        (
+            "lpack.config.load",
+            [
+                "ArtifactRole",
+                "Budget",
+                "BuildConfig",
+                "FunctionConfig",
+                "ImageDelivery",
+                "IndexOptions",
+                "Overrides",
+                "PruneConfig",
+                "PublishConfig",
+                "load_config",
+                "find_config",
+                "_read_toml",
+            ],
+        ),
+        ("lpack.oci.reference", ["DOCKER_HUB", "Reference", "parse_reference"]),
+    ],
+)
+def test_names_stay_importable_where_they_were(old: str, names: list[str]) -> None:
+    module = importlib.import_module(old)
+    for name in names:
+        assert getattr(module, name) is not None, name

@@ -247,6 +247,7 @@ def test_checker_sees_imports_in_functions_type_checking_and_relative_forms(tmp_
         {
             "__init__.py": "",
             "units.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from lpack.cli import app\n",
+            "errors.py": "",
             "cli/__init__.py": "",
             "cli/app.py": "def f():\n    from ..resolve import python\n",
             "resolve/__init__.py": "",

@@ -15,12 +15,13 @@ import pytest
 
 from lpack import runtimes
 from lpack.archive import writer as _archive
-from lpack.config.load import Budget, Overrides, load_config
+from lpack.config import Budget, Overrides, load_config
+from lpack.config.reference import parse_reference
 from lpack.emit.image import image_config, split_layers
 from lpack.errors import ConfigError
 from lpack.oci import LayerInfo
-from lpack.oci.auth import from_docker_config, is_ecr
-from lpack.oci.reference import parse_reference
+from lpack.oci.auth import from_docker_config
+from lpack.oci.ecr import is_ecr
 from lpack.oci.registry import plain_http
 from lpack.size import measure_image
 from lpack.staging.tree import Entry, StagingTree, scan
