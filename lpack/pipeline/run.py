@@ -50,7 +50,7 @@ def run(
 ) -> FunctionResult:
     """Build `fn` afresh; `used` are its layers' results, `selection` its files if already collected."""
     lang, notify = language_for(fn), settings.notify
-    warnings: list[str] = []
+    warnings: list[str] = list(fn.dependency_warnings)
     with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:
         work = Path(tmp)
         notify(Event(function=fn.name, stage="resolve", detail=target_label(fn)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.parser import HeaderParser
 from pathlib import Path
 from typing import Protocol
@@ -13,6 +13,7 @@ from typing import Protocol
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from lpack.config.deps import kind_of
 from lpack.config.load import FunctionConfig, _read_toml
 from lpack.errors import ConfigError, ResolveError
 from lpack.resolve._errors import explain_failure
@@ -59,17 +60,35 @@ def has_hashes(lock: Path) -> bool:
 
 def gather(fn: FunctionConfig, work: Path, runner: Runner, *, locker: Locker = lock_fresh) -> Inputs:
     """The lock to install (made by `locker` for the target) and the project's own wheel."""
-    if fn.requirements is not None:
-        return _from_requirements(fn, fn.requirements, work, runner, locker)
-    pyproject = fn.project_dir / "pyproject.toml"
-    data = _read_toml(pyproject) if pyproject.is_file() else {}
+    inputs = _gather(fn, work, runner, locker)
+    return replace(inputs, notes=(fn.dependency_note, *inputs.notes)) if fn.dependency_note else inputs
+
+
+def _gather(fn: FunctionConfig, work: Path, runner: Runner, locker: Locker) -> Inputs:
+    # Without a file from the config or discovery (a layer, a config built in code): the project's pyproject.
+    path = fn.requirements or fn.project_dir / "pyproject.toml"
+    if fn.requirements is None and not path.is_file():
+        return Inputs(lock=None, direct=frozenset())
+    if kind_of(path) == "pyproject":
+        return _from_pyproject(fn, path, work, runner, locker)
+    return _from_requirements(fn, path, work, runner, locker)
+
+
+def _from_pyproject(fn: FunctionConfig, path: Path, work: Path, runner: Runner, locker: Locker) -> Inputs:
+    if not path.is_file():
+        raise ConfigError(
+            f"{display(path, fn.project_dir)}: requirements file not found",
+            hint="fix `requirements` in the config, or create the file",
+        )
+    data = _read_toml(path)
     project = data.get("project") if isinstance(data.get("project"), dict) else None
     if project is None:
         return Inputs(lock=None, direct=frozenset())
-    if "build-system" in data and not fn.source_set:
+    if "build-system" in data and not fn.source_set and path.parent.resolve() == fn.project_dir.resolve():
         return _from_built_wheel(fn, project, work, runner, locker)
     deps = [str(d) for d in project.get("dependencies", [])]
-    return _locked(fn, deps, work, runner, "pyproject.toml [project] dependencies", locker=locker)
+    what = f"{display(path, fn.project_dir)} [project] dependencies"
+    return _locked(fn, deps, work, runner, what, locker=locker)
 
 
 def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runner, locker: Locker) -> Inputs:
@@ -78,7 +97,7 @@ def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runne
             f"{display(path, fn.project_dir)}: requirements file not found",
             hint="fix `requirements` in the config, or create the file",
         )
-    if path.suffix == ".in":
+    if kind_of(path) == "requirements-in":
         # The .in is the user's intent; lock it for this target, as pip-compile would, with hashes.
         lines = _requirement_lines(path)
         return _locked(fn, lines, work, runner, display(path, fn.project_dir), source=path, locker=locker)
