@@ -16,6 +16,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from lpack.config.deps import kind_of
 from lpack.config.load import FunctionConfig, _read_toml
 from lpack.errors import ConfigError, ResolveError
+from lpack.resolve._binary import newer_releases, run_binary_only
 from lpack.resolve._errors import explain_failure
 from lpack.resolve._pip import pip_fallback_note, pip_lock, uv_falls_short
 from lpack.resolve.runner import Runner, index_args, installer_env, target_label, uv_bin, uv_env, uv_target_args
@@ -44,7 +45,7 @@ def lock_fresh(
     """The Locker that always runs the resolver; the pipeline may wrap it in a cache."""
     notes = [f"locked {what} with hashes"]
     lock_requirements(fn, infile, lock, runner, what=what, notes=notes)
-    return notes
+    return notes + newer_releases(fn, lines, lock)
 
 
 def display(path: Path, root: Path) -> str:
@@ -156,13 +157,13 @@ def lock_requirements(
         *uv_target_args(fn),
         *index_args(fn.index),
     ]
-    proc = runner(cmd, env=uv_env(), cwd=fn.project_dir)
+    proc, _ = run_binary_only(fn, lambda extra: runner([*cmd, *extra], env=uv_env(), cwd=fn.project_dir))
     if proc.returncode == 0:
         return
     where = f"locking {what} for {target_label(fn)}"
     output = proc.stdout + proc.stderr
     if not uv_falls_short(fn, output):
-        raise explain_failure(fn, output, where, " ".join(cmd))
+        raise explain_failure(fn, output, where, " ".join(proc.args))
     pip_lock(fn, infile, lock, runner, where, uv_output=output)
     notes.append(pip_fallback_note(fn, "locked"))
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lpack.config.load import FunctionConfig
 from lpack.resolve import _inputs
+from lpack.resolve._binary import check_built, run_binary_only
 from lpack.resolve._errors import explain_failure
 from lpack.resolve._pip import pip_fallback_note, pip_install, uv_falls_short
 from lpack.resolve.result import Resolved
@@ -68,8 +69,14 @@ def _install_lock(fn: FunctionConfig, inputs: _inputs.Inputs, dest: Path, runner
     if fn.installer == "pip":
         pip_install(fn, args, dest, runner, where)
         return "pip"
-    proc = _run_uv(fn, args, dest, runner, context=where, check=False)
+
+    def attempt(extra: list[str]) -> subprocess.CompletedProcess[str]:
+        _clear(dest)  # a run that stopped to ask for a build installed nothing, but make sure
+        return _run_uv(fn, [*extra, *args], dest, runner, context=where, check=False)
+
+    proc, built = run_binary_only(fn, attempt)
     if proc.returncode == 0:
+        notes += check_built(fn, dest, built)
         return "uv"
     output = proc.stdout + proc.stderr
     if uv_falls_short(fn, output):
