@@ -12,6 +12,7 @@ this machine": the user vouches for it, the artifact audit still checks its ELF 
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable, Iterable
 from email.parser import HeaderParser
@@ -35,6 +36,8 @@ from lpack.resolve import _offered
 from lpack.resolve._errors import NO_MATCHING_TAG, NO_USABLE_WHEELS
 from lpack.resolve.runner import target_label
 
+_BUILD_DISABLED = re.compile(r"Building source distributions is disabled, but attempted to build `(?P<name>[^`]+)`")
+
 Attempt = Callable[[list[str]], subprocess.CompletedProcess[str]]
 
 
@@ -56,17 +59,23 @@ def run_binary_only(fn: FunctionConfig, attempt: Attempt) -> tuple[subprocess.Co
         proc = attempt(build_args(allowed))
         if proc.returncode == 0:
             return proc, frozenset(allowed)
-        name = needs_building(proc.stdout + proc.stderr)
-        if name is None or name in allowed or not may_build(fn, name):
+        found = needs_building(proc.stdout + proc.stderr)
+        if found is None or found[0] in allowed or not (found[1] or may_build(fn, found[0])):
             return proc, frozenset(allowed)
-        allowed.add(name)
+        allowed.add(found[0])
 
 
-def needs_building(output: str) -> str | None:
-    """The package uv would have had to build: it has no wheel for the target (canonical name)."""
+def needs_building(output: str) -> tuple[str, bool] | None:
+    """The package uv would have had to build (canonical name), and whether the requirements name its source.
+
+    A package given by path or URL (the user's own code, a local wheelhouse's sdist) is built: there is no
+    index to offer a wheel. It is checked after the install like every build.
+    """
     text = " ".join(output.split())
+    if match := _BUILD_DISABLED.search(text):
+        return canonicalize_name(match.group("name")), True
     match = NO_USABLE_WHEELS.search(text) or NO_MATCHING_TAG.search(text)
-    return canonicalize_name(match.group("name")) if match else None
+    return (canonicalize_name(match.group("name")), False) if match else None
 
 
 def may_build(fn: FunctionConfig, name: str) -> bool:
@@ -98,7 +107,7 @@ def check_built(fn: FunctionConfig, site: Path, built: frozenset[str]) -> list[s
     """
     vouched = {canonicalize_name(n) for n in fn.build_from_source}
     target = set(runtimes.supported_tags(fn.runtime, fn.architecture))
-    notes = [f"{name}: no wheel published; its source distribution built a pure-Python wheel" for name in sorted(built)]
+    notes = [f"{name}: built from source into a pure-Python wheel (no wheel to install)" for name in sorted(built)]
     for name, tags in sorted(_installed_tags(site).items()):
         if not tags or set(tags) & target:
             continue

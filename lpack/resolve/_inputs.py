@@ -18,6 +18,7 @@ from lpack.config.load import FunctionConfig, _read_toml
 from lpack.errors import ConfigError, ResolveError
 from lpack.resolve._binary import newer_releases, run_binary_only
 from lpack.resolve._errors import explain_failure
+from lpack.resolve._local import reach, read_lines, refresh_args
 from lpack.resolve._pip import pip_fallback_note, pip_lock, uv_falls_short
 from lpack.resolve.runner import Runner, index_args, installer_env, target_label, uv_bin, uv_env, uv_target_args
 
@@ -156,6 +157,7 @@ def lock_requirements(
         "--quiet",
         *uv_target_args(fn),
         *index_args(fn.index),
+        *refresh_args(reach(read_lines(infile), infile.parent, fn.project_dir), read_lines(infile)),
     ]
     proc, _ = run_binary_only(fn, lambda extra: runner([*cmd, *extra], env=uv_env(), cwd=fn.project_dir))
     if proc.returncode == 0:

@@ -56,6 +56,7 @@ _VALUED = frozenset(
         "--find-links",
         "--only-binary",  # lpack passes ":all:": the fake installs wheels only anyway
         "--no-binary",
+        "--refresh-package",  # the fake has no cache to refresh
     }
 )
 # uv's console-script launcher, as uv 0.13 writes it.

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import re
 import time
+import zipfile
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import MakeProject
 from tests.integration._helpers import build_json, lpack, names
@@ -110,3 +113,43 @@ def test_build_from_source_lets_that_one_package_be_built(project: MakeProject) 
         assert any("lp-sdist-native: built on this machine" in n for n in notes)
     else:  # another Python here: uv built it and found the wheel does not fit; lpack let it try
         assert "native code" in result.stderr and "build-from-source" not in result.stderr
+
+
+# --- keys cover every input ----------------------------------------------------------------
+
+
+def _read(zip_path: Path, name: str) -> str:
+    with zipfile.ZipFile(zip_path) as zf:
+        return zf.read(name).decode()
+
+
+@pytest.mark.parametrize("cache", [(), ("--no-cache",)], ids=["cache", "no-cache"])
+def test_an_edited_local_package_is_rebuilt_not_served_from_a_cache(project: MakeProject, cache: tuple[str]) -> None:
+    root = project("local-path-dep")
+    first = Path(build_json(root, *cache)["artifacts"][0]["path"])
+    assert _read(first, "localpkg/__init__.py") == 'VALUE = "first"\n'
+    (root / "localpkg" / "localpkg" / "__init__.py").write_text('VALUE = "second"\n')
+    second = build_json(root, *cache)["artifacts"][0]
+    assert _read(Path(second["path"]), "localpkg/__init__.py") == 'VALUE = "second"\n'
+    assert not any("no input changed" in n for n in second["notes"])
+
+
+@pytest.mark.parametrize("cache", [(), ("--no-cache",)], ids=["cache", "no-cache"])
+def test_an_edited_file_included_with_r_changes_the_artifact(project: MakeProject, cache: tuple[str]) -> None:
+    root = project("local-path-dep")
+    build_json(root, *cache)
+    (root / "requirements-base.txt").write_text("lp-pure-b==2.0\n-r requirements-more.txt\n")
+    (root / "requirements-more.txt").write_text("lp-keeps-tests==1.0\n")  # two levels down
+    listed = names(Path(build_json(root, *cache)["artifacts"][0]["path"]))
+    assert "lp_keeps_tests/__init__.py" in listed
+
+
+def test_a_requirements_in_with_a_local_path_locks_installs_and_follows_edits(project: MakeProject) -> None:
+    root = project("local-path-dep")
+    (root / "requirements.txt").unlink()
+    (root / "requirements.in").write_text("-r requirements-base.txt\n./localpkg\n")
+    _set(root, requirements='"requirements.in"')
+    first = Path(build_json(root)["artifacts"][0]["path"])
+    assert _read(first, "localpkg/__init__.py") == 'VALUE = "first"\n'
+    (root / "localpkg" / "localpkg" / "__init__.py").write_text('VALUE = "second"\n')
+    assert _read(Path(build_json(root)["artifacts"][0]["path"]), "localpkg/__init__.py") == 'VALUE = "second"\n'
