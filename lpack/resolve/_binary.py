@@ -152,7 +152,7 @@ def newer_releases(fn: FunctionConfig, lines: list[str], lock: Path) -> list[str
         if locked is not None and allowed and max(allowed) > locked:
             notes.append(
                 f"{name}: locked {locked}, the newest version with a wheel for {target_label(fn)}; "
-                f"{max(allowed)} is newer but has none"
+                f"{max(allowed)} is newer but has no wheel for it (or needs another Python)"
             )
     return notes
 
