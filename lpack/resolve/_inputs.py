@@ -162,7 +162,7 @@ def lock_requirements(
     proc, _ = run_binary_only(fn, lambda extra: runner([*cmd, *extra], env=uv_env(), cwd=fn.project_dir))
     if proc.returncode == 0:
         return
-    where = f"locking {what} for {target_label(fn)}"
+    where = f"{what} for {target_label(fn)}"
     output = proc.stdout + proc.stderr
     if not uv_falls_short(fn, output):
         raise explain_failure(fn, output, where, " ".join(proc.args))
