@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+from lpack import runtimes
+from lpack.config import FunctionConfig, IndexOptions
 from lpack.resolve._binary import build_args, needs_building
+from lpack.resolve._errors import explain_failure
 from lpack.resolve._local import Reached, fingerprint, reach, read_lines, refresh_args
 
 
@@ -80,3 +84,24 @@ def test_what_uv_would_have_had_to_build_is_read_from_its_output() -> None:
     local = "error: Building source distributions is disabled, but attempted to build `localpkg`"
     assert needs_building(local) == ("localpkg", True)
     assert needs_building("error: something else") is None
+
+
+def test_a_package_with_only_an_sdist_is_refused_with_the_opt_in_named(tmp_path: Path) -> None:
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "lp-sdist-native-1.0.tar.gz").touch()
+    fn = FunctionConfig(
+        name="api",
+        project_dir=tmp_path,
+        runtime=runtimes.get_runtime("python3.12"),
+        handler="app.handler",
+        source=tmp_path,
+        index=IndexOptions(find_links=(str(links),), no_index=True),
+    )
+    output = "Because lp-sdist-native==1.0 has no usable wheels and only lp-sdist-native==1.0 is available"
+    err = explain_failure(fn, output, "requirements.in for python3.12/x86_64", "uv pip compile")
+    assert "no wheel of 'lp-sdist-native' fits" in str(err) and "only a source distribution" in str(err)
+    assert err.hint is not None and 'build-from-source = ["lp-sdist-native"]' in err.hint
+    vouched = dataclasses.replace(fn, build_from_source=("lp-sdist-native",))
+    err = explain_failure(vouched, output, "requirements.in for python3.12/x86_64", "uv pip compile")
+    assert err.hint is not None and "build-from-source" not in err.hint
