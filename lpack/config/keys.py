@@ -52,6 +52,8 @@ from lpack.runtimes import Arch
 # FunctionConfig's arguments a table gives as they are (relative `bin` and `lib` resolved later).
 class Options(TypedDict, total=False):
     architecture: Arch
+    lock_extras: tuple[str, ...]
+    lock_groups: tuple[str, ...]
     include: tuple[str, ...]
     exclude: tuple[str, ...]
     exclude_runtime_provided: bool
@@ -111,6 +113,8 @@ _KEYS: dict[str, Callable[[object, Where, str], Values]] = {
     "handler": lambda v, w, k: Values(extra={"handler": _text('a handler like "app.handler"')(v, w, k)}),
     "source": lambda v, w, k: Values(extra={"source": _text("a directory path")(v, w, k)}),
     "requirements": lambda v, w, k: Values(extra={"requirements": _text("a file path")(v, w, k)}),
+    "extras": lambda v, w, k: Values(options={"lock_extras": str_list(v, w, k)}),
+    "groups": lambda v, w, k: Values(options={"lock_groups": str_list(v, w, k)}),
     "include": lambda v, w, k: Values(options={"include": str_list(v, w, k)}),
     "exclude": lambda v, w, k: Values(options={"exclude": str_list(v, w, k)}),
     "exclude-runtime-provided": lambda v, w, k: Values(options={"exclude_runtime_provided": flag(v, w, k)}),

@@ -99,6 +99,10 @@ class FunctionConfig:
     source: Path
     source_set: bool = False  # whether `source`/`include` were given (a built wheel then adds sources)
     requirements: Path | None = None
+    # What a uv.lock, poetry.lock or pylock.toml named by `requirements` contributes besides the main
+    # dependencies: extras and dependency groups (a dev group never).
+    lock_extras: tuple[str, ...] = ()
+    lock_groups: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     exclude_runtime_provided: bool = False

@@ -17,6 +17,8 @@ from lpack.config.load import FunctionConfig, _read_toml
 from lpack.errors import ConfigError, ResolveError
 from lpack.resolve._errors import explain_failure
 from lpack.resolve._pip import pip_fallback_note, pip_lock, uv_falls_short
+from lpack.resolve.locks import export as export_lock
+from lpack.resolve.locks import lock_format
 from lpack.resolve.runner import Runner, index_args, installer_env, target_label, uv_bin, uv_env, uv_target_args
 
 
@@ -78,11 +80,24 @@ def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runne
             f"{display(path, fn.project_dir)}: requirements file not found",
             hint="fix `requirements` in the config, or create the file",
         )
+    if lock_format(path) is not None:
+        return _from_lock(fn, path, work, runner)
     if path.suffix == ".in":
         # The .in is the user's intent; lock it for this target, as pip-compile would, with hashes.
         lines = _requirement_lines(path)
         return _locked(fn, lines, work, runner, display(path, fn.project_dir), source=path, locker=locker)
     return Inputs(lock=path, direct=direct_names(path), label=display(path, fn.project_dir))
+
+
+def _from_lock(fn: FunctionConfig, path: Path, work: Path, runner: Runner) -> Inputs:
+    # Another tool's lock: its pins and hashes for this target, written as requirements for the installer.
+    lines, direct = export_lock(path, fn, runner)
+    label = display(path, fn.project_dir)
+    if not lines:
+        return Inputs(lock=None, direct=direct, label=label)
+    lock = work / "requirements.lock.txt"
+    lock.write_text("\n".join(lines) + "\n")
+    return Inputs(lock=lock, direct=direct, label=label, notes=(f"pins and hashes from {label}",))
 
 
 def _requirement_lines(path: Path) -> list[str]:

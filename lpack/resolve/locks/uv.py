@@ -1,0 +1,136 @@
+"""uv.lock: uv's own exporter chooses the packages (`uv export --frozen`), for the function's workspace member.
+
+`uv export` is exact for what a lock holds and what extras and groups pull in, but it writes a universal
+requirements file with markers; the markers are evaluated here for the target (an installer would use the
+host's). uv.lock itself is read (tomllib) only for what the export leaves out: the files each package offers
+(to fail early when none fits the target) and which workspace member a function is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from lpack.config.load import FunctionConfig, read_toml
+from lpack.errors import ResolveError
+from lpack.resolve.locks.base import Pin, Selection, check_groups, target_environment, wheel_name
+from lpack.resolve.runner import Runner, uv_bin, uv_env
+
+_LOCAL_SOURCES = ("virtual", "editable", "directory")
+
+FIX = (
+    "uv locks only the wheels of the environments it resolves for: add "
+    "required-environments = [\"sys_platform == 'linux' and platform_machine == '{machine}'\"] "
+    "under [tool.uv] in pyproject.toml and run `uv lock`"
+)
+
+
+def select(lock: Path, fn: FunctionConfig, runner: Runner) -> Selection:
+    """The packages `fn` needs from `lock` (uv.lock) for its target: its member's, with its extras and groups."""
+    check_groups(fn.lock_groups, lock)
+    packages = _packages(lock)
+    member = _member(packages, lock.parent, fn.source)
+    env = target_environment(fn)
+    pins = []
+    for req, hashes in _exported(lock, fn, member, runner):
+        if req.marker is None or req.marker.evaluate(env):
+            pins.append(_pin(req, hashes, packages))
+    return Selection(pins=tuple(pins), direct=_direct(packages, member, fn))
+
+
+def _packages(lock: Path) -> list[dict[str, Any]]:
+    packages = read_toml(lock).get("package", [])
+    return [p for p in packages if isinstance(p, dict)] if isinstance(packages, list) else []
+
+
+def _local_path(package: dict[str, Any]) -> str | None:
+    source = package.get("source", {})
+    for kind in _LOCAL_SOURCES:
+        if isinstance(source, dict) and isinstance(source.get(kind), str):
+            return str(source[kind])
+    return None
+
+
+def _member(packages: list[dict[str, Any]], root: Path, source: Path) -> dict[str, Any] | None:
+    """The workspace member (or the root project) whose directory holds the function's source: the deepest."""
+    best: tuple[int, dict[str, Any]] | None = None
+    for package in packages:
+        rel = _local_path(package)
+        if rel is None:
+            continue
+        where = (root / rel).resolve()
+        if source.resolve().is_relative_to(where) and (best is None or len(where.parts) > best[0]):
+            best = (len(where.parts), package)
+    return best[1] if best else None
+
+
+def _exported(
+    lock: Path, fn: FunctionConfig, member: dict[str, Any] | None, runner: Runner
+) -> list[tuple[Requirement, tuple[str, ...]]]:
+    cmd = [uv_bin(), "export", "--frozen", "--format", "requirements-txt", "--no-header", "--no-annotate"]
+    cmd += ["--no-emit-workspace", "--no-default-groups"]
+    if member is not None:
+        cmd += ["--package", str(member["name"])]
+    for extra in fn.lock_extras:
+        cmd += ["--extra", extra]
+    for group in fn.lock_groups:
+        cmd += ["--group", group]
+    proc = runner(cmd, env=uv_env(), cwd=lock.parent)
+    if proc.returncode != 0:
+        last = next((ln.strip() for ln in reversed(proc.stderr.splitlines()) if ln.strip()), "uv export failed")
+        raise ResolveError(
+            f"{lock.name}: {last}",
+            hint="check `extras` and `groups` against the project's pyproject.toml, and that uv.lock is current "
+            "(`uv lock --check`)",
+            details=f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}",
+        )
+    return parse_requirements(proc.stdout, lock)
+
+
+def parse_requirements(text: str, lock: Path) -> list[tuple[Requirement, tuple[str, ...]]]:
+    """`name==version ; marker --hash=...` entries of a requirements file, continuation lines joined."""
+    found = []
+    for entry in text.replace("\\\n", " ").splitlines():
+        code = entry.split("#", 1)[0] if not entry.lstrip().startswith("--hash") else entry
+        words = code.split()
+        if not words:
+            continue
+        hashes = tuple(w.removeprefix("--hash=") for w in words if w.startswith("--hash="))
+        spec = " ".join(w for w in words if not w.startswith("--hash="))
+        try:
+            found.append((Requirement(spec), hashes))
+        except InvalidRequirement:
+            raise ResolveError(
+                f"{lock.name}: `{spec}` is not a package from an index",
+                hint="lpack installs a lock's index packages with their hashes: publish it as a wheel, or make it "
+                "part of the function's code",
+            ) from None
+    return found
+
+
+def _pin(req: Requirement, hashes: tuple[str, ...], packages: list[dict[str, Any]]) -> Pin:
+    version = next((s.version for s in req.specifier if s.operator == "=="), "")
+    name = canonicalize_name(req.name)
+    entry = next(
+        (p for p in packages if canonicalize_name(str(p.get("name"))) == name and str(p.get("version")) == version),
+        None,
+    )
+    if entry is None:
+        return Pin(name=name, version=version, hashes=hashes, known_files=False)
+    wheels = tuple(
+        wheel_name(str(w.get("url") or w.get("path") or w.get("filename") or "")) for w in entry.get("wheels", [])
+    )
+    return Pin(name=name, version=version, hashes=hashes, wheels=wheels, sdist="sdist" in entry)
+
+
+def _direct(packages: list[dict[str, Any]], member: dict[str, Any] | None, fn: FunctionConfig) -> frozenset[str]:
+    if member is None:  # the whole lock: keep everything it names
+        return frozenset(canonicalize_name(str(p.get("name"))) for p in packages if _local_path(p) is None)
+    deps = list(member.get("dependencies", []))
+    for table, chosen in (("optional-dependencies", fn.lock_extras), ("dev-dependencies", fn.lock_groups)):
+        named = member.get(table, {})
+        deps += [d for key in chosen for d in (named.get(key, []) if isinstance(named, dict) else [])]
+    return frozenset(canonicalize_name(str(d.get("name"))) for d in deps if isinstance(d, dict))

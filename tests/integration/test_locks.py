@@ -1,0 +1,120 @@
+"""Other tools' lock files (uv.lock, poetry.lock, pylock.toml) installed with their hashes for the target."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from lpack.config.load import load_config
+from lpack.resolve._inputs import has_hashes
+from lpack.resolve.locks import export
+from lpack.resolve.runner import run_subprocess
+from tests.conftest import MakeProject
+from tests.integration._helpers import build_json, lpack, names
+
+LOCK_PROJECTS = ["uv-lock", "poetry-lock", "pylock"]
+
+
+def _dists(zip_path: Path) -> set[str]:
+    return {n.split("-")[0] for n in names(zip_path) if n.endswith(".dist-info/METADATA")}
+
+
+@pytest.mark.parametrize("name", LOCK_PROJECTS)
+def test_each_lock_format_installs_its_pins_for_the_target_not_the_host(project: MakeProject, name: str) -> None:
+    root = project(name)
+    [artifact] = build_json(root)["artifacts"]
+    found = _dists(Path(artifact["path"]))
+    # jmespath is wanted below Python 3.12 only: the host may be older, the target is python3.12.
+    assert "jmespath" not in found
+    assert {"lp_native", "lp_pure_a", "lp_pure_b"} <= found
+    # the extra "dates" is chosen in the config where the format has extras (pylock: uv exported none)
+    assert ("python_dateutil" in found) == (name != "pylock")
+    assert "lp_keeps_tests" not in found  # the dev group never
+
+
+@pytest.mark.parametrize("name", LOCK_PROJECTS)
+def test_export_keeps_the_locks_hashes_and_evaluates_markers_for_the_target(project: MakeProject, name: str) -> None:
+    root = project(name)
+    [fn] = load_config(root).functions
+    assert fn.requirements is not None
+    lines, direct = export(fn.requirements, fn, run_subprocess)
+    text = "\n".join(lines)
+    # both lp-native wheels' hashes: the lock's, whichever wheel the installer picks
+    assert len(re.findall(r"--hash=sha256:[0-9a-f]{64}", text.split("lp-pure-a")[0])) == 2
+    assert "jmespath" not in text and ";" not in text  # markers evaluated here, none left for the installer
+    assert {"lp-native", "lp-pure-a"} <= direct
+
+
+def test_uv_workspace_member_gets_its_own_dependencies(project: MakeProject) -> None:
+    root = project("uv-workspace")
+    report = build_json(root)
+    by_name = {Path(a["path"]).stem: _dists(Path(a["path"])) for a in report["artifacts"]}
+    assert by_name["api"] == {"lp_pure_a", "lp_pure_b"}
+    assert by_name["worker"] == {"lp_native"}  # not lp_keeps_tests: the member's dev group
+    assert "worker.py" in names(root / "dist" / "worker.zip")
+
+
+def test_a_dev_group_is_refused_naming_the_key(project: MakeProject) -> None:
+    root = project("uv-lock")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('extras = ["dates"]', 'extras = ["dates"]\ngroups = ["dev"]'))
+    result = lpack("build", root)
+    assert result.exit_code == 2
+    assert "groups: dev is a development group" in result.output
+
+
+def test_a_chosen_group_comes_with_its_packages(project: MakeProject) -> None:
+    root = project("uv-lock")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('extras = ["dates"]', 'groups = ["aws"]'))
+    [artifact] = build_json(root)["artifacts"]
+    found = _dists(Path(artifact["path"]))
+    assert {"boto3", "botocore", "s3transfer", "jmespath"} <= found  # jmespath now via botocore
+
+
+@pytest.mark.parametrize(
+    ("name", "lock", "fix"),
+    [
+        ("uv-lock", "uv.lock", "required-environments"),
+        ("poetry-lock", "poetry.lock", "poetry lock"),
+        ("pylock", "pylock.toml", "required-environments"),
+    ],
+)
+def test_a_lock_without_a_wheel_for_the_target_fails_naming_package_and_fix(
+    project: MakeProject, name: str, lock: str, fix: str
+) -> None:
+    root = project(name)
+    path = root / lock
+    # As if locked where only x86_64 wheels were resolved: the aarch64 wheel's entry is gone.
+    path.write_text("\n".join(ln for ln in path.read_text().splitlines() if "aarch64" not in ln) + "\n")
+    result = lpack("build", root)
+    assert result.exit_code == 1, result.output
+    assert "lp-native" in result.output or "lp_native" in result.output
+    assert "arm64" in result.output and fix in " ".join(result.output.split())
+    assert not (root / "dist").exists() or not list((root / "dist").glob("*.zip"))
+
+
+def test_old_poetry_lock_is_refused_with_the_fix(project: MakeProject) -> None:
+    root = project("poetry-lock")
+    lock = root / "poetry.lock"
+    lock.write_text(lock.read_text().replace('lock-version = "2.1"', 'lock-version = "2.0"'))
+    result = lpack("build", root)
+    assert result.exit_code == 2
+    assert "lock-version 2.0" in result.output and "Poetry 2.1" in result.output
+
+
+def test_installed_lock_is_hash_checked(project: MakeProject, tmp_path: Path) -> None:
+    root = project("uv-lock")
+    [fn] = load_config(root).functions
+    assert fn.requirements is not None
+    lines, _ = export(fn.requirements, fn, run_subprocess)
+    out = tmp_path / "req.txt"
+    out.write_text("\n".join(lines) + "\n")
+    assert has_hashes(out)  # so the install runs with --require-hashes
+    lock = root / "uv.lock"
+    lock.write_text(lock.read_text().replace("sha256:8382fc", "sha256:0000fc"))  # lp-pure-a's wheel
+    result = lpack("build", root, "--no-cache")
+    assert result.exit_code == 1
+    assert "does not match the hashes" in " ".join(result.output.split())
