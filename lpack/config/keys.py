@@ -54,6 +54,7 @@ class Options(TypedDict, total=False):
     architecture: Arch
     lock_extras: tuple[str, ...]
     lock_groups: tuple[str, ...]
+    locked: bool
     include: tuple[str, ...]
     exclude: tuple[str, ...]
     exclude_runtime_provided: bool

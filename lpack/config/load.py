@@ -205,6 +205,7 @@ def _not_code(fn: FunctionConfig, layers: list[FunctionConfig]) -> list[str]:
     paths = [p for layer in layers for p in (layer.bin_dir, layer.lib_dir, layer.requirements) if p is not None]
     paths += [layer.source for layer in layers if layer.source_set]
     paths += [fn.requirements] if fn.requirements is not None else []
+    paths.append(fn.project_dir / "lpack-locks")  # the locks `lpack lock` commits (lpack.resolve.committed)
     found = []
     for path in paths:
         try:
@@ -328,6 +329,8 @@ def _with_overrides(values: Values, overrides: Overrides) -> Values:
         extra["find_links"] = (*values.extra.get("find_links", ()), *links)
     if overrides.no_index:
         extra["no_index"] = True
+    if overrides.locked:
+        options["locked"] = True
     if overrides.format:
         options["format"] = choice(overrides.format, FORMATS, cli, "--format")
     return values | Values(options=options, extra=extra)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.parser import HeaderParser
 from pathlib import Path
 from typing import Protocol
@@ -15,6 +15,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from lpack.config.load import FunctionConfig, _read_toml
 from lpack.errors import ConfigError, ResolveError
+from lpack.resolve import committed as _committed
 from lpack.resolve._errors import explain_failure
 from lpack.resolve._pip import pip_fallback_note, pip_lock, uv_falls_short
 from lpack.resolve.locks import export as export_lock
@@ -29,6 +30,7 @@ class Inputs:
     label: str = ""  # what the user wrote: "requirements.in", "pyproject.toml [project] dependencies"
     wheels: tuple[Path, ...] = ()  # the project's own wheel, installed with --no-deps after the lock
     notes: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())  # what the user should act on (an outdated committed lock)
 
 
 class Locker(Protocol):
@@ -59,10 +61,35 @@ def has_hashes(lock: Path) -> bool:
     return "--hash=" in lock.read_text(encoding="utf-8")
 
 
-def gather(fn: FunctionConfig, work: Path, runner: Runner, *, locker: Locker = lock_fresh) -> Inputs:
-    """The lock to install (made by `locker` for the target) and the project's own wheel."""
+def gather(
+    fn: FunctionConfig, work: Path, runner: Runner, *, locker: Locker = lock_fresh, committed: bool = True
+) -> Inputs:
+    """The lock to install (made by `locker` for the target) and the project's own wheel.
+
+    With `committed`, a lock `lpack lock` wrote into the project stands in for `locker` while it matches its
+    inputs (and must, with `fn.locked`).
+    """
+    warnings: list[str] = []
+    if committed:
+        locker = _committed_first(locker, warnings)
+    inputs = _gather(fn, work, runner, locker, warnings if committed else None)
+    return replace(inputs, warnings=(*inputs.warnings, *warnings)) if warnings else inputs
+
+
+def _committed_first(inner: Locker, warnings: list[str]) -> Locker:
+    def locked(
+        fn: FunctionConfig, lines: list[str], infile: Path, lock: Path, runner: Runner, *, what: str
+    ) -> list[str]:
+        if _committed.use_committed(fn, _committed.lines_digest(fn, lines, infile), lock, warnings):
+            return [f"installed {_committed.shown(_committed.committed_path(fn), fn)}, locked from {what}"]
+        return inner(fn, lines, infile, lock, runner, what=what)
+
+    return locked
+
+
+def _gather(fn: FunctionConfig, work: Path, runner: Runner, locker: Locker, warnings: list[str] | None) -> Inputs:
     if fn.requirements is not None:
-        return _from_requirements(fn, fn.requirements, work, runner, locker)
+        return _from_requirements(fn, fn.requirements, work, runner, locker, warnings=warnings)
     pyproject = fn.project_dir / "pyproject.toml"
     data = _read_toml(pyproject) if pyproject.is_file() else {}
     project = data.get("project") if isinstance(data.get("project"), dict) else None
@@ -74,13 +101,17 @@ def gather(fn: FunctionConfig, work: Path, runner: Runner, *, locker: Locker = l
     return _locked(fn, deps, work, runner, "pyproject.toml [project] dependencies", locker=locker)
 
 
-def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runner, locker: Locker) -> Inputs:
+def _from_requirements(
+    fn: FunctionConfig, path: Path, work: Path, runner: Runner, locker: Locker, *, warnings: list[str] | None
+) -> Inputs:
     if not path.is_file():
         raise ConfigError(
             f"{display(path, fn.project_dir)}: requirements file not found",
             hint="fix `requirements` in the config, or create the file",
         )
     if lock_format(path) is not None:
+        if warnings is not None:
+            _committed.check_committed(fn, _committed.lock_file_digest(fn, path), warnings)
         return _from_lock(fn, path, work, runner)
     if path.suffix == ".in":
         # The .in is the user's intent; lock it for this target, as pip-compile would, with hashes.

@@ -15,6 +15,7 @@ from pathlib import Path
 from lpack.archive.writer import source_date_epoch
 from lpack.cache import make_key
 from lpack.config.load import FunctionConfig
+from lpack.resolve.committed import committed_path
 from lpack.resolve.runner import index_args
 from lpack.staging.tree import StagingTree
 
@@ -77,6 +78,8 @@ def inputs_key(fn: FunctionConfig, out_dir: Path, code: StagingTree) -> str:
     files = [fn.project_dir / "pyproject.toml", fn.project_dir / "lpack.toml", fn.project_dir / ".lpackignore"]
     if fn.requirements is not None:
         files.append(fn.requirements)
+    # A lock committed by `lpack lock` is installed instead of a fresh one (lpack.resolve.committed.LOCK_DIR).
+    files.append(committed_path(fn))
     listed = [f"{f}\0{f.read_bytes().hex() if f.is_file() else '-'}" for f in files]
     links = [_listing(Path(link)) for link in fn.index.find_links if "://" not in link]
     return make_key(

@@ -135,3 +135,8 @@ def _explain(fn: FunctionConfig, output: str, command: str) -> ResolveError:
         )
     last = next((ln.strip() for ln in reversed(output.splitlines()) if ln.strip() and "nodedir" not in ln), "")
     return ResolveError(f"{where}: {last or 'npm ci failed'}", hint="run with -v to see npm's output", details=details)
+
+
+def write_package_lock(fn: FunctionConfig, work: Path, *, runner: Runner = run_subprocess) -> Path | None:
+    """Stub until the no-lock path lands."""
+    return None
