@@ -60,10 +60,11 @@ def _lock_one(fn: FunctionConfig, work: Path, runner: Runner) -> WrittenLock | s
     if fn.kind == "prebuilt":
         return "prebuilt: nothing to resolve"
     if fn.runtime.language == "node":
-        path = write_package_lock(fn, work, runner=runner)
-        if path is None:
+        node_lock = write_package_lock(fn, runner=runner)
+        if node_lock is None:
             return "no dependencies in package.json"
-        return WrittenLock(name=fn.name, role=fn.role, target=target_label(fn), path=path, changed=True)
+        path, changed = node_lock
+        return WrittenLock(name=fn.name, role=fn.role, target=target_label(fn), path=path, changed=changed)
     if fn.requirements is not None and fn.requirements.suffix == ".txt":
         return f"{_committed.shown(fn.requirements, fn)} is pinned already"
     made = _python_lock(fn, work, runner)

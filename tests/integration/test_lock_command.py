@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import WHEELS, MakeProject
 from tests.integration._helpers import build_json, lpack, names
@@ -14,17 +15,15 @@ from tests.integration._helpers import build_json, lpack, names
 _DIGEST = re.compile(r"^# lpack-inputs: sha256:[0-9a-f]{64}$", re.MULTILINE)
 
 
-def _lock_json(root: Path, *extra: str) -> dict[str, object]:
+def _lock_json(root: Path, *extra: str) -> dict[str, Any]:
     result = lpack("lock", root, "--json", *extra)
     assert result.exit_code == 0, result.output
-    data: dict[str, object] = json.loads(result.stdout)
+    data: dict[str, Any] = json.loads(result.stdout)
     return data
 
 
-def _paths(report: dict[str, object]) -> list[Path]:
-    locks = report["locks"]
-    assert isinstance(locks, list)
-    return [Path(entry["path"]) for entry in locks]
+def _paths(report: dict[str, Any]) -> list[Path]:
+    return [Path(entry["path"]) for entry in report["locks"]]
 
 
 def test_lock_writes_one_file_per_function_and_target_with_a_pip_compile_header(project: MakeProject) -> None:
@@ -41,7 +40,7 @@ def test_lock_writes_one_file_per_function_and_target_with_a_pip_compile_header(
     assert re.search(r"^lp-pure-b==2\.0 \\\n    --hash=sha256:[0-9a-f]{64}$", text, re.MULTILINE)
     assert str(root) not in text and "/tmp" not in text  # no machine paths in a committed file
     again = _lock_json(root)
-    assert [entry["changed"] for entry in again["locks"]] == [False, False]  # type: ignore[index, union-attr]
+    assert [entry["changed"] for entry in again["locks"]] == [False, False]
     assert paths[1].read_text() == text
 
 
