@@ -205,7 +205,6 @@ def _not_code(fn: FunctionConfig, layers: list[FunctionConfig]) -> list[str]:
     paths = [p for layer in layers for p in (layer.bin_dir, layer.lib_dir, layer.requirements) if p is not None]
     paths += [layer.source for layer in layers if layer.source_set]
     paths += [fn.requirements] if fn.requirements is not None else []
-    paths.append(fn.project_dir / "lpack-locks")  # the locks `lpack lock` commits (lpack.resolve.committed)
     found = []
     for path in paths:
         try:
