@@ -118,3 +118,12 @@ def test_installed_lock_is_hash_checked(project: MakeProject, tmp_path: Path) ->
     result = lpack("build", root, "--no-cache")
     assert result.exit_code == 1
     assert "does not match the hashes" in " ".join(result.output.split())
+
+
+def test_a_uv_lock_older_than_its_pyproject_is_refused(project: MakeProject) -> None:
+    root = project("uv-lock")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('    "lp-pure-a",\n', '    "lp-pure-a",\n    "six",\n'))
+    result = lpack("build", root)
+    assert result.exit_code == 2
+    assert "uv.lock does not match pyproject.toml" in result.output and "uv lock" in result.output

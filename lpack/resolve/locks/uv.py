@@ -15,7 +15,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from lpack.config.load import FunctionConfig, read_toml
-from lpack.errors import ResolveError
+from lpack.errors import ConfigError, ResolveError
 from lpack.resolve.locks.base import Pin, Selection, check_groups, target_environment, wheel_name
 from lpack.resolve.runner import Runner, uv_bin, uv_env
 
@@ -31,6 +31,7 @@ FIX = (
 def select(lock: Path, fn: FunctionConfig, runner: Runner) -> Selection:
     """The packages `fn` needs from `lock` (uv.lock) for its target: its member's, with its extras and groups."""
     check_groups(fn.lock_groups, lock)
+    _check_current(lock, runner)
     packages = _packages(lock)
     member = _member(packages, lock.parent, fn.source)
     env = target_environment(fn)
@@ -39,6 +40,19 @@ def select(lock: Path, fn: FunctionConfig, runner: Runner) -> Selection:
         if req.marker is None or req.marker.evaluate(env):
             pins.append(_pin(req, hashes, packages))
     return Selection(pins=tuple(pins), direct=_direct(packages, member, fn))
+
+
+def _check_current(lock: Path, runner: Runner) -> None:
+    # `uv export --frozen` trusts the lock as it is; a pyproject.toml edited since `uv lock` would be built from
+    # the old pins, silently. uv compares the two without the network when they agree.
+    cmd = [uv_bin(), "lock", "--check", "--offline"]
+    proc = runner(cmd, env=uv_env(), cwd=lock.parent)
+    if proc.returncode != 0:
+        raise ConfigError(
+            f"{lock.name} does not match pyproject.toml (`uv lock --check` fails)",
+            hint="run `uv lock` and commit uv.lock",
+            details=f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}",
+        )
 
 
 def _packages(lock: Path) -> list[dict[str, Any]]:
