@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
+from lpack import runtimes
 from lpack.config.load import load_config
 from lpack.resolve._inputs import has_hashes
 from lpack.resolve.locks import export
@@ -96,13 +98,23 @@ def test_a_lock_without_a_wheel_for_the_target_fails_naming_package_and_fix(
     assert not (root / "dist").exists() or not list((root / "dist").glob("*.zip"))
 
 
-def test_old_poetry_lock_is_refused_with_the_fix(project: MakeProject) -> None:
+@pytest.mark.parametrize(("runtime", "jmespath"), [("python3.12", False), ("python3.11", True)])
+def test_poetry_1_lock_is_walked_from_the_pyproject_for_the_target(
+    project: MakeProject, runtime: str, jmespath: bool
+) -> None:
     root = project("poetry-lock")
     lock = root / "poetry.lock"
-    lock.write_text(lock.read_text().replace('lock-version = "2.1"', 'lock-version = "2.0"'))
-    result = lpack("build", root)
-    assert result.exit_code == 2
-    assert "lock-version 2.0" in result.output and "Poetry 2.1" in result.output
+    # Poetry 1.x's lock-version 2.0: no groups, no markers on packages; `python = "<3.12"` is in the pyproject.
+    old = [ln for ln in lock.read_text().splitlines() if not ln.startswith(("groups = ", "markers = "))]
+    lock.write_text("\n".join(old).replace('lock-version = "2.1"', 'lock-version = "2.0"') + "\n")
+    [fn] = load_config(root).functions
+    fn = dataclasses.replace(fn, runtime=runtimes.get_runtime(runtime))
+    lines, direct = export(lock, fn, run_subprocess)
+    pinned = {ln.split("==")[0] for ln in lines if "==" in ln}
+    assert pinned == {"lp-native", "lp-pure-a", "lp-pure-b", "python-dateutil", "six"} | (
+        {"jmespath"} if jmespath else set()
+    )
+    assert "lp-keeps-tests" not in pinned and "python-dateutil" in direct
 
 
 def test_installed_lock_is_hash_checked(project: MakeProject, tmp_path: Path) -> None:

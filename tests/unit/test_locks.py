@@ -13,6 +13,7 @@ from lpack.errors import ConfigError, ResolveError
 from lpack.resolve.committed import digest, recorded_digest
 from lpack.resolve.locks import lock_format
 from lpack.resolve.locks.base import Pin, check_groups, check_wheels, render, target_environment
+from lpack.resolve.locks.poetry_graph import python_allows
 from lpack.resolve.locks.uv import parse_requirements
 
 NATIVE_X86 = "lp_native-1.0-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
@@ -97,3 +98,24 @@ def test_inputs_digest_depends_on_target_and_inputs_only(tmp_path: Path) -> None
     assert recorded_digest(lock) == "0" * 64
     lock.write_text("six==1.0\n")
     assert recorded_digest(lock) is None
+
+
+@pytest.mark.parametrize(
+    ("constraint", "python", "allowed"),
+    [
+        ("<3.12", "3.12.0", False),
+        ("<3.12", "3.11.0", True),
+        ("^3.8", "3.12.0", True),
+        ("^3.8", "4.0.0", False),
+        ("~3.9", "3.10.0", False),
+        ("~3.9", "3.9.7", True),
+        (">=3.8,<3.11", "3.12.0", False),
+        (">=3.8 <3.13", "3.12.0", True),
+        ("3.9 || 3.12", "3.12.0", True),
+        ("3.9", "3.9.7", True),
+        ("*", "3.14.0", True),
+        ("^0.2", "0.3.0", False),
+    ],
+)
+def test_poetry_python_constraints(constraint: str, python: str, allowed: bool) -> None:
+    assert python_allows(constraint, python) is allowed
