@@ -80,6 +80,9 @@ def inputs_key(fn: FunctionConfig, out_dir: Path, code: StagingTree) -> str:
         files.append(fn.requirements)
     # A lock committed by `lpack lock` is installed instead of a fresh one (lpack.resolve.committed.LOCK_DIR).
     files.append(committed_path(fn))
+    if fn.requirements is not None and fn.requirements.suffix in (".lock", ".toml"):
+        # Another tool's lock is checked against its pyproject (uv lock --check), and a workspace member's own.
+        files += [fn.requirements.parent / "pyproject.toml", fn.source / "pyproject.toml"]
     listed = [f"{f}\0{f.read_bytes().hex() if f.is_file() else '-'}" for f in files]
     links = [_listing(Path(link)) for link in fn.index.find_links if "://" not in link]
     return make_key(

@@ -139,3 +139,12 @@ def test_a_uv_lock_older_than_its_pyproject_is_refused(project: MakeProject) -> 
     result = lpack("build", root)
     assert result.exit_code == 2
     assert "uv.lock does not match pyproject.toml" in result.output and "uv lock" in result.output
+
+
+def test_a_members_pyproject_edited_after_uv_lock_is_caught_on_a_rebuild(project: MakeProject) -> None:
+    root = project("uv-workspace")
+    assert lpack("build", root, "--function", "api").exit_code == 0
+    member = root / "functions" / "api" / "pyproject.toml"
+    member.write_text(member.read_text().replace('["lp-pure-a"]', '["lp-pure-a", "six"]'))
+    result = lpack("build", root, "--function", "api")  # not the previous result: an input changed
+    assert result.exit_code == 2 and "uv.lock does not match pyproject.toml" in result.output
