@@ -148,3 +148,13 @@ def test_a_members_pyproject_edited_after_uv_lock_is_caught_on_a_rebuild(project
     member.write_text(member.read_text().replace('["lp-pure-a"]', '["lp-pure-a", "six"]'))
     result = lpack("build", root, "--function", "api")  # not the previous result: an input changed
     assert result.exit_code == 2 and "uv.lock does not match pyproject.toml" in result.output
+
+
+def test_an_index_mirror_in_the_environment_does_not_make_uv_lock_look_stale(
+    project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project("uv-lock")
+    monkeypatch.setenv("PIP_INDEX_URL", "https://mirror.invalid/simple")  # as CI often sets; unreachable here
+    monkeypatch.setenv("UV_FIND_LINKS", str(root))
+    result = lpack("build", root)
+    assert result.exit_code == 0, result.output

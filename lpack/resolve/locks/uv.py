@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 from lpack.config.load import FunctionConfig, read_toml
 from lpack.errors import ConfigError, ResolveError
 from lpack.resolve.locks.base import Pin, Selection, check_groups, target_environment, wheel_name
-from lpack.resolve.runner import Runner, uv_bin, uv_env
+from lpack.resolve.runner import Runner, installer_env, uv_bin, uv_env
 
 _LOCAL_SOURCES = ("virtual", "editable", "directory")
 
@@ -46,13 +46,23 @@ def _check_current(lock: Path, runner: Runner) -> None:
     # `uv export --frozen` trusts the lock as it is; a pyproject.toml edited since `uv lock` would be built from
     # the old pins, silently. uv compares the two without the network when they agree.
     cmd = [uv_bin(), "lock", "--check", "--offline"]
-    proc = runner(cmd, env=uv_env(), cwd=lock.parent)
+    proc = runner(cmd, env=_project_env(), cwd=lock.parent)
     if proc.returncode != 0:
         raise ConfigError(
             f"{lock.name} does not match pyproject.toml (`uv lock --check` fails)",
             hint="run `uv lock` and commit uv.lock",
             details=f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}",
         )
+
+
+def _project_env() -> dict[str, str]:
+    # The project's own index settings, as `uv lock` used them: a mirror in PIP_INDEX_URL / UV_INDEX_URL (CI often
+    # sets one) makes uv re-resolve against it, which offline reads as "out of date".
+    env = installer_env()
+    for name in list(env):
+        if name.startswith(("UV_INDEX", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX", "UV_FIND_LINKS", "UV_NO_INDEX")):
+            del env[name]
+    return env
 
 
 def _packages(lock: Path) -> list[dict[str, Any]]:
