@@ -22,11 +22,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-DepKind = Literal["requirements", "requirements-in", "pyproject"]
+DepKind = Literal["requirements", "requirements-in", "pyproject", "lock"]
 
 # The dependency files lpack knows, by file name, in the order they are listed: name -> kind. The kind
-# decides how lpack.resolve reads the file. Lock formats (uv.lock, poetry.lock, pylock.toml) join as rows here.
+# decides how lpack.resolve reads the file. Another tool's lock comes first: it pins what its pyproject asks for.
 CANDIDATES: dict[str, DepKind] = {
+    "uv.lock": "lock",
+    "poetry.lock": "lock",
+    "pylock.toml": "lock",
     "requirements.txt": "requirements",
     "requirements.in": "requirements-in",
     "pyproject.toml": "pyproject",
@@ -37,6 +40,8 @@ def kind_of(path: Path) -> DepKind:
     """How to read a dependency file the config names or discovery found: by name, else by suffix."""
     if path.name in CANDIDATES:
         return CANDIDATES[path.name]
+    if path.name.startswith("pylock.") and path.suffix == ".toml":
+        return "lock"  # PEP 751: pylock.NAME.toml
     return "requirements-in" if path.suffix == ".in" else "requirements"
 
 
@@ -100,6 +105,9 @@ def _names_dependencies(fn: FunctionConfig, path: Path) -> bool:
 
 
 def _compiled_from(lock: Path, source: Path) -> bool:
+    if kind_of(lock) == "lock":
+        # uv.lock, poetry.lock and a pylock.toml exported from them pin what the pyproject asks for.
+        return kind_of(source) == "pyproject"
     if kind_of(lock) != "requirements" or kind_of(source) == "requirements":
         return False
     try:

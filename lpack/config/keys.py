@@ -52,6 +52,9 @@ from lpack.runtimes import Arch
 # FunctionConfig's arguments a table gives as they are (relative `bin` and `lib` resolved later).
 class Options(TypedDict, total=False):
     architecture: Arch
+    lock_extras: tuple[str, ...]
+    lock_groups: tuple[str, ...]
+    locked: bool
     include: tuple[str, ...]
     exclude: tuple[str, ...]
     exclude_runtime_provided: bool
@@ -113,6 +116,8 @@ _KEYS: dict[str, Callable[[object, Where, str], Values]] = {
     "source": lambda v, w, k: Values(extra={"source": _text("a directory path")(v, w, k)}),
     "requirements": lambda v, w, k: Values(extra={"requirements": _text("a file path")(v, w, k)}),
     "build-from-source": lambda v, w, k: Values(options={"build_from_source": str_list(v, w, k)}),
+    "extras": lambda v, w, k: Values(options={"lock_extras": str_list(v, w, k)}),
+    "groups": lambda v, w, k: Values(options={"lock_groups": str_list(v, w, k)}),
     "include": lambda v, w, k: Values(options={"include": str_list(v, w, k)}),
     "exclude": lambda v, w, k: Values(options={"exclude": str_list(v, w, k)}),
     "exclude-runtime-provided": lambda v, w, k: Values(options={"exclude_runtime_provided": flag(v, w, k)}),

@@ -330,6 +330,8 @@ def _with_overrides(values: Values, overrides: Overrides) -> Values:
         extra["find_links"] = (*values.extra.get("find_links", ()), *links)
     if overrides.no_index:
         extra["no_index"] = True
+    if overrides.locked:
+        options["locked"] = True
     if overrides.format:
         options["format"] = choice(overrides.format, FORMATS, cli, "--format")
     return values | Values(options=options, extra=extra)

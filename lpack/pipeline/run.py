@@ -55,6 +55,7 @@ def run(
         work = Path(tmp)
         notify(Event(function=fn.name, stage="resolve", detail=target_label(fn)))
         deps = lang.resolve(fn, work, settings.runner, settings.cache)
+        warnings += deps.resolved.warnings
         tree = _stage(fn, lang, deps, work, settings, selection=selection, warnings=warnings)
         notify(Event(function=fn.name, stage="prune"))
         tree, pruned = _prune(fn, lang, tree, deps)

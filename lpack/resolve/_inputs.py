@@ -16,10 +16,13 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from lpack.config.deps import kind_of
 from lpack.config.load import FunctionConfig, _read_toml
 from lpack.errors import ConfigError, ResolveError
+from lpack.resolve import committed as _committed
 from lpack.resolve._binary import newer_releases, run_binary_only
 from lpack.resolve._errors import explain_failure
 from lpack.resolve._local import reach, read_lines, refresh_args
 from lpack.resolve._pip import pip_fallback_note, pip_lock, uv_falls_short
+from lpack.resolve.locks import export as export_lock
+from lpack.resolve.locks import lock_format
 from lpack.resolve.runner import Runner, index_args, installer_env, target_label, uv_bin, uv_env, uv_target_args
 
 
@@ -30,6 +33,7 @@ class Inputs:
     label: str = ""  # what the user wrote: "requirements.in", "pyproject.toml [project] dependencies"
     wheels: tuple[Path, ...] = ()  # the project's own wheel, installed with --no-deps after the lock
     notes: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())  # what the user should act on (an outdated committed lock)
 
 
 class Locker(Protocol):
@@ -60,20 +64,42 @@ def has_hashes(lock: Path) -> bool:
     return "--hash=" in lock.read_text(encoding="utf-8")
 
 
-def gather(fn: FunctionConfig, work: Path, runner: Runner, *, locker: Locker = lock_fresh) -> Inputs:
-    """The lock to install (made by `locker` for the target) and the project's own wheel."""
-    inputs = _gather(fn, work, runner, locker)
+def gather(
+    fn: FunctionConfig, work: Path, runner: Runner, *, locker: Locker = lock_fresh, committed: bool = True
+) -> Inputs:
+    """The lock to install (made by `locker` for the target) and the project's own wheel.
+
+    With `committed`, a lock `lpack lock` wrote into the project stands in for `locker` while it matches its
+    inputs (and must, with `fn.locked`).
+    """
+    warnings: list[str] = []
+    if committed:
+        locker = _committed_first(locker, warnings)
+    inputs = _gather(fn, work, runner, locker, warnings if committed else None)
+    if warnings:
+        inputs = replace(inputs, warnings=(*inputs.warnings, *warnings))
     return replace(inputs, notes=(fn.dependency_note, *inputs.notes)) if fn.dependency_note else inputs
 
 
-def _gather(fn: FunctionConfig, work: Path, runner: Runner, locker: Locker) -> Inputs:
+def _committed_first(inner: Locker, warnings: list[str]) -> Locker:
+    def locked(
+        fn: FunctionConfig, lines: list[str], infile: Path, lock: Path, runner: Runner, *, what: str
+    ) -> list[str]:
+        if _committed.use_committed(fn, _committed.lines_digest(fn, lines, infile), lock, warnings):
+            return [f"installed {_committed.shown(_committed.committed_path(fn), fn)}, locked from {what}"]
+        return inner(fn, lines, infile, lock, runner, what=what)
+
+    return locked
+
+
+def _gather(fn: FunctionConfig, work: Path, runner: Runner, locker: Locker, warnings: list[str] | None) -> Inputs:
     # Without a file from the config or discovery (a layer, a config built in code): the project's pyproject.
     path = fn.requirements or fn.project_dir / "pyproject.toml"
     if fn.requirements is None and not path.is_file():
         return Inputs(lock=None, direct=frozenset())
     if kind_of(path) == "pyproject":
         return _from_pyproject(fn, path, work, runner, locker)
-    return _from_requirements(fn, path, work, runner, locker)
+    return _from_requirements(fn, path, work, runner, locker, warnings=warnings)
 
 
 def _from_pyproject(fn: FunctionConfig, path: Path, work: Path, runner: Runner, locker: Locker) -> Inputs:
@@ -93,17 +119,34 @@ def _from_pyproject(fn: FunctionConfig, path: Path, work: Path, runner: Runner, 
     return _locked(fn, deps, work, runner, what, locker=locker)
 
 
-def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runner, locker: Locker) -> Inputs:
+def _from_requirements(
+    fn: FunctionConfig, path: Path, work: Path, runner: Runner, locker: Locker, *, warnings: list[str] | None
+) -> Inputs:
     if not path.is_file():
         raise ConfigError(
             f"{display(path, fn.project_dir)}: requirements file not found",
             hint="fix `requirements` in the config, or create the file",
         )
+    if lock_format(path) is not None:
+        if warnings is not None:
+            _committed.check_committed(fn, _committed.lock_file_digest(fn, path), warnings)
+        return _from_lock(fn, path, work, runner)
     if kind_of(path) == "requirements-in":
         # The .in is the user's intent; lock it for this target, as pip-compile would, with hashes.
         lines = _requirement_lines(path)
         return _locked(fn, lines, work, runner, display(path, fn.project_dir), source=path, locker=locker)
     return Inputs(lock=path, direct=direct_names(path), label=display(path, fn.project_dir))
+
+
+def _from_lock(fn: FunctionConfig, path: Path, work: Path, runner: Runner) -> Inputs:
+    # Another tool's lock: its pins and hashes for this target, written as requirements for the installer.
+    lines, direct = export_lock(path, fn, runner)
+    label = display(path, fn.project_dir)
+    if not lines:
+        return Inputs(lock=None, direct=direct, label=label)
+    lock = work / "requirements.lock.txt"
+    lock.write_text("\n".join(lines) + "\n")
+    return Inputs(lock=lock, direct=direct, label=label, notes=(f"pins and hashes from {label}",))
 
 
 def _requirement_lines(path: Path) -> list[str]:

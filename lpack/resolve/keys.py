@@ -17,6 +17,7 @@ from lpack.cache import make_key
 from lpack.config.deps import kind_of
 from lpack.config.load import FunctionConfig, read_toml
 from lpack.resolve import _local
+from lpack.resolve.committed import committed_path
 from lpack.resolve.runner import index_args
 from lpack.staging.tree import StagingTree
 
@@ -91,6 +92,11 @@ def inputs_key(fn: FunctionConfig, out_dir: Path, code: StagingTree) -> str:
     files = [fn.project_dir / "pyproject.toml", fn.project_dir / "lpack.toml", fn.project_dir / ".lpackignore"]
     if fn.requirements is not None:
         files.append(fn.requirements)
+    # A lock committed by `lpack lock` is installed instead of a fresh one (lpack.resolve.committed.LOCK_DIR).
+    files.append(committed_path(fn))
+    if fn.requirements is not None and fn.requirements.suffix in (".lock", ".toml"):
+        # Another tool's lock is checked against its pyproject (uv lock --check), and a workspace member's own.
+        files += [fn.requirements.parent / "pyproject.toml", fn.source / "pyproject.toml"]
     listed = [f"{f}\0{f.read_bytes().hex() if f.is_file() else '-'}" for f in files]
     return make_key(
         "artifact",

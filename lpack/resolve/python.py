@@ -48,14 +48,19 @@ def resolve(fn: FunctionConfig, dest: Path, work: Path, *, runner: Runner = run_
 def install(fn: FunctionConfig, inputs: _inputs.Inputs, dest: Path, runner: Runner) -> Resolved:
     """Install what `inputs` names (a lock, then the project's own wheel) into `dest`."""
     if inputs.lock is None and not inputs.wheels:
-        return Resolved(lock=None, direct=inputs.direct, installer="none")
+        return Resolved(lock=None, direct=inputs.direct, installer="none", warnings=inputs.warnings)
     installer, notes = "none", list(inputs.notes)
     if inputs.lock is not None:
         installer = _install_lock(fn, inputs, dest, runner, notes)
     for wheel in inputs.wheels:
         _run_uv(fn, ["--no-deps", str(wheel)], dest, runner, context=wheel.name)
     return Resolved(
-        lock=inputs.lock, direct=inputs.direct, installer=installer, built_wheel=bool(inputs.wheels), notes=tuple(notes)
+        lock=inputs.lock,
+        direct=inputs.direct,
+        installer=installer,
+        built_wheel=bool(inputs.wheels),
+        notes=tuple(notes),
+        warnings=inputs.warnings,
     )
 
 
