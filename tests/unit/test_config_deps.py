@@ -10,6 +10,7 @@ from lpack.config import FunctionConfig, load_config
 from lpack.errors import ConfigError
 
 _CONFIG = 'runtime = "python3.12"\nhandler = "app.handler"\n'
+_PYPROJECT = '[project]\nname = "x"\nversion = "1"\ndependencies = ["lp-pure-a"]\n'
 
 
 def _project(tmp_path: Path, files: dict[str, str], config: str = _CONFIG) -> Path:
@@ -43,6 +44,10 @@ def test_a_requirements_txt_beside_the_handler_is_used_and_named(tmp_path: Path)
             "requirements.txt",
         ),
         ({"src/requirements.txt": "lp-pure-a\n"}, "src/requirements.txt"),
+        # Another tool's lock pins what its pyproject asks for: the pair is one source, the lock.
+        ({"pyproject.toml": _PYPROJECT, "uv.lock": "version = 1\n"}, "uv.lock"),
+        ({"pyproject.toml": _PYPROJECT, "poetry.lock": "[metadata]\n"}, "poetry.lock"),
+        ({"pylock.toml": 'lock-version = "1.0"\n'}, "pylock.toml"),
     ],
 )
 def test_the_one_dependency_file_is_found(tmp_path: Path, files: dict[str, str], used: str) -> None:
@@ -84,3 +89,9 @@ def test_node_functions_are_not_looked_at(tmp_path: Path) -> None:
     config = 'runtime = "nodejs20.x"\nhandler = "index.handler"\n'
     fn = _fn(_project(tmp_path, {"requirements.txt": "lp-pure-a\n"}, config))
     assert fn.requirements is None and not fn.dependency_warnings
+
+
+def test_two_tools_locks_are_a_usage_error(tmp_path: Path) -> None:
+    files = {"pyproject.toml": _PYPROJECT, "uv.lock": "version = 1\n", "poetry.lock": "[metadata]\n"}
+    with pytest.raises(ConfigError, match=r"uv\.lock.*poetry\.lock"):
+        _fn(_project(tmp_path, files))
