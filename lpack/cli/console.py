@@ -144,6 +144,13 @@ class Output:
         self.out.print(files)
         for finding in found.findings:
             self._finding(found.path.name, finding)
+        for problem in found.archive_findings:
+            line = f"{found.path.name}: {problem.describe()}"
+            if problem.severity == "error":
+                self.err.print(f"[bold red]error:[/] {escape(line)}")
+                self._annotate("error", line)
+            else:
+                self.warning(line)
 
     def diff(self, diffs: tuple[ArtifactDiff, ...]) -> None:
         if self.quiet:
@@ -167,11 +174,12 @@ class Output:
         for where in (*image.outputs, *([image.pushed] if image.pushed else [])):
             self.out.print(f"  -> {escape(where)}")
 
-    def audit(self, report: AuditReport | None) -> None:
+    def audit(self, report: AuditReport | None, *, unsafe: bool = False) -> None:
         """Audit findings of an inspected zip; says so when no runtime was known to audit against."""
         if report is None:
+            why = "the zip is unsafe to unpack" if unsafe else "no single Python version in the zip; pass --runtime"
             if not self.quiet:
-                self.err.print("[dim]audit skipped: no single Python version in the zip; pass --runtime[/]")
+                self.err.print(f"[dim]audit skipped: {why}[/]")
             return
         for finding in report.findings:
             if finding.fails:

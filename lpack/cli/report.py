@@ -253,6 +253,10 @@ def inspect_report(found: Inspection) -> dict[str, Any]:
             {"severity": f.severity, "limit": f.limit, "message": f.message, "actual": f.actual, "allowed": f.allowed}
             for f in found.findings
         ],
+        "archive_findings": [
+            {"severity": f.severity, "code": f.code, "member": f.member, "message": f.message}
+            for f in found.archive_findings
+        ],
         "limits": limits(),
     }
 
