@@ -198,6 +198,10 @@ class Output:
                 f"[green]✓[/] {escape(result.handler)} imports from {escape(_shown(result.artifact))} "
                 f"with {escape(result.runtime)}: init {result.init_ms:.1f} ms{invoke}"
             )
+            if result.isolation == "none":
+                self.err.print("[dim]network: not isolated (no usable bwrap or unshare here, or --network)[/]")
+            else:
+                self.err.print(f"[dim]network: none, isolated with {escape(result.isolation)}[/]")
             if self.verbose:
                 self.err.print(f"[dim]interpreter: {escape(result.interpreter)}[/]")
                 if result.output:
