@@ -434,6 +434,13 @@ CASES = [
     Case(id="deep-json", zip=_deep_json, command="diff-json", exit=1, cause="nested"),
     Case(id="huge-json", zip=_huge_json, command="diff-json", exit=1, cause="far more"),
     Case(id="wrong-json", zip=_wrong_json, command="diff-json", exit=1, cause="not an lpack report"),
+    Case(
+        id="deep-package-json",
+        zip=lambda o: raw_zip([handler(), Raw(name="node_modules/x/package.json", data=b"[" * 100_000)]),
+        command="inspect",
+        exit=0,
+        cause=None,
+    ),
     Case(id="good", zip=lambda o: raw_zip([handler()]), command="verify", exit=0, cause=None),
 ]
 
