@@ -57,7 +57,8 @@ INIT_CASES = [
 
 
 @pytest.mark.parametrize("case", INIT_CASES, ids=[c.id for c in INIT_CASES])
-def test_init_template(case: InitCase, tmp_path: Path) -> None:
+def test_init_template(case: InitCase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")  # rich would wrap the long path mid-word
     target = tmp_path / "work" / "fn"
     target.parent.mkdir()
     case.prepare(target)
@@ -121,6 +122,7 @@ def test_cache_clean_refuses_a_directory_lpack_did_not_tag(
     prepare(root)
     before = _tree(tmp_path)
     monkeypatch.setenv("LPACK_CACHE_DIR", str(root))
+    monkeypatch.setenv("COLUMNS", "1000")  # rich would wrap the long path mid-word
     result = lpack("cache", "clean")
     assert result.exit_code == 2
     _one_error(result.stderr, f"LPACK_CACHE_DIR={root} is not an lpack cache")
