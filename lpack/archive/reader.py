@@ -126,8 +126,9 @@ class SafeZip:
         so nothing is ever written through one.
         """
         refuse_unsafe(self.listing)
-        for finding in self.check_data():
-            raise ArchiveError(f"{self.listing.path}: {finding.describe()}", hint=_HINT)
+        corrupt = self.check_data()
+        if corrupt:
+            raise ArchiveError(f"{self.listing.path}: {corrupt[0].describe()}", hint=_HINT)
         dest.mkdir(parents=True, exist_ok=True)
         entries = [e for e in self.listing.entries if e.name]
         for entry in entries:
@@ -224,6 +225,7 @@ def _member_findings(infos: list[zipfile.ZipInfo], zipped_bytes: int) -> Iterato
                 member=name,
                 message="corrupt: its data runs past the end of the zip",
             )
+        yield from _mode_findings(info)
         if not info.flag_bits & _UTF8_FLAG and not name.isascii():
             yield ArchiveFinding(
                 severity="warning",
@@ -251,6 +253,24 @@ def _member_findings(infos: list[zipfile.ZipInfo], zipped_bytes: int) -> Iterato
                 message=f"declares {format_size(info.file_size)} from {format_size(info.compress_size)} "
                 f"({ratio:,}:1, more than deflate can do): a zip bomb?",
             )
+
+
+def _mode_findings(info: zipfile.ZipInfo) -> Iterator[ArchiveFinding]:
+    mode = info.external_attr >> 16 if info.create_system == 3 else 0
+    if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK):
+        yield ArchiveFinding(
+            severity="error",
+            code="special-file",
+            member=info.filename,
+            message="a device, fifo or socket: a Lambda zip holds only files, directories and symlinks",
+        )
+    elif mode & (stat.S_ISUID | stat.S_ISGID):
+        yield ArchiveFinding(
+            severity="warning",
+            code="setuid",
+            member=info.filename,
+            message="a setuid or setgid bit: Lambda (and lpack when it unpacks) drops it",
+        )
 
 
 def _bad_data(name: str, err: BaseException) -> ArchiveFinding:

@@ -441,6 +441,28 @@ CASES = [
         exit=0,
         cause=None,
     ),
+    Case(
+        id="fifo-member",
+        zip=lambda o: raw_zip([handler(), Raw(name="pipe", data=b"", mode=0o010644)]),
+        command="verify",
+        exit=1,
+        cause="fifo",
+    ),
+    Case(
+        id="device-member",
+        zip=lambda o: raw_zip([handler(), Raw(name="dev/sda", data=b"", mode=0o060600)]),
+        command="inspect",
+        exit=1,
+        cause="device",
+    ),
+    Case(
+        id="setuid-member",
+        zip=lambda o: raw_zip([handler(), Raw(name="bin/tool", data=b"#!/bin/sh\n", mode=0o104755)]),
+        command="inspect",
+        exit=0,
+        cause=None,
+        warning="setuid",
+    ),
     Case(id="good", zip=lambda o: raw_zip([handler()]), command="verify", exit=0, cause=None),
 ]
 
