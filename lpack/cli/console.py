@@ -144,6 +144,13 @@ class Output:
         self.out.print(files)
         for finding in found.findings:
             self._finding(found.path.name, finding)
+        for problem in found.archive_findings:
+            line = f"{found.path.name}: {problem.describe()}"
+            if problem.severity == "error":
+                self.err.print(f"[bold red]error:[/] {escape(line)}")
+                self._annotate("error", line)
+            else:
+                self.warning(line)
 
     def diff(self, diffs: tuple[ArtifactDiff, ...]) -> None:
         if self.quiet:
@@ -167,11 +174,12 @@ class Output:
         for where in (*image.outputs, *([image.pushed] if image.pushed else [])):
             self.out.print(f"  -> {escape(where)}")
 
-    def audit(self, report: AuditReport | None) -> None:
+    def audit(self, report: AuditReport | None, *, unsafe: bool = False) -> None:
         """Audit findings of an inspected zip; says so when no runtime was known to audit against."""
         if report is None:
+            why = "the zip is unsafe to unpack" if unsafe else "no single Python version in the zip; pass --runtime"
             if not self.quiet:
-                self.err.print("[dim]audit skipped: no single Python version in the zip; pass --runtime[/]")
+                self.err.print(f"[dim]audit skipped: {why}[/]")
             return
         for finding in report.findings:
             if finding.fails:
@@ -190,6 +198,10 @@ class Output:
                 f"[green]✓[/] {escape(result.handler)} imports from {escape(_shown(result.artifact))} "
                 f"with {escape(result.runtime)}: init {result.init_ms:.1f} ms{invoke}"
             )
+            if result.isolation == "none":
+                self.err.print("[dim]network: not isolated (no usable bwrap or unshare here, or --network)[/]")
+            else:
+                self.err.print(f"[dim]network: none, isolated with {escape(result.isolation)}[/]")
             if self.verbose:
                 self.err.print(f"[dim]interpreter: {escape(result.interpreter)}[/]")
                 if result.output:

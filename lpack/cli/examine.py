@@ -78,7 +78,9 @@ def inspect(
     report["audit"] = audit_json(audited) if audited is not None else None
     write_report(report, report_file, json_mode, out)
     out.inspection(found.inspection)
-    out.audit(audited)
+    out.audit(audited, unsafe=found.inspection.unsafe)
+    if found.inspection.unsafe:  # a hostile or broken zip outranks its size
+        sys.exit(EXIT_FAILED)
     if any(f.severity == "error" for f in found.inspection.findings):
         sys.exit(EXIT_TOO_BIG)
     if audited is not None and audited.errors:

@@ -130,6 +130,7 @@ def verify_report(result: VerifyResult) -> dict[str, Any]:
         "invoke_ms": None if result.invoke_ms is None else round(result.invoke_ms, 3),
         "result": result.result,
         "warnings": list(result.warnings),
+        "isolation": result.isolation,
     }
 
 
@@ -252,6 +253,10 @@ def inspect_report(found: Inspection) -> dict[str, Any]:
         "findings": [
             {"severity": f.severity, "limit": f.limit, "message": f.message, "actual": f.actual, "allowed": f.allowed}
             for f in found.findings
+        ],
+        "archive_findings": [
+            {"severity": f.severity, "code": f.code, "member": f.member, "message": f.message}
+            for f in found.archive_findings
         ],
         "limits": limits(),
     }

@@ -28,6 +28,11 @@ from lpack.tools.verify import verify_artifact
     "--report", "report_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Build report."
 )
 @click.option("--python", type=click.Path(dir_okay=False, path_type=Path), help="Interpreter of the target version.")
+@click.option(
+    "--network",
+    is_flag=True,
+    help="Let the handler reach the network (default: cut off, where bwrap or unshare works).",
+)
 @click.option("--json", "json_mode", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the traceback and the handler's output.")
 @click.pass_context
@@ -42,10 +47,17 @@ def verify_command(
     runtime_name: str | None,
     report_file: Path | None,
     python: Path | None,
+    network: bool,
     json_mode: bool,
     verbose: bool,
 ) -> None:
-    """Import the handler from ARTIFACT as Lambda would, time the init, and optionally invoke it."""
+    """Import the handler from ARTIFACT as Lambda would, time the init, and optionally invoke it.
+
+    This RUNS THE ARTIFACT'S CODE on this machine: its imports and, with --event, its handler. It runs with
+    none of this machine's environment variables, from a read-only copy in a temporary directory, and
+    without network where bubblewrap or unshare can provide that (the output says which isolation was used).
+    Verify only artifacts you would run anyway.
+    """
     out = Output(quiet=ctx.obj["quiet"], verbose=verbose or ctx.obj["verbose"], json_mode=json_mode)
     try:
         result = verify_artifact(
@@ -56,6 +68,7 @@ def verify_command(
             layers=layers,
             event=event_file.read() if event_file is not None else None,
             python=python,
+            network=network,
         )
     except LpackError as err:
         fail(err, "verify", None, json_mode, out)

@@ -111,7 +111,7 @@ def interpreter(cache: Cache, version: tuple[int, int], explicit: Path | None) -
         return Path(memo.read_text())
     found = find_interpreter(version, explicit)
     if found is not None:
-        memo.parent.mkdir(parents=True, exist_ok=True)
+        cache.ensure("interpreters")
         _write_atomic(memo, found)
     return Path(found) if found else None
 

@@ -158,7 +158,7 @@ def _classify(
 def _node_version(package_json: str, read: Reader) -> str | None:
     try:
         data = json.loads(read(package_json))
-    except (KeyError, ValueError, OSError):
+    except (KeyError, ValueError, OSError, RecursionError):  # a zip from outside: any package.json at all
         return None
     version = data.get("version") if isinstance(data, dict) else None
     return version if isinstance(version, str) else None

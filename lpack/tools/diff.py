@@ -53,6 +53,9 @@ def load(path: Path) -> list[Snapshot]:
     if path.suffix == ".json":
         return _from_report(path)
     found = inspect_artifact(path)
+    unsafe = [f for f in found.archive_findings if f.severity == "error"]
+    if unsafe:
+        raise DiffError(f"{path}: {unsafe[0].describe()}", hint="`lpack inspect` lists what is wrong with it")
     label = path.stem
     return [
         Snapshot(
@@ -64,7 +67,7 @@ def load(path: Path) -> list[Snapshot]:
 def _from_report(path: Path) -> list[Snapshot]:
     try:
         return [_snapshot(a) for a in read_artifacts(path)]
-    except (ValueError, KeyError, TypeError) as err:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
         raise DiffError(
             f"{path}: not an lpack report ({err})", hint="write one with `lpack build --report FILE`"
         ) from None

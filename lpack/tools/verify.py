@@ -13,7 +13,7 @@ import platform
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -27,6 +27,7 @@ from lpack.runtimes import Runtime
 from lpack.tools import verify_node as _verify_node
 from lpack.tools.inspect import detected_runtime, inspect_artifact
 from lpack.tools.reports import ReportedTarget, reported_target, runtime_named
+from lpack.tools.sandbox import NONE, Isolation, network_isolation
 from lpack.tools.verify_tree import unpack_image, unpack_zips, writable
 
 # Lambda stops an on-demand init phase after 10 s and retries it inside the first invoke [lambda-runtime-
@@ -102,6 +103,7 @@ class VerifyResult:
     result: JsonValue  # the handler's return value, decoded from JSON; None when not invoked
     output: str  # what the handler printed
     warnings: tuple[str, ...]
+    isolation: str = "none"  # how the handler was kept off the network: "bwrap", "unshare" or "none"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,8 +155,13 @@ def verify_artifact(
     layers: Sequence[Path] = (),
     event: str | None = None,
     python: Path | None = None,
+    network: bool = False,
 ) -> VerifyResult:
-    """`lpack verify`: what is not given comes from the build `report`, else the zip's bytecode tags."""
+    """`lpack verify`: what is not given comes from the build `report`, else the zip's bytecode tags.
+
+    The handler is the artifact's code, run here: without `network` it runs in a network namespace where
+    the system offers one (VerifyResult.isolation says which).
+    """
     _require_zip(artifact)
     from_report = reported_target(report, artifact) if report else ReportedTarget()
     name = runtime_name or from_report.runtime
@@ -167,7 +174,9 @@ def verify_artifact(
     handler = handler or from_report.handler
     if not handler:
         raise ConfigError("which handler? pass --handler module.function", hint="or --report with the build report")
-    return verify(artifact, handler=handler, runtime=runtime, layers=layers, event=event, python=python)
+    return verify(
+        artifact, handler=handler, runtime=runtime, layers=layers, event=event, python=python, network=network
+    )
 
 
 def _require_zip(artifact: Path) -> None:
@@ -188,6 +197,7 @@ def verify(
     python: Path | None = None,
     function_name: str | None = None,
     image: ImageInfo | None = None,
+    network: bool = False,
 ) -> VerifyResult:
     """Import `handler` from `artifact` (plus `layers`) with `runtime`'s interpreter; invoke it with `event`.
 
@@ -198,6 +208,7 @@ def verify(
     for path in (*layers, *(() if image else (artifact,))):
         _require_zip(path)
     interpreter = _interpreter(runtime, python)
+    isolation = NONE if network else network_isolation()
     with tempfile.TemporaryDirectory(prefix="lpack-verify-") as tmp:
         work = Path(tmp)
         task, opt = work / "task", work / "opt"
@@ -208,10 +219,13 @@ def verify(
                 unpack_image(artifact, image, task)
             unpack_zips(layers, opt)
             name = function_name or artifact.stem
-            outcome, output = _run(interpreter, work, handler=handler, runtime=runtime, event=event, name=name)
+            outcome, output = _run(
+                interpreter, work, handler=handler, runtime=runtime, event=event, name=name, isolation=isolation
+            )
         finally:
             writable(work)
-    return _result(artifact, runtime, interpreter, handler, outcome=outcome, output=output)
+    found = _result(artifact, runtime, interpreter, handler, outcome=outcome, output=output)
+    return replace(found, isolation=isolation.name)
 
 
 def _interpreter(runtime: Runtime, python: Path | None) -> str:
@@ -280,7 +294,14 @@ def _sys_path(runtime: Runtime, task: Path, opt: Path) -> list[str]:
 
 
 def _run(
-    interpreter: str, work: Path, *, handler: str, runtime: Runtime, event: str | None, name: str
+    interpreter: str,
+    work: Path,
+    *,
+    handler: str,
+    runtime: Runtime,
+    event: str | None,
+    name: str,
+    isolation: Isolation,
 ) -> tuple[dict[str, Any], str]:
     task, opt = work / "task", work / "opt"
     out, event_file = work / "outcome.json", work / "event.json"
@@ -295,7 +316,13 @@ def _run(
     env = _lambda_env(runtime, task, opt, handler, name)
     try:
         proc = subprocess.run(
-            args, cwd=task, env=env, capture_output=True, text=True, timeout=_CHILD_TIMEOUT_S, check=False
+            [*isolation.prefix, *args],
+            cwd=task,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=_CHILD_TIMEOUT_S,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         raise VerifyError(f"{handler}: no answer after {_CHILD_TIMEOUT_S} s", hint="does init block?") from None

@@ -59,7 +59,7 @@ def test_init_never_overwrites(tmp_path: Path) -> None:
     root.mkdir()
     (root / "app.py").write_text("mine\n")
     result = lpack("init", root)
-    assert result.exit_code == 2 and "would overwrite app.py" in result.stderr
+    assert result.exit_code == 2 and "not empty (app.py)" in result.stderr
     assert (root / "app.py").read_text() == "mine\n" and not (root / "pyproject.toml").exists()
 
 
