@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TypedDict
 
 from lpack import runtimes
@@ -80,6 +80,7 @@ class Extra(TypedDict, total=False):
     runtime: runtimes.Runtime
     handler: str
     source: str
+    shared: tuple[tuple[str, str], ...]  # include's { from, to } tables, resolved against the project later
     requirements: str
     python: str
     index_url: str
@@ -99,6 +100,32 @@ class Values:
         return Values(options={**self.options, **other.options}, extra={**self.extra, **other.extra})
 
 
+def _include(value: object, where: Where, key: str) -> Values:
+    # Patterns select the source's own files; { from, to } tables bring files from outside it (shared code).
+    what = 'a list of patterns or { from = "../shared", to = "shared" } tables'
+    patterns: list[str] = []
+    tables: list[tuple[str, str]] = []
+    for item in expect(value, list, where, key, what):
+        if isinstance(item, str):
+            patterns.append(item)
+        else:
+            tables.append(_shared_entry(item, where, key))
+    return Values(options={"include": tuple(patterns)}, extra={"shared": tuple(tables)})
+
+
+def _shared_entry(item: object, where: Where, key: str) -> tuple[str, str]:
+    table = expect(item, dict, where, key, 'a pattern or a { from = "../shared", to = "shared" } table')
+    check_keys(table, ["from", "to"], where.sub(key))
+    if "from" not in table:
+        raise where.error(key, "an include table needs `from`", hint='e.g. { from = "../shared", to = "shared" }')
+    source = expect(table["from"], str, where.sub(key), "from", "a path relative to the project")
+    target = expect(table.get("to", ""), str, where.sub(key), "to", "a path inside the artifact")
+    parts = PurePosixPath(target).parts
+    if target.startswith("/") or "\\" in target or ".." in parts:
+        raise where.sub(key).error("to", f'"{target}" must be a relative path inside the artifact, without ".."')
+    return source, "/".join(p for p in parts if p != ".")
+
+
 def _text(what: str) -> Callable[[object, Where, str], str]:
     return lambda v, w, k: expect(v, str, w, k, what)
 
@@ -111,7 +138,7 @@ _KEYS: dict[str, Callable[[object, Where, str], Values]] = {
     "handler": lambda v, w, k: Values(extra={"handler": _text('a handler like "app.handler"')(v, w, k)}),
     "source": lambda v, w, k: Values(extra={"source": _text("a directory path")(v, w, k)}),
     "requirements": lambda v, w, k: Values(extra={"requirements": _text("a file path")(v, w, k)}),
-    "include": lambda v, w, k: Values(options={"include": str_list(v, w, k)}),
+    "include": _include,
     "exclude": lambda v, w, k: Values(options={"exclude": str_list(v, w, k)}),
     "exclude-runtime-provided": lambda v, w, k: Values(options={"exclude_runtime_provided": flag(v, w, k)}),
     "prune": lambda v, w, k: Values(options={"prune": parse_prune(v, w, k)}),

@@ -41,6 +41,7 @@ from lpack.config.model import (
     PruneConfig,
     PruneProfile,
     PublishConfig,
+    SharedInclude,
     SseMode,
 )
 from lpack.errors import ConfigError
@@ -68,6 +69,7 @@ __all__ = [
     "PruneConfig",
     "PruneProfile",
     "PublishConfig",
+    "SharedInclude",
     "SseMode",
     "find_config",
     "load_config",
@@ -358,6 +360,7 @@ def _build_function(
         # whether `source`/`include` were given (a built wheel then adds sources)
         source_set="source" in extra or "include" in options,
         requirements=(project_dir / requirements) if requirements else None,
+        shared=tuple(SharedInclude(source=(project_dir / f).resolve(), target=t) for f, t in extra.get("shared", ())),
         python=Path(python) if python else None,
         index=index,
         **options,

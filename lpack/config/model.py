@@ -90,6 +90,14 @@ class IndexOptions:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SharedInclude:
+    """An `include = [{ from = "../shared", to = "shared" }]` entry: files from outside the function's source."""
+
+    source: Path  # absolute: `from`, relative to the project directory; a directory or one file
+    target: str  # POSIX path inside the artifact it lands under ("" = the root)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FunctionConfig:
     name: str
     project_dir: Path
@@ -100,6 +108,7 @@ class FunctionConfig:
     source_set: bool = False  # whether `source`/`include` were given (a built wheel then adds sources)
     requirements: Path | None = None
     include: tuple[str, ...] = ()
+    shared: tuple[SharedInclude, ...] = ()  # include's { from, to } tables
     exclude: tuple[str, ...] = ()
     exclude_runtime_provided: bool = False
     prune: PruneConfig = field(default_factory=PruneConfig)
