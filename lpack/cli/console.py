@@ -240,6 +240,12 @@ class Output:
         stream.write(f"::{level} title=lpack::{text}\n")
         stream.flush()
 
+    def sam_written(self, template: Path, resources: tuple[str, ...]) -> None:
+        if self.quiet:
+            return
+        self.out.print(f"[green]wrote[/] {escape(str(template))} with {len(resources)} built resources")
+        self.out.print("next: sam package / sam deploy (they read .aws-sam/build/template.yaml)")
+
     def created(self, directory: Path, written: list[Path]) -> None:
         for path in written:
             self.out.print(f"[green]created[/] {escape(str(path.relative_to(directory)))}")

@@ -73,6 +73,7 @@ __all__ = [
     "SseMode",
     "find_config",
     "load_config",
+    "load_table",
     "read_toml",
 ]
 
@@ -123,8 +124,19 @@ def load_config(project_dir: Path | str = ".", overrides: Overrides | None = Non
     project_dir = Path(project_dir).resolve()
     if not project_dir.is_dir():
         raise ConfigError(f"{project_dir}: not a directory", hint="pass the project directory")
-    overrides = overrides or Overrides()
     file, table, project_table = find_config(project_dir)
+    return load_table(project_dir, file, table, project_table, overrides)
+
+
+def load_table(
+    project_dir: Path,
+    file: Path,
+    table: Mapping[str, Any],
+    project_table: Mapping[str, Any],
+    overrides: Overrides | None = None,
+) -> BuildConfig:
+    """A BuildConfig from an lpack table already read (from `file`, which errors name), e.g. made from a template."""
+    overrides = overrides or Overrides()
     top_where = Where(file, "tool.lpack" if file.name == "pyproject.toml" else "")
     table = dict(table)
     # `layers` is a table of layer definitions at the top, or a list of layer names for the one function.
