@@ -4,15 +4,21 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import jsonschema
+import pytest
+from uv import find_uv_bin
 
 from lpack.cli.report import SCHEMA_PATH
 from lpack.config.intrinsics import load_template
 from tests.conftest import WHEELS, MakeProject
 from tests.integration._helpers import build_json, lpack
+from tests.integration._servers import Moto, client
 
 _OFFLINE = ("--no-index", "--find-links", str(WHEELS))
 
@@ -108,3 +114,70 @@ def test_init_from_sam_into_another_directory_rebases_the_paths(project: MakePro
     text = (dest / "lpack.toml").read_text()
     assert 'source = "../../sam-app/hello"' in text
     assert 'requirements = "../../sam-app/hello/requirements.txt"' in text
+
+
+@pytest.fixture(scope="session")
+def sam_cli(request: pytest.FixtureRequest) -> Path:
+    # The real aws-sam-cli from the package index, in its own environment (its pins are not lpack's), kept in
+    # pytest's cache between runs.
+    env_dir = Path(request.config.cache.mkdir("aws-sam-cli"))
+    sam = env_dir / "bin" / "sam"
+    if not sam.is_file():
+        uv = find_uv_bin()
+        subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(env_dir)], check=True)
+        subprocess.run(
+            [uv, "pip", "install", "-q", "--python", str(env_dir / "bin" / "python"), "aws-sam-cli"], check=True
+        )
+    return sam
+
+
+@pytest.mark.network
+def test_sam_package_uploads_the_files_lpack_built(
+    project: MakeProject, sam_cli: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project("sam-app")
+    report = json.loads(lpack("build", "--sam-template", root / "template.yaml", "--json", *_OFFLINE).stdout)
+    built = {a["name"]: Path(a["path"]) for a in report["artifacts"]}
+    server = Moto()
+    server.start()
+    try:
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),  # sam keeps its telemetry settings there
+            "SAM_CLI_TELEMETRY": "0",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing-secret",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL_S3": server.url,
+        }
+        for name, value in env.items():
+            if name.startswith("AWS_"):
+                monkeypatch.setenv(name, value)  # for this test's own client
+        monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        s3 = client("s3", server.url)
+        s3.create_bucket(Bucket="sam-artifacts")
+        packaged = tmp_path / "packaged.yaml"
+        args = ["package", "--template-file", ".aws-sam/build/template.yaml", "--s3-bucket", "sam-artifacts"]
+        done = subprocess.run(
+            [str(sam_cli), *args, "--output-template-file", str(packaged)],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        resources = load_template(packaged)["Resources"]
+        for name, artifact in built.items():
+            props = resources[name]["Properties"]
+            uri = props.get("CodeUri") or props.get("ContentUri") or props["Code"]
+            # AWS::Lambda::Function gets {S3Bucket, S3Key}; the SAM types an s3:// URI.
+            key = uri["S3Key"] if isinstance(uri, dict) else uri.removeprefix("s3://sam-artifacts/")
+            body = s3.get_object(Bucket="sam-artifacts", Key=key)["Body"].read()
+            uploaded = tmp_path / f"{name}.zip"
+            uploaded.write_bytes(body)
+            assert _zip_files(uploaded) == _zip_files(artifact), name
+    finally:
+        server.stop()
