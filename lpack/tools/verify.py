@@ -12,8 +12,8 @@ import json
 import platform
 import subprocess
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -27,6 +27,7 @@ from lpack.runtimes import Runtime
 from lpack.tools import verify_node as _verify_node
 from lpack.tools.inspect import detected_runtime, inspect_artifact
 from lpack.tools.reports import ReportedTarget, reported_target, runtime_named
+from lpack.tools.verify_env import env_warnings
 from lpack.tools.verify_tree import unpack_image, unpack_zips, writable
 
 # Lambda stops an on-demand init phase after 10 s and retries it inside the first invoke [lambda-runtime-
@@ -153,8 +154,12 @@ def verify_artifact(
     layers: Sequence[Path] = (),
     event: str | None = None,
     python: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> VerifyResult:
-    """`lpack verify`: what is not given comes from the build `report`, else the zip's bytecode tags."""
+    """`lpack verify`: what is not given comes from the build `report`, else the zip's bytecode tags.
+
+    `env` (from verify_env.user_env) is set for the handler on top of the variables Lambda defines.
+    """
     _require_zip(artifact)
     from_report = reported_target(report, artifact) if report else ReportedTarget()
     name = runtime_name or from_report.runtime
@@ -167,7 +172,7 @@ def verify_artifact(
     handler = handler or from_report.handler
     if not handler:
         raise ConfigError("which handler? pass --handler module.function", hint="or --report with the build report")
-    return verify(artifact, handler=handler, runtime=runtime, layers=layers, event=event, python=python)
+    return verify(artifact, handler=handler, runtime=runtime, layers=layers, event=event, python=python, env=env)
 
 
 def _require_zip(artifact: Path) -> None:
@@ -188,6 +193,7 @@ def verify(
     python: Path | None = None,
     function_name: str | None = None,
     image: ImageInfo | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> VerifyResult:
     """Import `handler` from `artifact` (plus `layers`) with `runtime`'s interpreter; invoke it with `event`.
 
@@ -208,10 +214,14 @@ def verify(
                 unpack_image(artifact, image, task)
             unpack_zips(layers, opt)
             name = function_name or artifact.stem
-            outcome, output = _run(interpreter, work, handler=handler, runtime=runtime, event=event, name=name)
+            given = dict(env or {})
+            outcome, output = _run(
+                interpreter, work, handler=handler, runtime=runtime, event=event, name=name, env=given
+            )
         finally:
             writable(work)
-    return _result(artifact, runtime, interpreter, handler, outcome=outcome, output=output)
+    found = _result(artifact, runtime, interpreter, handler, outcome=outcome, output=output)
+    return replace(found, warnings=(*found.warnings, *env_warnings(given)))
 
 
 def _interpreter(runtime: Runtime, python: Path | None) -> str:
@@ -280,7 +290,7 @@ def _sys_path(runtime: Runtime, task: Path, opt: Path) -> list[str]:
 
 
 def _run(
-    interpreter: str, work: Path, *, handler: str, runtime: Runtime, event: str | None, name: str
+    interpreter: str, work: Path, *, handler: str, runtime: Runtime, event: str | None, name: str, env: dict[str, str]
 ) -> tuple[dict[str, Any], str]:
     task, opt = work / "task", work / "opt"
     out, event_file = work / "outcome.json", work / "event.json"
@@ -292,7 +302,7 @@ def _run(
     else:
         paths = json.dumps(_sys_path(runtime, task, opt))
         args = [interpreter, "-I", "-S", "-c", _CHILD, str(out), handler, str(event_arg or ""), paths]
-    env = _lambda_env(runtime, task, opt, handler, name)
+    env = {**_lambda_env(runtime, task, opt, handler, name), **env}  # the user's win, as Lambda's config does
     try:
         proc = subprocess.run(
             args, cwd=task, env=env, capture_output=True, text=True, timeout=_CHILD_TIMEOUT_S, check=False
