@@ -163,13 +163,13 @@ def verify_artifact(
     _require_zip(artifact)
     from_report = reported_target(report, artifact) if report else ReportedTarget()
     name = runtime_name or from_report.runtime
-    runtime = runtime_named(name) if name else detect_runtime(artifact)
+    handler = handler or from_report.handler
+    runtime = runtime_named(name) if name else detect_runtime(artifact) or _verify_node.node_runtime(artifact, handler)
     if runtime is None:
         raise ConfigError(
             f"{artifact.name}: cannot tell which runtime it is for (no single python3.X bytecode tag)",
             hint="pass --runtime python3.X or --report with lpack's build report",
         )
-    handler = handler or from_report.handler
     if not handler:
         raise ConfigError("which handler? pass --handler module.function", hint="or --report with the build report")
     return verify(artifact, handler=handler, runtime=runtime, layers=layers, event=event, python=python, env=env)

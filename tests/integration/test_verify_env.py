@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration._helpers import lpack
-from tests.integration.test_verify import make_zip, needs_py312, one_line
+from tests.integration.test_verify import NODE_RUNTIME, make_zip, needs_node, needs_py312, one_line
 
 # Reads its configuration at import, as most real handlers do: fails without it.
 _HANDLER = """import os
@@ -81,3 +81,22 @@ def test_more_than_lambdas_4_kb_of_variables_is_a_warning(tmp_path: Path) -> Non
     code, out, _ = _verify(tmp_path, "--env", "TABLE_NAME=x", "--env", "BIG=" + "y" * 5000, "--json")
     assert code == 0
     assert any("Lambda allows 4096 per function" in w for w in json.loads(out)["warnings"])
+
+
+@needs_node
+def test_a_node_zip_needs_no_runtime(tmp_path: Path) -> None:
+    zip_path = make_zip(tmp_path / "web.zip", {"index.mjs": "export const handler = async () => ({ ok: 1 });\n"})
+    event = tmp_path / "event.json"
+    event.write_text("{}")
+    result = lpack("verify", zip_path, "--handler", "index.handler", "--event", event, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["runtime"] == NODE_RUNTIME  # the newest Node.js runtime whose node is here
+    assert data["result"] == {"ok": 1}
+
+
+def test_a_zip_that_is_neither_python_nor_node_still_asks_for_the_runtime(tmp_path: Path) -> None:
+    zip_path = make_zip(tmp_path / "x.zip", {"README.txt": "hi"})
+    result = lpack("verify", zip_path, "--handler", "index.handler")
+    assert result.exit_code == 2
+    assert "cannot tell which runtime" in one_line(result.stderr)
