@@ -184,6 +184,11 @@ class Output:
 
     def verified(self, result: VerifyResult, *, show_result: bool) -> None:
         """The handler imported (and answered): init time on stderr, the handler's result on stdout."""
+        if not self.quiet and result.status == "partial":
+            self.err.print(f"[yellow]◐[/] {escape(result.handler)}: partial check of {escape(_shown(result.artifact))}")
+            for warning in result.warnings:
+                self.warning(warning)
+            return
         if not self.quiet:
             invoke = f", invoke {result.invoke_ms:.1f} ms" if result.invoke_ms is not None else ""
             self.err.print(

@@ -130,6 +130,7 @@ def verify_report(result: VerifyResult) -> dict[str, Any]:
         "invoke_ms": None if result.invoke_ms is None else round(result.invoke_ms, 3),
         "result": result.result,
         "warnings": list(result.warnings),
+        "status": result.status,
     }
 
 

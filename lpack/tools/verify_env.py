@@ -9,6 +9,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from lpack.errors import ConfigError
+from lpack.runtimes import Runtime
 
 # Keys Lambda defines itself and refuses in a function's configuration [lambda/latest/dg/configuration-envvars.html
 # "Reserved environment variables"]. The credentials and the Region are left out on purpose: on Lambda they come
@@ -60,3 +61,43 @@ def env_warnings(env: Mapping[str, str]) -> list[str]:
     if size > MAX_ENV_BYTES:
         return [f"the environment variables take {size} bytes; Lambda allows {MAX_ENV_BYTES} per function"]
     return []
+
+
+def lambda_env(runtime: Runtime, task: Path, opt: Path, handler: str, name: str) -> dict[str, str]:
+    # The variables Lambda defines [lambda/latest/dg/configuration-envvars.html "Defined runtime environment
+    # variables"], pointed at the unpacked tree; nothing from this machine's environment leaks in.
+    return {
+        "LAMBDA_TASK_ROOT": str(task),
+        "_HANDLER": handler,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime.name}",
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "lpack-verify",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "PATH": f"{opt / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "LD_LIBRARY_PATH": f"{task / 'lib'}:{opt / 'lib'}",
+        **_language_env(runtime, task, opt),
+    }
+
+
+def _language_env(runtime: Runtime, task: Path, opt: Path) -> dict[str, str]:
+    if runtime.language == "node":
+        # Lambda's NODE_PATH: the layers' node_modules (version-specific first), then the task root.
+        return {"NODE_PATH": ":".join([*_layer_dirs(runtime, opt), str(task)])}
+    return {"PYTHONHASHSEED": "0"}
+
+
+def _layer_dirs(runtime: Runtime, opt: Path) -> list[str]:
+    # layer_paths lists the general path first; Lambda searches the version-specific one first.
+    return [str(opt / p) for p in reversed(runtime.layer_paths)]
+
+
+def sys_path(runtime: Runtime, task: Path, opt: Path) -> list[str]:
+    # Lambda's order: the function, then each layer path of the runtime (python/lib/python3.X/site-packages
+    # before python/) [packaging-layers.html].
+    return [str(task), *_layer_dirs(runtime, opt)]
