@@ -125,10 +125,11 @@ class Output:
             return
         arch = ", ".join(found.architectures) or "no native code"
         python = ", ".join(found.python_versions) or "unknown"
+        language = "Node.js" if found.language == "node" else f"python {python}"
         self.out.print(
             f"{escape(str(found.path))}: {found.shape}, {format_size(found.zipped_bytes)} zipped, "
             f"{format_size(found.unzipped_bytes)} unzipped, {found.files} files; "
-            f"python {python}; {arch}"
+            f"{language}; {arch}"
         )
         table = Table(title="packages (unzipped)", show_edge=False)
         for column in ("package", "version", "unzipped", "files"):
@@ -152,6 +153,8 @@ class Output:
             self.out.print(
                 f"[bold]{escape(d.label)}[/]: zipped {_signed(d.zipped_delta)}, unzipped {_signed(d.unzipped_delta)}"
             )
+            for target in d.target_changes:
+                self.out.print(f"  [yellow]{escape(target)}[/]")
             for change in d.changes:
                 self.out.print(f"  {escape(describe(change))}")
             if not d.changes:
