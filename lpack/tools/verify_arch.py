@@ -9,6 +9,7 @@ verifies the pure-Python part only and says so ("partial").
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
@@ -112,7 +113,10 @@ def emulated(python: Path, foreign: ForeignCode, version: tuple[int, int]) -> li
             f"{python} is a {foreign.machine} program and qemu-{foreign.machine} is not installed",
             hint="install qemu-user (Debian: apt-get install qemu-user-static), or verify on a matching machine",
         )
-    command = [qemu, str(python)]
+    # QEMU_LD_PREFIX: where the interpreter's own loader and libraries are (a sysroot). Passed as -L, since the
+    # handler runs with Lambda's environment only.
+    sysroot = os.environ.get("QEMU_LD_PREFIX")
+    command = [qemu, *(["-L", sysroot] if sysroot else []), str(python)]
     try:
         out = subprocess.run(
             [*command, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
