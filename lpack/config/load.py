@@ -112,9 +112,12 @@ def find_config(project_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any]
             )
         return lpack_toml, read_toml(lpack_toml), project_table
     if tool_table is None:
+        sam = next((t.name for t in (project_dir / "template.yaml", project_dir / "template.yml") if t.is_file()), None)
         raise ConfigError(
             f"{project_dir}: no lpack configuration found",
-            hint="add a [tool.lpack] table to pyproject.toml or create lpack.toml (see `lpack init`)",
+            hint=f"a SAM project: lpack build --sam-template {sam} (or lpack init --from-sam {sam})"
+            if sam
+            else "add a [tool.lpack] table to pyproject.toml or create lpack.toml (see `lpack init`)",
         )
     return pyproject, tool_table, project_table
 

@@ -181,3 +181,10 @@ def test_sam_package_uploads_the_files_lpack_built(
             assert _zip_files(uploaded) == _zip_files(artifact), name
     finally:
         server.stop()
+
+
+def test_plain_build_in_a_sam_project_points_at_the_template(project: MakeProject) -> None:
+    root = project("sam-app")
+    result = lpack("build", root)
+    assert result.exit_code == 2
+    assert "hint: a SAM project: lpack build --sam-template template.yaml" in result.stderr
