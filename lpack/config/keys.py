@@ -27,6 +27,7 @@ from lpack.config.fields import (
     parse_publish,
     parse_runtime,
     str_list,
+    table_of,
 )
 from lpack.config.model import (
     BYTECODES,
@@ -71,6 +72,7 @@ class Options(TypedDict, total=False):
     bin_dir: Path
     lib_dir: Path
     publish: PublishConfig
+    environment: tuple[tuple[str, str], ...]
     format: Format
     base: str
 
@@ -126,6 +128,11 @@ def _shared_entry(item: object, where: Where, key: str) -> tuple[str, str]:
     return source, "/".join(p for p in parts if p != ".")
 
 
+def _environment(value: object, where: Where, key: str) -> tuple[tuple[str, str], ...]:
+    table = table_of(value, where, key, 'a table like { TABLE = "orders" }')
+    return tuple(sorted((k, expect(v, str, where.sub(key), k, "a string")) for k, v in table.items()))
+
+
 def _text(what: str) -> Callable[[object, Where, str], str]:
     return lambda v, w, k: expect(v, str, w, k, what)
 
@@ -165,11 +172,12 @@ _KEYS: dict[str, Callable[[object, Where, str], Values]] = {
     "bin": lambda v, w, k: Values(options={"bin_dir": Path(_text("a directory path")(v, w, k))}),
     "lib": lambda v, w, k: Values(options={"lib_dir": Path(_text("a directory path")(v, w, k))}),
     "publish": lambda v, w, k: Values(options={"publish": parse_publish(v, w, k)}),
+    "environment": lambda v, w, k: Values(options={"environment": _environment(v, w, k)}),
     "format": lambda v, w, k: Values(options={"format": choice(v, FORMATS, w, k)}),
     "base": lambda v, w, k: Values(options={"base": parse_base(v, w, k)}),
 }
 TOP_ONLY = ["functions", "out"]
-FUNCTION_ONLY = frozenset({"handler", "layers", "allow-duplicate-versions", "edge", "format", "base"})
+FUNCTION_ONLY = frozenset({"handler", "layers", "allow-duplicate-versions", "edge", "format", "base", "environment"})
 LAYER_ONLY = frozenset({"layout", "compatible-runtimes", "compatible-architectures", "bin", "lib", "publish"})
 # What a layer takes from the top-level defaults: the target and how to install, not a function's code.
 LAYERS_INHERIT = frozenset(

@@ -109,6 +109,9 @@ class FunctionConfig:
     requirements: Path | None = None
     include: tuple[str, ...] = ()
     shared: tuple[SharedInclude, ...] = ()  # include's { from, to } tables
+    # The function's environment variables (`environment = { TABLE = "orders" }`, or a SAM template's
+    # Environment.Variables): `build --verify` imports the handler with them, as Lambda would.
+    environment: tuple[tuple[str, str], ...] = ()
     exclude: tuple[str, ...] = ()
     exclude_runtime_provided: bool = False
     prune: PruneConfig = field(default_factory=PruneConfig)

@@ -80,7 +80,7 @@ def _with_globals(globals_: Mapping[str, Any], props: Mapping[str, Any]) -> dict
         if isinstance(old, list) and isinstance(value, list):
             merged[key] = [*old, *value]
         elif isinstance(old, dict) and isinstance(value, dict) and not _is_intrinsic(value):
-            merged[key] = {**old, **value}
+            merged[key] = _with_globals(old, value)  # maps merge all the way down (Environment.Variables)
         else:
             merged[key] = value
     return merged
@@ -112,6 +112,9 @@ def _function(
     }
     _add_target(entry, props.get("Architectures"), resolver, f"{where}.Architectures")
     _add_manifest(entry, root / source, runtime)
+    environment = _environment(props.get("Environment"), resolver, f"{where}.Environment.Variables")
+    if environment:
+        entry["environment"] = environment
     build_method = (resource.get("Metadata") or {}).get("BuildMethod")
     if build_method in ("makefile", "esbuild"):
         raise ConfigError(
@@ -195,6 +198,24 @@ def _add_manifest(entry: dict[str, Any], code: Path, runtime: str) -> None:
     name = "package.json" if runtime.startswith("nodejs") else "requirements.txt"
     if (code / name).is_file():
         entry["requirements"] = (Path(entry["source"]) / name).as_posix()
+
+
+def _environment(value: Any, resolver: Resolver, where: str) -> dict[str, str]:
+    # Only for `build --verify`, which imports the handler with them: a variable known only at deploy (a
+    # table's name from !Ref Table) is left out rather than failing the build; verify then names it if the
+    # handler reads it at import.
+    variables = value.get("Variables") if isinstance(value, dict) else None
+    found: dict[str, str] = {}
+    for key, raw in (variables or {}).items() if isinstance(variables, dict) else ():
+        try:
+            resolved = resolver.resolve(raw, f"{where}.{key}")
+        except ConfigError:
+            continue
+        if isinstance(resolved, bool):  # YAML's true: CloudFormation passes the text
+            found[str(key)] = "true" if resolved else "false"
+        elif isinstance(resolved, (str, int, float)):
+            found[str(key)] = str(resolved)
+    return found
 
 
 def _ref_of(layer: Any) -> str | None:

@@ -138,6 +138,7 @@ def verify_build(config: BuildConfig, result: BuildResult) -> BuildVerification:
                 layers=[built[name].path for name in fn.layers],
                 python=fn.python,
                 image=artifact.image,
+                env=dict(fn.environment),
             )
         except LpackError as err:
             failure = err.prefixed(f"verify {fn.name}") if len(config.functions) > 1 else err

@@ -16,6 +16,7 @@ from uv import find_uv_bin
 
 from lpack.cli.report import SCHEMA_PATH
 from lpack.config.intrinsics import load_template
+from lpack.config.sam import read_sam
 from tests.conftest import WHEELS, MakeProject
 from tests.integration._helpers import build_json, lpack
 from tests.integration._servers import Moto, client
@@ -188,3 +189,16 @@ def test_plain_build_in_a_sam_project_points_at_the_template(project: MakeProjec
     result = lpack("build", root)
     assert result.exit_code == 2
     assert "hint: a SAM project: lpack build --sam-template template.yaml" in result.stderr
+
+
+def test_build_verify_imports_each_handler_with_the_templates_environment(project: MakeProject) -> None:
+    # WorldFunction reads TABLE (Globals: !Sub "${Stage}-table") at import; NOTIFY (!Ref AlarmEmail, no
+    # Default) is known only at deploy and is left out, which the handler does not need.
+    root = project("sam-app")
+    args = ("build", "--sam-template", root / "template.yaml", "--verify", "--json", *_OFFLINE)
+    result = lpack(*args, "--function", "WorldFunction")
+    assert result.exit_code == 0, result.output
+    [verified] = json.loads(result.stdout)["verify"]
+    assert verified["handler"] == "main.handler"
+    table = read_sam(root / "template.yaml").table["functions"]["WorldFunction"]
+    assert table["environment"] == {"TABLE": "dev-table"}

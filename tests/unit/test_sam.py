@@ -226,3 +226,29 @@ def test_what_lpack_cannot_build_is_a_clear_error(
 def test_a_template_with_nothing_to_build_says_so(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no function or layer with code to build"):
         read_sam(_sam(tmp_path, "  B:\n    Type: AWS::S3::Bucket\n"))
+
+
+def test_environment_variables_merge_with_globals_and_leave_out_what_only_deploy_knows(tmp_path: Path) -> None:
+    globals_ = (
+        "Globals:\n  Function:\n    Runtime: python3.12\n    Handler: app.handler\n"
+        "    Environment:\n      Variables:\n        TABLE: orders\n        DEBUG: true\n"
+    )
+    resources = (
+        "  A:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n"
+        "      Environment:\n        Variables:\n          QUEUE: !Ref Queue\n          STAGE: dev\n"
+    )
+    table = read_sam(_sam(tmp_path, resources, globals_=globals_)).table["functions"]["A"]
+    assert table["environment"] == {"TABLE": "orders", "DEBUG": "true", "STAGE": "dev"}
+
+
+def test_the_environment_key_in_lpack_toml(tmp_path: Path) -> None:
+    from lpack import load_config  # noqa: PLC0415 - the config side of the same key
+
+    (tmp_path / "lpack.toml").write_text(
+        'runtime = "python3.12"\nhandler = "app.handler"\n[environment]\nTABLE = "orders"\nA = "1"\n'
+    )
+    [fn] = load_config(tmp_path).functions
+    assert fn.environment == (("A", "1"), ("TABLE", "orders"))
+    (tmp_path / "lpack.toml").write_text('runtime = "python3.12"\nhandler = "app.handler"\nenvironment = { N = 1 }\n')
+    with pytest.raises(ConfigError, match=r"\[environment\] N: expected a string"):
+        load_config(tmp_path)
