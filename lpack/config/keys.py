@@ -64,6 +64,7 @@ class Options(TypedDict, total=False):
     compression: Compression
     layers: tuple[str, ...]
     node_scripts: bool
+    build_from_source: tuple[str, ...]
     kind: Kind
     allow_duplicate_versions: bool
     layout: LayerLayout
@@ -145,6 +146,7 @@ _KEYS: dict[str, Callable[[object, Where, str], Values]] = {
     "handler": lambda v, w, k: Values(extra={"handler": _text('a handler like "app.handler"')(v, w, k)}),
     "source": lambda v, w, k: Values(extra={"source": _text("a directory path")(v, w, k)}),
     "requirements": lambda v, w, k: Values(extra={"requirements": _text("a file path")(v, w, k)}),
+    "build-from-source": lambda v, w, k: Values(options={"build_from_source": str_list(v, w, k)}),
     "include": _include,
     "exclude": lambda v, w, k: Values(options={"exclude": str_list(v, w, k)}),
     "exclude-runtime-provided": lambda v, w, k: Values(options={"exclude_runtime_provided": flag(v, w, k)}),
@@ -193,6 +195,7 @@ LAYERS_INHERIT = frozenset(
         "no-index",
         "prune",
         "exclude-runtime-provided",
+        "build-from-source",
     }
 )
 

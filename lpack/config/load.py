@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lpack import runtimes
+from lpack.config.deps import with_dependencies
 from lpack.config.fields import Where, choice, did_you_mean, expect, parse_arch, parse_base, parse_runtime, table_of
 from lpack.config.keys import (
     FUNCTION_ONLY,
@@ -160,7 +161,8 @@ def load_table(
         for name, sub, where in _named_tables(layer_tables, top_where, "layers")
     ]
     _check_references(functions, layers, file)
-    functions = [replace(f, exclude=(*f.exclude, *_not_code(f, layers))) for f in functions]
+    # Each function's dependency file (found when the config names none) is part of its build, not its code.
+    functions = [replace(f, exclude=(*f.exclude, *_not_code(f, layers))) for f in map(with_dependencies, functions)]
     functions, layers = _select(functions, layers, overrides, file)
     out = overrides.out_dir or project_dir / expect(table.get("out", "dist"), str, top_where, "out", "a path")
     return BuildConfig(

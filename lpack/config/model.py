@@ -107,6 +107,12 @@ class FunctionConfig:
     source: Path
     source_set: bool = False  # whether `source`/`include` were given (a built wheel then adds sources)
     requirements: Path | None = None
+    # What the build says about the dependency files (lpack.config.deps): which one was found when the config
+    # names none, and files that exist but are not used.
+    dependency_note: str = ""
+    dependency_warnings: tuple[str, ...] = ()
+    # Packages whose source distributions may be built on this machine even though they are not pure Python.
+    build_from_source: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
     shared: tuple[SharedInclude, ...] = ()  # include's { from, to } tables
     # The function's environment variables (`environment = { TABLE = "orders" }`, or a SAM template's

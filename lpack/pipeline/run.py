@@ -51,7 +51,7 @@ def run(
 ) -> FunctionResult:
     """Build `fn` afresh; `used` are its layers' results, `selection` its files if already collected."""
     lang, notify = language_for(fn), settings.notify
-    warnings: list[str] = []
+    warnings: list[str] = list(fn.dependency_warnings)
     deprecation = runtimes.lifecycle_warning(fn.runtime, datetime.datetime.now(datetime.timezone.utc).date())
     warnings += [deprecation] if deprecation else []
     with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:

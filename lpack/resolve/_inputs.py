@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.parser import HeaderParser
 from pathlib import Path
 from typing import Protocol
@@ -13,9 +13,12 @@ from typing import Protocol
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from lpack.config.deps import kind_of
 from lpack.config.load import FunctionConfig, _read_toml
 from lpack.errors import ConfigError, ResolveError
+from lpack.resolve._binary import newer_releases, run_binary_only
 from lpack.resolve._errors import explain_failure
+from lpack.resolve._local import reach, read_lines, refresh_args
 from lpack.resolve._pip import pip_fallback_note, pip_lock, uv_falls_short
 from lpack.resolve.runner import Runner, index_args, installer_env, target_label, uv_bin, uv_env, uv_target_args
 
@@ -43,7 +46,7 @@ def lock_fresh(
     """The Locker that always runs the resolver; the pipeline may wrap it in a cache."""
     notes = [f"locked {what} with hashes"]
     lock_requirements(fn, infile, lock, runner, what=what, notes=notes)
-    return notes
+    return notes + newer_releases(fn, lines, lock)
 
 
 def display(path: Path, root: Path) -> str:
@@ -59,17 +62,35 @@ def has_hashes(lock: Path) -> bool:
 
 def gather(fn: FunctionConfig, work: Path, runner: Runner, *, locker: Locker = lock_fresh) -> Inputs:
     """The lock to install (made by `locker` for the target) and the project's own wheel."""
-    if fn.requirements is not None:
-        return _from_requirements(fn, fn.requirements, work, runner, locker)
-    pyproject = fn.project_dir / "pyproject.toml"
-    data = _read_toml(pyproject) if pyproject.is_file() else {}
+    inputs = _gather(fn, work, runner, locker)
+    return replace(inputs, notes=(fn.dependency_note, *inputs.notes)) if fn.dependency_note else inputs
+
+
+def _gather(fn: FunctionConfig, work: Path, runner: Runner, locker: Locker) -> Inputs:
+    # Without a file from the config or discovery (a layer, a config built in code): the project's pyproject.
+    path = fn.requirements or fn.project_dir / "pyproject.toml"
+    if fn.requirements is None and not path.is_file():
+        return Inputs(lock=None, direct=frozenset())
+    if kind_of(path) == "pyproject":
+        return _from_pyproject(fn, path, work, runner, locker)
+    return _from_requirements(fn, path, work, runner, locker)
+
+
+def _from_pyproject(fn: FunctionConfig, path: Path, work: Path, runner: Runner, locker: Locker) -> Inputs:
+    if not path.is_file():
+        raise ConfigError(
+            f"{display(path, fn.project_dir)}: requirements file not found",
+            hint="fix `requirements` in the config, or create the file",
+        )
+    data = _read_toml(path)
     project = data.get("project") if isinstance(data.get("project"), dict) else None
     if project is None:
         return Inputs(lock=None, direct=frozenset())
-    if "build-system" in data and not fn.source_set:
+    if "build-system" in data and not fn.source_set and path.parent.resolve() == fn.project_dir.resolve():
         return _from_built_wheel(fn, project, work, runner, locker)
     deps = [str(d) for d in project.get("dependencies", [])]
-    return _locked(fn, deps, work, runner, "pyproject.toml [project] dependencies", locker=locker)
+    what = f"{display(path, fn.project_dir)} [project] dependencies"
+    return _locked(fn, deps, work, runner, what, locker=locker)
 
 
 def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runner, locker: Locker) -> Inputs:
@@ -78,7 +99,7 @@ def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runne
             f"{display(path, fn.project_dir)}: requirements file not found",
             hint="fix `requirements` in the config, or create the file",
         )
-    if path.suffix == ".in":
+    if kind_of(path) == "requirements-in":
         # The .in is the user's intent; lock it for this target, as pip-compile would, with hashes.
         lines = _requirement_lines(path)
         return _locked(fn, lines, work, runner, display(path, fn.project_dir), source=path, locker=locker)
@@ -136,14 +157,15 @@ def lock_requirements(
         "--quiet",
         *uv_target_args(fn),
         *index_args(fn.index),
+        *refresh_args(reach(read_lines(infile), infile.parent, fn.project_dir), read_lines(infile)),
     ]
-    proc = runner(cmd, env=uv_env(), cwd=fn.project_dir)
+    proc, _ = run_binary_only(fn, lambda extra: runner([*cmd, *extra], env=uv_env(), cwd=fn.project_dir))
     if proc.returncode == 0:
         return
-    where = f"locking {what} for {target_label(fn)}"
+    where = f"{what} for {target_label(fn)}"
     output = proc.stdout + proc.stderr
     if not uv_falls_short(fn, output):
-        raise explain_failure(fn, output, where, " ".join(cmd))
+        raise explain_failure(fn, output, where, " ".join(proc.args))
     pip_lock(fn, infile, lock, runner, where, uv_output=output)
     notes.append(pip_fallback_note(fn, "locked"))
 

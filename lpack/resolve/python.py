@@ -13,7 +13,8 @@ import subprocess
 from pathlib import Path
 
 from lpack.config.load import FunctionConfig
-from lpack.resolve import _inputs
+from lpack.resolve import _inputs, _local
+from lpack.resolve._binary import check_built, run_binary_only
 from lpack.resolve._errors import explain_failure
 from lpack.resolve._pip import pip_fallback_note, pip_install, uv_falls_short
 from lpack.resolve.result import Resolved
@@ -62,14 +63,23 @@ def _install_lock(fn: FunctionConfig, inputs: _inputs.Inputs, dest: Path, runner
     assert inputs.lock is not None
     lock = inputs.lock
     args = ["-r", str(lock)]
-    if _inputs.has_hashes(lock):
+    reached = _local.reach(_local.read_lines(lock), lock.parent, fn.project_dir)
+    # A local directory has no hash to pin: uv still checks every hash the lock gives.
+    if _inputs.has_hashes(lock) and not any(path.is_dir() for _, path in reached.packages):
         args.insert(0, "--require-hashes")
+    refresh = _local.refresh_args(reached, _local.read_lines(lock))
     where = f"{inputs.label} for {target_label(fn)}"
     if fn.installer == "pip":
         pip_install(fn, args, dest, runner, where)
         return "pip"
-    proc = _run_uv(fn, args, dest, runner, context=where, check=False)
+
+    def attempt(extra: list[str]) -> subprocess.CompletedProcess[str]:
+        _clear(dest)  # a run that stopped to ask for a build installed nothing, but make sure
+        return _run_uv(fn, [*extra, *refresh, *args], dest, runner, context=where, check=False)
+
+    proc, built = run_binary_only(fn, attempt)
     if proc.returncode == 0:
+        notes += check_built(fn, dest, built)
         return "uv"
     output = proc.stdout + proc.stderr
     if uv_falls_short(fn, output):
