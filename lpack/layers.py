@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lpack import runtimes
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.errors import ConfigError, EmitError, SizeLimitError
 from lpack.size import Finding, SizeReport
 from lpack.staging.tree import StagingTree, scan

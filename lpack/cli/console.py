@@ -125,10 +125,11 @@ class Output:
             return
         arch = ", ".join(found.architectures) or "no native code"
         python = ", ".join(found.python_versions) or "unknown"
+        language = "Node.js" if found.language == "node" else f"python {python}"
         self.out.print(
             f"{escape(str(found.path))}: {found.shape}, {format_size(found.zipped_bytes)} zipped, "
             f"{format_size(found.unzipped_bytes)} unzipped, {found.files} files; "
-            f"python {python}; {arch}"
+            f"{language}; {arch}"
         )
         table = Table(title="packages (unzipped)", show_edge=False)
         for column in ("package", "version", "unzipped", "files"):
@@ -159,6 +160,8 @@ class Output:
             self.out.print(
                 f"[bold]{escape(d.label)}[/]: zipped {_signed(d.zipped_delta)}, unzipped {_signed(d.unzipped_delta)}"
             )
+            for target in d.target_changes:
+                self.out.print(f"  [yellow]{escape(target)}[/]")
             for change in d.changes:
                 self.out.print(f"  {escape(describe(change))}")
             if not d.changes:
@@ -192,6 +195,11 @@ class Output:
 
     def verified(self, result: VerifyResult, *, show_result: bool) -> None:
         """The handler imported (and answered): init time on stderr, the handler's result on stdout."""
+        if not self.quiet and result.status == "partial":
+            self.err.print(f"[yellow]◐[/] {escape(result.handler)}: partial check of {escape(_shown(result.artifact))}")
+            for warning in result.warnings:
+                self.warning(warning)
+            return
         if not self.quiet:
             invoke = f", invoke {result.invoke_ms:.1f} ms" if result.invoke_ms is not None else ""
             self.err.print(
@@ -251,6 +259,12 @@ class Output:
         stream = sys.stderr if self.json_mode else sys.stdout
         stream.write(f"::{level} title=lpack::{text}\n")
         stream.flush()
+
+    def sam_written(self, template: Path, resources: tuple[str, ...]) -> None:
+        if self.quiet:
+            return
+        self.out.print(f"[green]wrote[/] {escape(str(template))} with {len(resources)} built resources")
+        self.out.print("next: sam package / sam deploy (they read .aws-sam/build/template.yaml)")
 
     def created(self, directory: Path, written: list[Path]) -> None:
         for path in written:

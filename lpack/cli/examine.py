@@ -10,7 +10,8 @@ import click
 
 from lpack.cli.options import fail, output, output_options, target_options, write_report
 from lpack.cli.report import audit_json, check_report, diff_report, inspect_report
-from lpack.config.load import Overrides, load_config
+from lpack.config.load import load_config
+from lpack.config.model import Overrides
 from lpack.errors import EXIT_FAILED, EXIT_TOO_BIG, LpackError
 from lpack.runtimes import Arch
 from lpack.tools.check import check as run_check

@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from lpack.cli.options import fail, output, output_options, target_options, write_report
-from lpack.config.load import Overrides, load_config
+from lpack.config.load import load_config
+from lpack.config.model import Overrides
 from lpack.errors import LpackError
 from lpack.tools.lock import LockResult, lock_project
 

@@ -11,23 +11,36 @@ from lpack.cache import Cache
 from lpack.cli.console import Output
 from lpack.cli.options import output
 from lpack.errors import LpackError
-from lpack.tools.init import available
+from lpack.tools.init import available, init_from_sam
 from lpack.tools.init import init as create_project
 
 
 @click.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--template", default="python", show_default=True, help=f"One of: {', '.join(available())}.")
+@click.option(
+    "--from-sam",
+    "sam_template",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Write an lpack.toml for this SAM template's functions and layers (into DIRECTORY, default beside it).",
+)
 @click.pass_context
-def init(ctx: click.Context, /, *, directory: Path, template: str) -> None:
+def init(ctx: click.Context, /, *, directory: Path | None, template: str, sam_template: Path | None) -> None:
     """Start a new function project in DIRECTORY (new, or empty but for .git) from a template lpack ships."""
     out = output(ctx, False, False, False)
+    if directory is None and sam_template is None:
+        raise click.UsageError("give DIRECTORY, or --from-sam TEMPLATE")
     try:
-        written = create_project(template, directory)
+        if sam_template is not None:
+            written = init_from_sam(sam_template, directory)
+            directory = written.parent
+            out.created(directory, [written])
+            return
+        assert directory is not None
+        out.created(directory, create_project(template, directory))
     except LpackError as err:
         out.error(err)
         sys.exit(err.exit_code)
-    out.created(directory, written)
 
 
 @click.group()

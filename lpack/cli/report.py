@@ -131,6 +131,7 @@ def verify_report(result: VerifyResult) -> dict[str, Any]:
         "result": result.result,
         "warnings": list(result.warnings),
         "isolation": result.isolation,
+        "status": result.status,
     }
 
 
@@ -246,6 +247,7 @@ def inspect_report(found: Inspection) -> dict[str, Any]:
         "unzipped_bytes": found.unzipped_bytes,
         "files": found.files,
         "python_versions": list(found.python_versions),
+        "language": found.language,
         "architectures": list(found.architectures),
         "natives": [{"path": n.path, "machine": n.machine} for n in found.natives],
         "largest_files": [{"path": m.path, "bytes": m.size} for m in found.largest_files],
@@ -271,6 +273,7 @@ def diff_report(diffs: Iterable[ArtifactDiff]) -> dict[str, Any]:
                 "name": d.label,
                 "zipped_delta": d.zipped_delta,
                 "unzipped_delta": d.unzipped_delta,
+                "target_changes": list(d.target_changes),
                 "changes": [
                     {
                         "name": c.name,

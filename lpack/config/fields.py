@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import re
 from collections.abc import Mapping
@@ -102,6 +103,9 @@ def check_keys(table: Mapping[str, object], known: list[str], where: Where) -> N
 def parse_runtime(value: object, where: Where, key: str) -> runtimes.Runtime:
     """Any known runtime; whether lpack can build for it is checked with the function's `kind`."""
     name = expect(value, str, where, key, 'a runtime name like "python3.12"')
+    blocked = runtimes.update_blocked(name, datetime.datetime.now(datetime.timezone.utc).date())
+    if blocked is not None:
+        raise where.error(key, blocked, hint=f'use runtime = "{runtimes.successor(name)}"')
     try:
         runtime = runtimes.get_runtime(name)
     except KeyError:

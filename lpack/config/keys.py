@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TypedDict
 
 from lpack import runtimes
@@ -27,6 +27,7 @@ from lpack.config.fields import (
     parse_publish,
     parse_runtime,
     str_list,
+    table_of,
 )
 from lpack.config.model import (
     BYTECODES,
@@ -75,6 +76,7 @@ class Options(TypedDict, total=False):
     bin_dir: Path
     lib_dir: Path
     publish: PublishConfig
+    environment: tuple[tuple[str, str], ...]
     format: Format
     base: str
 
@@ -84,6 +86,7 @@ class Extra(TypedDict, total=False):
     runtime: runtimes.Runtime
     handler: str
     source: str
+    shared: tuple[tuple[str, str], ...]  # include's { from, to } tables, resolved against the project later
     requirements: str
     python: str
     index_url: str
@@ -103,6 +106,37 @@ class Values:
         return Values(options={**self.options, **other.options}, extra={**self.extra, **other.extra})
 
 
+def _include(value: object, where: Where, key: str) -> Values:
+    # Patterns select the source's own files; { from, to } tables bring files from outside it (shared code).
+    what = 'a list of patterns or { from = "../shared", to = "shared" } tables'
+    patterns: list[str] = []
+    tables: list[tuple[str, str]] = []
+    for item in expect(value, list, where, key, what):
+        if isinstance(item, str):
+            patterns.append(item)
+        else:
+            tables.append(_shared_entry(item, where, key))
+    return Values(options={"include": tuple(patterns)}, extra={"shared": tuple(tables)})
+
+
+def _shared_entry(item: object, where: Where, key: str) -> tuple[str, str]:
+    table = expect(item, dict, where, key, 'a pattern or a { from = "../shared", to = "shared" } table')
+    check_keys(table, ["from", "to"], where.sub(key))
+    if "from" not in table:
+        raise where.error(key, "an include table needs `from`", hint='e.g. { from = "../shared", to = "shared" }')
+    source = expect(table["from"], str, where.sub(key), "from", "a path relative to the project")
+    target = expect(table.get("to", ""), str, where.sub(key), "to", "a path inside the artifact")
+    parts = PurePosixPath(target).parts
+    if target.startswith("/") or "\\" in target or ".." in parts:
+        raise where.sub(key).error("to", f'"{target}" must be a relative path inside the artifact, without ".."')
+    return source, "/".join(p for p in parts if p != ".")
+
+
+def _environment(value: object, where: Where, key: str) -> tuple[tuple[str, str], ...]:
+    table = table_of(value, where, key, 'a table like { TABLE = "orders" }')
+    return tuple(sorted((k, expect(v, str, where.sub(key), k, "a string")) for k, v in table.items()))
+
+
 def _text(what: str) -> Callable[[object, Where, str], str]:
     return lambda v, w, k: expect(v, str, w, k, what)
 
@@ -118,7 +152,7 @@ _KEYS: dict[str, Callable[[object, Where, str], Values]] = {
     "build-from-source": lambda v, w, k: Values(options={"build_from_source": str_list(v, w, k)}),
     "extras": lambda v, w, k: Values(options={"lock_extras": str_list(v, w, k)}),
     "groups": lambda v, w, k: Values(options={"lock_groups": str_list(v, w, k)}),
-    "include": lambda v, w, k: Values(options={"include": str_list(v, w, k)}),
+    "include": _include,
     "exclude": lambda v, w, k: Values(options={"exclude": str_list(v, w, k)}),
     "exclude-runtime-provided": lambda v, w, k: Values(options={"exclude_runtime_provided": flag(v, w, k)}),
     "prune": lambda v, w, k: Values(options={"prune": parse_prune(v, w, k)}),
@@ -145,11 +179,12 @@ _KEYS: dict[str, Callable[[object, Where, str], Values]] = {
     "bin": lambda v, w, k: Values(options={"bin_dir": Path(_text("a directory path")(v, w, k))}),
     "lib": lambda v, w, k: Values(options={"lib_dir": Path(_text("a directory path")(v, w, k))}),
     "publish": lambda v, w, k: Values(options={"publish": parse_publish(v, w, k)}),
+    "environment": lambda v, w, k: Values(options={"environment": _environment(v, w, k)}),
     "format": lambda v, w, k: Values(options={"format": choice(v, FORMATS, w, k)}),
     "base": lambda v, w, k: Values(options={"base": parse_base(v, w, k)}),
 }
 TOP_ONLY = ["functions", "out"]
-FUNCTION_ONLY = frozenset({"handler", "layers", "allow-duplicate-versions", "edge", "format", "base"})
+FUNCTION_ONLY = frozenset({"handler", "layers", "allow-duplicate-versions", "edge", "format", "base", "environment"})
 LAYER_ONLY = frozenset({"layout", "compatible-runtimes", "compatible-architectures", "bin", "lib", "publish"})
 # What a layer takes from the top-level defaults: the target and how to install, not a function's code.
 LAYERS_INHERIT = frozenset(

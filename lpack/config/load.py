@@ -27,22 +27,13 @@ from lpack.config.model import (
     FORMATS,
     INSTALLERS,
     ArtifactRole,
-    AuditConfig,
     Budget,
     BuildConfig,
-    Bytecode,
-    EdgeEvent,
-    Format,
     FunctionConfig,
     ImageDelivery,
     IndexOptions,
-    Installer,
-    LayerLayout,
     Overrides,
-    PruneConfig,
-    PruneProfile,
-    PublishConfig,
-    SseMode,
+    SharedInclude,
 )
 from lpack.errors import ConfigError
 
@@ -51,29 +42,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-# Names other modules import from here, as before the model moved to lpack.config.model.
-__all__ = [
-    "ArtifactRole",
-    "AuditConfig",
-    "Budget",
-    "BuildConfig",
-    "Bytecode",
-    "EdgeEvent",
-    "Format",
-    "FunctionConfig",
-    "ImageDelivery",
-    "IndexOptions",
-    "Installer",
-    "LayerLayout",
-    "Overrides",
-    "PruneConfig",
-    "PruneProfile",
-    "PublishConfig",
-    "SseMode",
-    "find_config",
-    "load_config",
-    "read_toml",
-]
+__all__ = ["find_config", "load_config", "load_table", "read_toml"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _NODE_HANDLER_RE = re.compile(r"^[\w./-]+\.[A-Za-z_$][\w$]*$")  # "src/index.handler": file path, then export
@@ -110,9 +79,12 @@ def find_config(project_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any]
             )
         return lpack_toml, read_toml(lpack_toml), project_table
     if tool_table is None:
+        sam = next((t.name for t in (project_dir / "template.yaml", project_dir / "template.yml") if t.is_file()), None)
         raise ConfigError(
             f"{project_dir}: no lpack configuration found",
-            hint="add a [tool.lpack] table to pyproject.toml or create lpack.toml (see `lpack init`)",
+            hint=f"a SAM project: lpack build --sam-template {sam} (or lpack init --from-sam {sam})"
+            if sam
+            else "add a [tool.lpack] table to pyproject.toml or create lpack.toml (see `lpack init`)",
         )
     return pyproject, tool_table, project_table
 
@@ -122,8 +94,19 @@ def load_config(project_dir: Path | str = ".", overrides: Overrides | None = Non
     project_dir = Path(project_dir).resolve()
     if not project_dir.is_dir():
         raise ConfigError(f"{project_dir}: not a directory", hint="pass the project directory")
-    overrides = overrides or Overrides()
     file, table, project_table = find_config(project_dir)
+    return load_table(project_dir, file, table, project_table, overrides)
+
+
+def load_table(
+    project_dir: Path,
+    file: Path,
+    table: Mapping[str, Any],
+    project_table: Mapping[str, Any],
+    overrides: Overrides | None = None,
+) -> BuildConfig:
+    """A BuildConfig from an lpack table already read (from `file`, which errors name), e.g. made from a template."""
+    overrides = overrides or Overrides()
     top_where = Where(file, "tool.lpack" if file.name == "pyproject.toml" else "")
     table = dict(table)
     # `layers` is a table of layer definitions at the top, or a list of layer names for the one function.
@@ -362,6 +345,7 @@ def _build_function(
         # whether `source`/`include` were given (a built wheel then adds sources)
         source_set="source" in extra or "include" in options,
         requirements=(project_dir / requirements) if requirements else None,
+        shared=tuple(SharedInclude(source=(project_dir / f).resolve(), target=t) for f, t in extra.get("shared", ())),
         python=Path(python) if python else None,
         index=index,
         **options,
@@ -379,6 +363,3 @@ def _local_base(project_dir: Path, base: str) -> str:
 def _link(project_dir: Path, link: str) -> str:
     # Relative find-links are relative to the project, as in a requirements file.
     return link if "://" in link else str((project_dir / link).resolve())
-
-
-_read_toml = read_toml  # the old name, which lpack.resolve._inputs imports

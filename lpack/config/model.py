@@ -90,6 +90,14 @@ class IndexOptions:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SharedInclude:
+    """An `include = [{ from = "../shared", to = "shared" }]` entry: files from outside the function's source."""
+
+    source: Path  # absolute: `from`, relative to the project directory; a directory or one file
+    target: str  # POSIX path inside the artifact it lands under ("" = the root)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FunctionConfig:
     name: str
     project_dir: Path
@@ -112,6 +120,10 @@ class FunctionConfig:
     # `lpack build --locked`: a lock committed by `lpack lock` must exist and match its inputs, or exit 2.
     locked: bool = False
     include: tuple[str, ...] = ()
+    shared: tuple[SharedInclude, ...] = ()  # include's { from, to } tables
+    # The function's environment variables (`environment = { TABLE = "orders" }`, or a SAM template's
+    # Environment.Variables): `build --verify` imports the handler with them, as Lambda would.
+    environment: tuple[tuple[str, str], ...] = ()
     exclude: tuple[str, ...] = ()
     exclude_runtime_provided: bool = False
     prune: PruneConfig = field(default_factory=PruneConfig)

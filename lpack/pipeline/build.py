@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from lpack import sources
 from lpack.cache import Cache, make_key
-from lpack.config.load import BuildConfig, FunctionConfig
+from lpack.config.model import BuildConfig, FunctionConfig
 from lpack.emit.artifact import artifact_path
 from lpack.errors import LpackError
 from lpack.pipeline import reuse as _reuse

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from lpack.audit.checks import AuditReport
 from lpack.bytecode import BytecodeResult
-from lpack.config.load import ArtifactRole
+from lpack.config.model import ArtifactRole
 from lpack.emit.base import Artifact
 from lpack.prune.rules import PruneReport
 from lpack.size import SizeReport

@@ -28,7 +28,7 @@ from lpack.archive.writer import write_zip
 from lpack.archive.zipformat import RawMember, read_members
 from lpack.bytecode import BytecodeResult, compile_tree, find_interpreter
 from lpack.cache import Cache, make_key
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.pipeline.results import FunctionResult
 from lpack.prune.python import file_imports
 from lpack.resolve import _inputs

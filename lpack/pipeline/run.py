@@ -7,17 +7,18 @@ compressed members, the modules they import).
 
 from __future__ import annotations
 
+import datetime
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lpack import layers, sources
+from lpack import layers, runtimes, sources
 from lpack.audit.checks import AuditReport
 from lpack.audit.stage import audit_artifact
 from lpack.bytecode import BytecodeResult, compile_tree
 from lpack.cache import Cache
-from lpack.config.load import FunctionConfig, ImageDelivery
+from lpack.config.model import FunctionConfig, ImageDelivery
 from lpack.emit.artifact import Emitted, emit_artifact
 from lpack.pipeline import reuse as _reuse
 from lpack.pipeline.languages import Language, language_for
@@ -51,6 +52,8 @@ def run(
     """Build `fn` afresh; `used` are its layers' results, `selection` its files if already collected."""
     lang, notify = language_for(fn), settings.notify
     warnings: list[str] = list(fn.dependency_warnings)
+    deprecation = runtimes.lifecycle_warning(fn.runtime, datetime.datetime.now(datetime.timezone.utc).date())
+    warnings += [deprecation] if deprecation else []
     with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:
         work = Path(tmp)
         notify(Event(function=fn.name, stage="resolve", detail=target_label(fn)))

@@ -30,7 +30,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from lpack import runtimes
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.errors import ResolveError
 from lpack.resolve import _offered
 from lpack.resolve._errors import NO_MATCHING_TAG, NO_USABLE_WHEELS

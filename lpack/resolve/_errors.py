@@ -6,7 +6,7 @@ import re
 
 from packaging.utils import canonicalize_name
 
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.errors import ResolveError
 from lpack.resolve import _offered
 from lpack.resolve.runner import target_label

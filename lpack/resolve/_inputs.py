@@ -14,7 +14,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from lpack.config.deps import kind_of
-from lpack.config.load import FunctionConfig, _read_toml
+from lpack.config.load import read_toml
+from lpack.config.model import FunctionConfig
 from lpack.errors import ConfigError, ResolveError
 from lpack.resolve import committed as _committed
 from lpack.resolve._binary import newer_releases, run_binary_only
@@ -108,7 +109,7 @@ def _from_pyproject(fn: FunctionConfig, path: Path, work: Path, runner: Runner, 
             f"{display(path, fn.project_dir)}: requirements file not found",
             hint="fix `requirements` in the config, or create the file",
         )
-    data = _read_toml(path)
+    data = read_toml(path)
     project = data.get("project") if isinstance(data.get("project"), dict) else None
     if project is None:
         return Inputs(lock=None, direct=frozenset())

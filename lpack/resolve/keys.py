@@ -15,7 +15,8 @@ from pathlib import Path
 from lpack.archive.writer import source_date_epoch
 from lpack.cache import make_key
 from lpack.config.deps import kind_of
-from lpack.config.load import FunctionConfig, read_toml
+from lpack.config.load import read_toml
+from lpack.config.model import FunctionConfig
 from lpack.resolve import _local
 from lpack.resolve.committed import committed_path
 from lpack.resolve.runner import index_args

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lpack.cache import Cache, make_key
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.errors import ConfigError, ResolveError
 from lpack.resolve.result import Resolved
 from lpack.resolve.runner import Runner, installer_env, run_subprocess, target_label

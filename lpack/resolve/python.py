@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.resolve import _inputs, _local
 from lpack.resolve._binary import check_built, run_binary_only
 from lpack.resolve._errors import explain_failure

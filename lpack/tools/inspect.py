@@ -52,6 +52,8 @@ class Inspection:
     def unsafe(self) -> bool:
         return any(f.severity == "error" for f in self.archive_findings)
 
+    language: Literal["python", "node", "unknown"] = "unknown"  # what the code is: Python, Node.js, neither
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AuditedInspection:
@@ -107,7 +109,18 @@ def _inspect_zip(path: Path, safe: SafeZip) -> Inspection:
         architectures=tuple(sorted({_lambda_arch(n.machine) for n in natives})),
         findings=tuple(check_limits(zipped_bytes=zipped, unzipped_bytes=unzipped)),
         archive_findings=(*listing.findings, *data_findings),
+        language=_language(members),
     )
+
+
+def _language(members: list[Member]) -> Literal["python", "node", "unknown"]:
+    # By what most of the code is: a Node.js zip may carry a stray .py (node-gyp), a Python one a .js asset.
+    counts = Counter(Path(m.path).suffix for m in members)
+    python = counts[".py"] + counts[".pyc"]
+    node = counts[".js"] + counts[".mjs"] + counts[".cjs"] + sum(1 for m in members if m.path == "package.json")
+    if not python and not node:
+        return "unknown"
+    return "node" if node > python else "python"
 
 
 def _shape(members: list[Member]) -> ArtifactShape:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lpack.archive.writer import atomic_output
-from lpack.config.load import BuildConfig, FunctionConfig
+from lpack.config.model import BuildConfig, FunctionConfig
 from lpack.resolve import _inputs
 from lpack.resolve import committed as _committed
 from lpack.resolve.locks import lock_format

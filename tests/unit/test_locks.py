@@ -8,7 +8,7 @@ import pytest
 from packaging.markers import Marker
 
 from lpack import runtimes
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.errors import ConfigError, ResolveError
 from lpack.resolve.committed import digest, recorded_digest
 from lpack.resolve.locks import lock_format

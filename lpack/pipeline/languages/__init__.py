@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.pipeline.languages.base import Language
 from lpack.pipeline.languages.node import Node
 from lpack.pipeline.languages.prebuilt import Prebuilt

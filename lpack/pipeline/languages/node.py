@@ -6,7 +6,7 @@ from pathlib import Path
 
 from lpack.audit.handler import check_node_handler
 from lpack.cache import Cache
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.prune.node import PROVIDED_SCOPES, profile
 from lpack.resolve.node import resolve_node_deps
 from lpack.resolve.result import Deps

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lpack import runtimes
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.resolve.locks import poetry, pylock, uv
 from lpack.resolve.locks.base import Selection, check_hashed, check_wheels, render
 from lpack.resolve.runner import Runner

@@ -16,7 +16,8 @@ from typing import Any
 from packaging.markers import InvalidMarker, Marker
 from packaging.utils import canonicalize_name
 
-from lpack.config.load import FunctionConfig, read_toml
+from lpack.config.load import read_toml
+from lpack.config.model import FunctionConfig
 from lpack.errors import ConfigError
 from lpack.resolve.locks import poetry_graph as graph
 from lpack.resolve.locks.base import Pin, Selection, check_groups, target_environment, wheel_name

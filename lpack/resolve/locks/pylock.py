@@ -18,7 +18,8 @@ from packaging.pylock import (
 )
 from packaging.utils import canonicalize_name
 
-from lpack.config.load import FunctionConfig, read_toml
+from lpack.config.load import read_toml
+from lpack.config.model import FunctionConfig
 from lpack.errors import ConfigError, ResolveError
 from lpack.resolve.locks.base import Pin, Selection, check_groups, target_environment, target_tags, wheel_name
 from lpack.resolve.runner import Runner, target_label

@@ -15,7 +15,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from lpack.config.load import FunctionConfig, read_toml
+from lpack.config.load import read_toml
+from lpack.config.model import FunctionConfig
 from lpack.errors import ConfigError, ResolveError
 from lpack.resolve.locks.base import Pin, Selection, check_groups, target_environment, wheel_name
 from lpack.resolve.runner import Runner, uv_bin, uv_env
