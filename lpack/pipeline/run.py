@@ -55,6 +55,7 @@ def run(
         work = Path(tmp)
         notify(Event(function=fn.name, stage="resolve", detail=target_label(fn)))
         deps = lang.resolve(fn, work, settings.runner, settings.cache)
+        warnings += deps.resolved.warnings
         tree = _stage(fn, lang, deps, work, settings, selection=selection, warnings=warnings)
         notify(Event(function=fn.name, stage="prune"))
         tree, pruned = _prune(fn, lang, tree, deps)
@@ -91,6 +92,8 @@ def _stage(
     tree = normalize_scripts(_deps_tree(lang, deps), work / "scripts")
     if (deps.resolved.built_wheel or fn.role == "layer") and not fn.source_set:
         return tree  # the project's own wheel carries its code; a layer has code only when told
+    if deps.resolved.bundle is not None:
+        return tree  # a Node.js bundle carries the code
     settings.notify(Event(function=fn.name, stage="sources", detail=str(fn.source)))
     tree, found = sources.add_sources(tree, selection or sources.select(fn, settings.out_dir))
     warnings += found
@@ -174,4 +177,5 @@ def _result(
         layers=fn.layers,
         compatible_runtimes=fn.compatible_runtimes,
         compatible_architectures=fn.compatible_architectures,
+        bundle=deps.resolved.bundle,
     )
