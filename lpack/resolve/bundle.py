@@ -47,10 +47,12 @@ def bundle(fn: FunctionConfig, work: Path, dest: Path, *, runner: Runner, cache_
     provided = {"@aws-sdk/*"} if fn.exclude_runtime_provided else set()
     externals = sorted(natives | set(fn.external))
     module = fn.handler.rsplit(".", 1)[0]
-    out = dest / f"{module}{'.mjs' if fmt == 'esm' else '.js'}"
-    args = esbuild_args(fn, entry.relative_to(project), out, work / "meta.json", fmt=fmt, project=project)
+    ext = ".mjs" if fmt == "esm" else ".js"
+    out, staged = dest / f"{module}{ext}", project / f"{module}.lpack-bundle{ext}"
+    args = esbuild_args(fn, entry.relative_to(project), staged, work / "meta.json", fmt=fmt, project=project)
     args += [f"--external:{name}" for name in [*externals, *sorted(provided)]]
     warnings = _run(fn, esbuild, args, project=project, runner=runner, entry=entry.relative_to(project).as_posix())
+    place_output(staged, out, sourcemap=fn.bundle.sourcemap == "file")
     shipped = node_packages.closure(project, [n for n in externals if "*" not in n])
     node_packages.copy_packages(project, shipped, dest)
     output = out.relative_to(dest).as_posix()
@@ -109,7 +111,7 @@ def esbuild_args(fn: FunctionConfig, entry: Path, out: Path, meta: Path, *, fmt:
     args = [entry.as_posix(), "--bundle", "--platform=node", f"--target={node_target(fn)}", f"--format={fmt}"]
     args += [f"--outfile={out}", f"--metafile={meta}", "--log-level=warning", "--color=false", "--charset=utf8"]
     args += ["--minify"] if options.minify else []
-    args += {"off": [], "inline": ["--sourcemap=inline"], "file": ["--sourcemap"]}[options.sourcemap]
+    args += {"off": [], "inline": ["--sourcemap=inline"], "file": ["--sourcemap=external"]}[options.sourcemap]
     args += ["--tsconfig=tsconfig.json"] if (project / "tsconfig.json").is_file() else []
     args += [f"--define:{name}={value}" for name, value in options.define]
     banner = "\n".join(
@@ -117,6 +119,21 @@ def esbuild_args(fn: FunctionConfig, entry: Path, out: Path, meta: Path, *, fmt:
     )
     args += [f"--banner:js={banner}"] if banner else []
     return args
+
+
+def place_output(staged: Path, out: Path, *, sourcemap: bool) -> None:
+    """Move the bundle (and its map) from beside the entry to its place in the artifact.
+
+    esbuild writes it inside the project copy, at the entry's depth, so the map's `sources` read as they will
+    on Lambda ("index.ts", "../node_modules/x/index.js" from /var/task/src); its name there cannot collide
+    with the entry, and the `sourceMappingURL` comment names the map's final name.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staged.replace(out)
+    if sourcemap:
+        staged.with_name(staged.name + ".map").replace(out.with_name(out.name + ".map"))
+        with out.open("a", encoding="utf-8") as fh:
+            fh.write(f"//# sourceMappingURL={out.name}.map\n")
 
 
 def _run(

@@ -144,7 +144,12 @@ def test_commonjs_bundle_with_a_source_map_and_the_sdk_left_out(project: MakePro
     source = (task / "src" / "handler.js").read_text()
     assert source.rstrip().endswith("//# sourceMappingURL=handler.js.map")
     assert "@aws-sdk/client-fake" in source  # left as a require: the runtime provides it
-    assert json.loads((task / "src" / "handler.js.map").read_text())["sources"][-1].endswith("src/handler.js")
+    # The map's sources are relative to where the bundle sits on Lambda (/var/task/src).
+    assert json.loads((task / "src" / "handler.js.map").read_text())["sources"] == [
+        "../node_modules/lp-node-dep/index.js",
+        "../node_modules/lp-node-weird/docs/index.js",
+        "handler.js",
+    ]
     # `define` replaced process.env.STAGE at build time.
     assert _run_handler(task, "src/handler.js", "main", {}) == {"message": "WEIRD!", "stage": "prod", "sdk": None}
 
