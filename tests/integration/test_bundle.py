@@ -1,8 +1,8 @@
 """Node.js bundles with the real esbuild and npm, offline: npm from fixtures/npm, esbuild from a warm cache.
 
-esbuild (a ~10 MB binary per platform) is not in the fixtures: the first run installs the pinned version
-into pytest's cache directory from npm's own cache (`npm install --offline`); with neither warm, these
-tests skip and `test_esbuild_installs_from_the_registry` (network) warms npm's cache.
+esbuild (a ~10 MB binary per platform) is not in the fixtures: tests/conftest.py's `with_esbuild` installs the
+pinned version into pytest's cache directory from npm's own cache (`npm install --offline`); with neither warm,
+these tests skip and `test_esbuild_installs_from_the_registry` (network) warms npm's cache.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from lpack.errors import ResolveError
 from lpack.resolve.esbuild import ESBUILD_VERSION, find_esbuild
 from tests.conftest import MakeProject
 from tests.integration._helpers import EM_AARCH64, EM_X86_64, build_json, elf_machines, lpack, names
@@ -23,20 +22,9 @@ from tests.integration._helpers import EM_AARCH64, EM_X86_64, build_json, elf_ma
 pytestmark = pytest.mark.skipif(shutil.which("npm") is None or shutil.which("node") is None, reason="needs node+npm")
 
 
-@pytest.fixture(scope="session")
-def esbuild_binary(request: pytest.FixtureRequest) -> Path:
-    root = request.config.cache.mkdir("lpack-tools") if request.config.cache else None
-    if root is None:
-        pytest.skip("no pytest cache directory for esbuild")
-    try:
-        return find_esbuild(root, offline=True).path
-    except ResolveError:
-        pytest.skip(f"esbuild {ESBUILD_VERSION} is in no cache: run the network tests once (--run-network)")
-
-
 @pytest.fixture(autouse=True)
-def _esbuild(esbuild_binary: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LPACK_ESBUILD", str(esbuild_binary))
+def _esbuild(with_esbuild: Path) -> None:
+    pass
 
 
 def _run_handler(task: Path, module: str, name: str, event: dict[str, object]) -> object:
