@@ -16,11 +16,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from lpack.cache import Cache
 from lpack.config.load import FunctionConfig
 from lpack.errors import ConfigError, ResolveError
 from lpack.resolve import node_packages
 from lpack.resolve.esbuild import Esbuild, find_esbuild
-from lpack.resolve.node import direct_dependencies, resolve_node
+from lpack.resolve.node import direct_dependencies
+from lpack.resolve.node_cache import NOT_PROJECT, install
 from lpack.resolve.result import BundleReport, PackageBytes, Resolved
 from lpack.resolve.runner import Runner, installer_env, target_label
 
@@ -28,21 +30,22 @@ from lpack.resolve.runner import Runner, installer_env, target_label
 ENTRY_EXTENSIONS = (".ts", ".mts", ".cts", ".tsx", ".js", ".mjs", ".cjs", ".jsx")
 _ESM = (".mts", ".mjs")
 _CJS = (".cts", ".cjs")
-_NOT_COPIED = shutil.ignore_patterns("node_modules", ".git", ".aws-sam", "cdk.out", "__pycache__", ".venv")
+_NOT_COPIED = shutil.ignore_patterns(*NOT_PROJECT)
 REQUIRE_SHIM = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);"
 PROJECT = "(project)"
 
 
-def bundle(fn: FunctionConfig, work: Path, dest: Path, *, runner: Runner, cache_root: Path) -> Resolved:
+def bundle(fn: FunctionConfig, work: Path, dest: Path, *, runner: Runner, cache: Cache | None) -> Resolved:
     """Bundle `fn`'s handler into `dest` and install its external packages into `dest`/node_modules."""
     assert fn.bundle is not None
     project = work / "project"
     source = _source_within(fn)
     shutil.copytree(fn.project_dir, project, symlinks=True, ignore=_NOT_COPIED)
-    installed = resolve_node(fn, project, runner=runner)
+    installed = install(fn, project, runner, cache)
     entry = entry_file(fn, project / source)
     fmt = output_format(entry, project)
-    esbuild = find_esbuild(cache_root, runner=runner)
+    # esbuild is a tool, not a build result: it stays in lpack's cache even for a build without one.
+    esbuild = find_esbuild((cache or Cache.default()).root, runner=runner)
     natives = node_packages.native(project) if installed else set()
     provided = {"@aws-sdk/*"} if fn.exclude_runtime_provided else set()
     externals = sorted(natives | set(fn.external))

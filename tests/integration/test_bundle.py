@@ -8,6 +8,7 @@ these tests skip and `test_esbuild_installs_from_the_registry` (network) warms n
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import zipfile
@@ -207,3 +208,26 @@ def test_esbuild_installs_from_the_registry(tmp_path: Path, monkeypatch: pytest.
     assert subprocess.run(
         [str(again.path), "--version"], capture_output=True, text=True, check=True
     ).stdout.strip() == (ESBUILD_VERSION)
+
+
+def test_rebuilds_see_every_project_change_and_never_trust_a_changed_cache(
+    project: MakeProject, tmp_path: Path
+) -> None:
+    root = project("node-ts-esm")
+    build_json(root)
+    # Outside `source`, a file the bundle imports: the cached result must not stand in.
+    (root / "lpack.toml").write_text(
+        'runtime = "nodejs20.x"\nhandler = "index.handler"\nsource = "src"\nbundle = true\n'
+    )
+    build_json(root)
+    (root / "src" / "lib" / "greet.ts").write_text("export const greet = (n: string): string => `bye ${n}`;\n")
+    build_json(root)
+    task = _unzip(root / "dist" / "node-ts-esm.zip", tmp_path / "one")
+    assert _run_handler(task, "index.mjs", "handler", {"name": "x"}) == {"message": "BYE X!", "arch": "x64"}
+    # The npm ci tree in the cache, changed behind lpack's back: found out, installed again.
+    [installed] = list(Path(os.environ["LPACK_CACHE_DIR"]).glob("deps/*/install/node_modules/lp-native-node/index.js"))
+    installed.write_text("module.exports = 'tampered';\n")
+    (root / "src" / "lib" / "greet.ts").write_text("export const greet = (n: string): string => `hi ${n}`;\n")
+    build_json(root)
+    task = _unzip(root / "dist" / "node-ts-esm.zip", tmp_path / "two")
+    assert _run_handler(task, "index.mjs", "handler", {"name": "x"}) == {"message": "HI X!", "arch": "x64"}

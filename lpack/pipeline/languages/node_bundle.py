@@ -15,9 +15,7 @@ from lpack.resolve.runner import Runner
 
 class NodeBundle(Node):
     def resolve(self, fn: FunctionConfig, work: Path, runner: Runner, cache: Cache | None) -> Deps:
-        # esbuild is a tool, not a build result: it stays in lpack's cache even for a build without one.
-        root = (cache or Cache.default()).root
-        resolved = bundle(fn, work / "bundle", work / "deps", runner=runner, cache_root=root)
+        resolved = bundle(fn, work / "bundle", work / "deps", runner=runner, cache=cache)
         return Deps(resolved=resolved, directory=work / "deps")
 
     def keep(self, rel: str, is_dir: bool) -> bool:
