@@ -106,8 +106,8 @@ def bundle_json(bundle: BundleReport) -> dict[str, Any]:
         "esbuild": bundle.esbuild,
         "bytes": bundle.bytes,
         "sourcemap": bundle.sourcemap,
-        "bundled": [{"name": p.name, "bytes": p.bytes} for p in bundle.bundled],
-        "external": [{"name": p.name, "bytes": p.bytes} for p in bundle.external],
+        "bundled": [{"name": p.name, "version": p.version, "bytes": p.bytes} for p in bundle.bundled],
+        "external": [{"name": p.name, "version": p.version, "bytes": p.bytes} for p in bundle.external],
     }
 
 

@@ -60,7 +60,7 @@ def bundle(fn: FunctionConfig, work: Path, dest: Path, *, runner: Runner, cache:
     node_packages.copy_packages(project, shipped, dest)
     output = out.relative_to(dest).as_posix()
     report = _report(fn, esbuild, work / "meta.json", output, fmt=fmt, shipped=shipped)
-    report = replace(report, entry=entry.relative_to(project).as_posix())
+    report = replace(report, entry=entry.relative_to(project).as_posix(), bundled=_versioned(report.bundled, project))
     direct = direct_dependencies(node_packages.manifest(project)) if installed else set()
     return Resolved(
         lock=None,
@@ -197,7 +197,10 @@ def _report(
     by_name: dict[str, list[Path]] = {}
     for pkg in shipped:
         by_name.setdefault(node_packages.top_level_name(_rel_modules(pkg)), []).append(pkg)
-    external = tuple(PackageBytes(name=n, bytes=node_packages.tree_bytes(d)) for n, d in sorted(by_name.items()))
+    external = tuple(
+        PackageBytes(name=n, bytes=node_packages.tree_bytes(d), version=_version_of(d))
+        for n, d in sorted(by_name.items())
+    )
     total = sum(int(o.get("bytes", 0)) for k, o in meta.get("outputs", {}).items() if not k.endswith(".map"))
     return BundleReport(
         entry="",
@@ -210,6 +213,19 @@ def _report(
         bundled=bundled_packages(meta),
         external=external,
     )
+
+
+def _version_of(dirs: list[Path]) -> str | None:
+    value = node_packages.manifest(min(dirs, key=lambda d: len(d.parts))).get("version")
+    return value if isinstance(value, str) else None
+
+
+def _versioned(found: tuple[PackageBytes, ...], project: Path) -> tuple[PackageBytes, ...]:
+    def version(name: str) -> str | None:
+        value = node_packages.manifest(project / "node_modules" / name).get("version")
+        return value if isinstance(value, str) and name != PROJECT else None
+
+    return tuple(replace(p, version=version(p.name)) for p in found)
 
 
 def _rel_modules(pkg: Path) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 class PackageBytes:
     name: str  # an npm package, or "(project)" for the function's own code
     bytes: int
+    version: str | None = None  # the installed package's (the top-level one when npm nested several)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

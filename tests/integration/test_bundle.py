@@ -231,3 +231,19 @@ def test_rebuilds_see_every_project_change_and_never_trust_a_changed_cache(
     build_json(root)
     task = _unzip(root / "dist" / "node-ts-esm.zip", tmp_path / "two")
     assert _run_handler(task, "index.mjs", "handler", {"name": "x"}) == {"message": "HI X!", "arch": "x64"}
+
+
+def test_diff_of_two_reports_names_bundled_packages(project: MakeProject, tmp_path: Path) -> None:
+    root = project("node-ts-esm")
+    assert lpack("build", root, "--report", tmp_path / "old.json").exit_code == 0
+    source = root / "src" / "index.ts"
+    source.write_text(
+        source.read_text().replace('import { shout } from "lp-node-dep";', "const shout = (s: string) => s;")
+    )
+    assert lpack("build", root, "--report", tmp_path / "new.json").exit_code == 0
+    [old] = json.loads((tmp_path / "old.json").read_text())["artifacts"]
+    [dep] = [p for p in old["bundle"]["bundled"] if p["name"] == "lp-node-dep"]
+    assert dep["version"] == "1.0.0" and dep["bytes"] > 0
+    result = lpack("diff", tmp_path / "old.json", tmp_path / "new.json")
+    assert result.exit_code == 0, result.output
+    assert "lp-node-dep (bundled) 1.0.0 removed" in result.output
