@@ -293,6 +293,8 @@ def _make_layer(name: str, values: Values, where: Where, project_dir: Path, over
 def _make_function(name: str, values: Values, where: Where, project_dir: Path, overrides: Overrides) -> FunctionConfig:
     values = _with_overrides(values, overrides)
     runtime = _runtime(values, where)
+    if values.options.get("kind") == "prebuilt" and values.options.get("bundle") is not None:
+        raise where.error("bundle", "a prebuilt directory is packed as it is: it takes no bundle", hint="remove one")
     if values.options.get("kind") == "prebuilt":
         # provided.* runs `bootstrap`; Java, .NET and Ruby handlers are the toolchain's business.
         return _build_function(name, values, project_dir, runtime=runtime, role="function")

@@ -67,9 +67,15 @@ def bundle(fn: FunctionConfig, work: Path, dest: Path, *, runner: Runner, cache:
         direct=frozenset(direct),
         installer="npm+esbuild" if installed else "esbuild",
         notes=_notes(fn, esbuild, report),
-        warnings=tuple(warnings),
+        warnings=(*warnings, *_unused_patterns(fn)),
         bundle=report,
     )
+
+
+def _unused_patterns(fn: FunctionConfig) -> list[str]:
+    if not fn.include and not fn.exclude:
+        return []
+    return ["include/exclude select sources, but a bundle holds the code esbuild reaches from the handler: ignored"]
 
 
 def _source_within(fn: FunctionConfig) -> Path:

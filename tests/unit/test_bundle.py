@@ -59,6 +59,7 @@ def test_a_bundle_table_sets_esbuild_options(tmp_path: Path) -> None:
         ("[bundle]\nminfy = true\n", '[bundle] minfy: unknown key; did you mean "minify"?'),
         ('external = ["sharp"]\n', "external: names packages left out of a bundle, but this function is not bundled"),
         ("bundle = 1\n", "bundle: expected true, false or a table of bundle options"),
+        ('kind = "prebuilt"\nbundle = true\n', "bundle: a prebuilt directory is packed as it is: it takes no bundle"),
     ],
 )
 def test_bad_bundle_config_names_the_key(tmp_path: Path, text: str, expected: str) -> None:
