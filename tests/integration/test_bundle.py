@@ -163,7 +163,7 @@ def test_inline_source_map_banner_and_no_minify(project: MakeProject, tmp_path: 
     assert not any(n.endswith(".map") for n in names(root / "dist" / "node-cjs-bundle.zip"))
 
 
-def test_external_package_ships_in_node_modules(project: MakeProject) -> None:
+def test_external_package_ships_in_node_modules(project: MakeProject, tmp_path: Path) -> None:
     root = project("node-cjs-bundle")
     _configure(
         root, 'runtime = "nodejs20.x"\nhandler = "src/handler.main"\nbundle = true\nexternal = ["lp-node-weird"]\n'
@@ -175,6 +175,13 @@ def test_external_package_ships_in_node_modules(project: MakeProject) -> None:
     # Not left out this time: the SDK is bundled, with what it needs.
     assert {p["name"] for p in artifact["bundle"]["external"]} == {"lp-node-weird"}
     assert "@aws-sdk/client-fake" in {p["name"] for p in artifact["bundle"]["bundled"]}
+    # lpack verify runs the CommonJS bundle, which requires the external package from node_modules.
+    event = tmp_path / "event.json"
+    event.write_text('{"sdk": true}')
+    zip_path = root / "dist" / "node-cjs-bundle.zip"
+    verified = lpack("verify", zip_path, "--runtime", "nodejs20.x", "--handler", "src/handler.main", "--event", event)
+    assert verified.exit_code == 0, verified.output
+    assert '"message": "WEIRD!"' in verified.output and '"sdk": "smithy"' in verified.output
 
 
 def test_an_unresolvable_import_fails_naming_file_and_line(project: MakeProject) -> None:
