@@ -221,7 +221,6 @@ def test_rebuilds_see_every_project_change_and_never_trust_a_changed_cache(
     project: MakeProject, tmp_path: Path
 ) -> None:
     root = project("node-ts-esm")
-    build_json(root)
     # Outside `source`, a file the bundle imports: the cached result must not stand in.
     (root / "lpack.toml").write_text(
         'runtime = "nodejs20.x"\nhandler = "index.handler"\nsource = "src"\nbundle = true\n'
