@@ -25,6 +25,7 @@ from lpack.resolve.node import direct_dependencies
 from lpack.resolve.node_cache import NOT_PROJECT, install
 from lpack.resolve.result import BundleReport, PackageBytes, Resolved
 from lpack.resolve.runner import Runner, installer_env, target_label
+from lpack.units import format_size
 
 # The handler's module path decides the entry; TypeScript first, as a compiled .js beside it is its output.
 ENTRY_EXTENSIONS = (".ts", ".mts", ".cts", ".tsx", ".js", ".mjs", ".cjs", ".jsx")
@@ -240,10 +241,15 @@ def _rel_modules(pkg: Path) -> str:
 
 
 def _notes(fn: FunctionConfig, esbuild: Esbuild, report: BundleReport) -> tuple[str, ...]:
-    shipped = ", ".join(p.name for p in report.external) or "none"
+    shipped = ", ".join(f"{p.name} {format_size(p.bytes)}" for p in report.external) or "none"
+    inlined = [p for p in report.bundled if p.name != PROJECT]
+    largest = ", ".join(f"{p.name} {format_size(p.bytes)}" for p in inlined[:3])
+    count = f"{len(inlined)} package{'' if len(inlined) == 1 else 's'} inlined" + (
+        f" (largest: {largest})" if largest else ""
+    )
     notes = [
-        f"bundled {report.entry} -> {report.output} ({report.format}, {report.target}, esbuild {report.esbuild}); "
-        f"{len(report.bundled)} packages inlined; external in node_modules: {shipped}"
+        f"bundled {report.entry} -> {report.output} ({format_size(report.bytes)}, {report.format}, {report.target}, "
+        f"esbuild {report.esbuild}): {count}; external in node_modules: {shipped}"
     ]
     if fn.exclude_runtime_provided:
         notes.append("@aws-sdk/* left external: the runtime provides it")
