@@ -253,3 +253,10 @@ def test_diff_of_two_reports_names_bundled_packages(project: MakeProject, tmp_pa
     result = lpack("diff", tmp_path / "old.json", tmp_path / "new.json")
     assert result.exit_code == 0, result.output
     assert "lp-node-dep (bundled) 1.0.0 removed" in result.output
+
+
+def test_esbuild_warnings_become_build_warnings(project: MakeProject) -> None:
+    root = project("node-cjs-bundle")
+    (root / "src" / "handler.js").write_text("exports.main = async (e) => ({ zero: e.n === -0 });\n")
+    report = build_json(root)
+    assert any(w.startswith("node-cjs-bundle: esbuild: ") and "-0" in w for w in report["warnings"]), report["warnings"]
