@@ -120,17 +120,22 @@ def _timed(build: Callable[[], Path], root: Path, runs: int) -> tuple[float, flo
     return statistics.median(times), statistics.median(cpu), artifact
 
 
-def _require_ms(zip_path: Path, module: str, work: Path, runs: int) -> tuple[int, float]:
+def _unzipped(zip_path: Path, work: Path) -> tuple[Path, int]:
     task = work / f"task-{zip_path.stem}"
     shutil.rmtree(task, ignore_errors=True)
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(task)
-        files = sum(1 for n in zf.namelist() if not n.endswith("/"))
-    samples = []
+        return task, sum(1 for n in zf.namelist() if not n.endswith("/"))
+
+
+def _require_ms(modules: list[Path], runs: int) -> list[float]:
+    # Interleaved (one of each, `runs` rounds), so a busy moment of the machine hits every way alike.
+    samples: list[list[float]] = [[] for _ in modules]
     for _ in range(runs):
-        out = subprocess.run(["node", "-e", REQUIRE, str(task / module)], capture_output=True, text=True, check=True)
-        samples.append(float(out.stdout.strip()))
-    return files, statistics.median(samples)
+        for i, module in enumerate(modules):
+            out = subprocess.run(["node", "-e", REQUIRE, str(module)], capture_output=True, text=True, check=True)
+            samples[i].append(float(out.stdout.strip()))
+    return [statistics.median(s) for s in samples]
 
 
 def _lpack(root: Path, out: Path) -> Callable[[], Path]:
@@ -167,34 +172,28 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sam", default=shutil.which("sam"))
     args = parser.parse_args()
-    rows: list[Row] = []
+    built: list[tuple[str, float, float, Path]] = []
     with tempfile.TemporaryDirectory(prefix="bench-node-") as tmp:
         work = Path(tmp)
         ways = {
-            "lpack bundled": ('runtime = "nodejs20.x"\nhandler = "index.handler"\nbundle = true\n', "index.js"),
-            "lpack unbundled": ('runtime = "nodejs20.x"\nhandler = "index.handler"\n', "index.js"),
+            "lpack bundled": 'runtime = "nodejs20.x"\nhandler = "index.handler"\nbundle = true\n',
+            "lpack unbundled": 'runtime = "nodejs20.x"\nhandler = "index.handler"\n',
         }
-        for way, (config, module) in ways.items():
+        for way, config in ways.items():
             root = _project(work / way.replace(" ", "-"), config)
-            seconds, cpu, artifact = _timed(_lpack(root, work / f"out-{way.replace(' ', '-')}"), root, args.runs)
-            files, require_ms = _require_ms(artifact, module, work, args.runs)
-            size = artifact.stat().st_size
-            rows.append(Row(way=way, build_s=seconds, cpu_s=cpu, zipped=size, files=files, require_ms=require_ms))
+            built.append((way, *_timed(_lpack(root, work / f"out-{way.replace(' ', '-')}"), root, args.runs)))
         if args.sam:
             root = _project(work / "sam", 'runtime = "nodejs20.x"\nhandler = "index.handler"\n')
             _run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], root)  # SAM's esbuild build needs it
-            seconds, cpu, artifact = _timed(_sam(args.sam, root, _esbuild_dir(work), work), root, args.runs)
-            files, require_ms = _require_ms(artifact, "index.js", work, args.runs)
-            rows.append(
-                Row(
-                    way="sam build (esbuild)",
-                    build_s=seconds,
-                    cpu_s=cpu,
-                    zipped=artifact.stat().st_size,
-                    files=files,
-                    require_ms=require_ms,
-                )
+            built.append(
+                ("sam build (esbuild)", *_timed(_sam(args.sam, root, _esbuild_dir(work), work), root, args.runs))
             )
+        tasks = [_unzipped(artifact, work) for _, _, _, artifact in built]
+        require = _require_ms([task / "index.js" for task, _ in tasks], max(args.runs, 15))
+        rows = [
+            Row(way=way, build_s=wall, cpu_s=cpu, zipped=artifact.stat().st_size, files=files, require_ms=ms)
+            for (way, wall, cpu, artifact), (_, files), ms in zip(built, tasks, require, strict=True)
+        ]
     _print(rows)
     return 0
 

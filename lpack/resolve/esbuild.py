@@ -80,11 +80,12 @@ def _version(binary: Path) -> str | None:
 
 
 def _verified(home: Path, plat: str) -> bool:
-    # A cache entry is trusted only when the binary is the one installed (sha256) and runs as the pinned version.
+    # A cache entry is trusted only when the binary is the one installed (sha256).
     binary, recorded = _binary(home, plat), home / "esbuild.sha256"
     if not binary.is_file() or not recorded.is_file():
         return False
-    return recorded.read_text().strip() == _sha256(binary) and _version(binary) == ESBUILD_VERSION
+    # The sha256 was recorded after the installed binary answered with the pinned version: a match is that binary.
+    return recorded.read_text().strip() == _sha256(binary)
 
 
 def _install(home: Path, plat: str, runner: Runner, *, offline: bool) -> None:

@@ -54,6 +54,14 @@ def install(fn: FunctionConfig, project: Path, runner: Runner, cache: Cache | No
 
 
 def _npm_version() -> str:
+    # npm's own package.json beside its bin/ (a link resolved): no node process started for every build.
+    found = Path(npm_bin()).resolve().parent.parent / "package.json"
+    try:
+        data = json.loads(found.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and data.get("name") == "npm" and isinstance(data.get("version"), str):
+            return str(data["version"])
+    except (OSError, ValueError):
+        pass
     try:
         out = subprocess.run([npm_bin(), "--version"], capture_output=True, text=True, timeout=60, check=True)
     except (OSError, subprocess.SubprocessError) as err:
