@@ -9,9 +9,10 @@ import pytest
 
 from lpack.config import load_config
 from lpack.config.model import BundleConfig
-from lpack.errors import ConfigError
+from lpack.errors import ConfigError, ResolveError
 from lpack.resolve import node_packages
 from lpack.resolve.bundle import ENTRY_EXTENSIONS, bundled_packages, output_format
+from lpack.resolve.esbuild import ESBUILD_VERSION, find_esbuild
 
 _NODE = 'runtime = "nodejs20.x"\nhandler = "src/index.handler"\n'
 
@@ -149,3 +150,16 @@ def test_output_format_follows_the_entry_and_the_package_type(
     (tmp_path / "package.json").write_text(json.dumps({"type": package_type} if package_type else {}))
     assert output_format(tmp_path / entry, tmp_path) == expected
     assert Path(entry).suffix in ENTRY_EXTENSIONS
+
+
+def test_lpack_esbuild_must_run_as_esbuild(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "esbuild"
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("LPACK_ESBUILD", str(fake))
+    with pytest.raises(ResolveError, match="LPACK_ESBUILD=esbuild: does not run as esbuild"):
+        find_esbuild(tmp_path / "cache")
+    fake.write_text("#!/bin/sh\necho 0.1.0\n")
+    found = find_esbuild(tmp_path / "cache")
+    assert found.version == "0.1.0" and f"lpack pins {ESBUILD_VERSION}" in found.note
+    assert not (tmp_path / "cache").exists()  # nothing installed when told which binary to use
