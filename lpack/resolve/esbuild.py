@@ -107,7 +107,13 @@ def _install(home: Path, plat: str, runner: Runner, *, offline: bool) -> None:
         if _verified(home, plat):  # another build installed it meanwhile: keep that one
             return
         shutil.rmtree(home, ignore_errors=True)  # damaged: replaced whole
-        tmp.replace(home)
+        try:
+            tmp.replace(home)
+        except OSError:
+            if not _verified(home, plat):  # lost a race to another build: its copy is as good
+                raise ResolveError(
+                    "esbuild: cannot install into lpack's cache", hint="check LPACK_CACHE_DIR's permissions"
+                ) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
