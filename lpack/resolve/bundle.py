@@ -176,7 +176,8 @@ def _location(output: str) -> str:
     return ""
 
 
-def _package_of(path: str) -> str:
+def package_of(path: str) -> str:
+    """The npm package a bundled source came from (its last node_modules/ segment), or the project."""
     if "node_modules/" not in path:
         return PROJECT
     rest = path.rsplit("node_modules/", 1)[1].split("/")
@@ -188,7 +189,7 @@ def bundled_packages(meta: dict[str, Any]) -> tuple[PackageBytes, ...]:
     sizes: dict[str, int] = {}
     for output in meta.get("outputs", {}).values():
         for path, info in output.get("inputs", {}).items():
-            name = _package_of(path)
+            name = package_of(path)
             sizes[name] = sizes.get(name, 0) + int(info.get("bytesInOutput", 0))
     return tuple(PackageBytes(name=n, bytes=b) for n, b in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])))
 

@@ -139,6 +139,12 @@ def test_commonjs_bundle_with_a_source_map_and_the_sdk_left_out(project: MakePro
         "../node_modules/lp-node-weird/docs/index.js",
         "handler.js",
     ]
+    # `lpack inspect` reads the bundle's packages from its source map.
+    inspected = lpack("inspect", zip_path, "--json")
+    assert inspected.exit_code == 0, inspected.output
+    listed_packages = {p["name"]: p for p in json.loads(inspected.stdout)["packages"]}
+    assert {"lp-node-dep (bundled)", "lp-node-weird (bundled)"} <= listed_packages.keys()
+    assert listed_packages["lp-node-dep (bundled)"]["bytes"] == len("exports.shout = (s) => s.toUpperCase() + '!';\n")
     # `define` replaced process.env.STAGE at build time.
     assert _run_handler(task, "src/handler.js", "main", {}) == {"message": "WEIRD!", "stage": "prod", "sdk": None}
 
