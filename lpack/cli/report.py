@@ -11,6 +11,7 @@ from lpack.audit.checks import AuditReport, Finding
 from lpack.oci import ImageInfo
 from lpack.pipeline.build import BuildResult, FunctionResult
 from lpack.publish.layers import PublishResult
+from lpack.resolve.result import BundleReport
 from lpack.size import SizeReport
 from lpack.staging.packages import Package
 from lpack.tools.check import CheckResult
@@ -91,6 +92,22 @@ def _artifact(fn: FunctionResult) -> dict[str, Any]:
             }
         ),
         **({"image": _image(a.image)} if a.image is not None else {}),
+        **({"bundle": bundle_json(fn.bundle)} if fn.bundle is not None else {}),
+    }
+
+
+def bundle_json(bundle: BundleReport) -> dict[str, Any]:
+    # The metafile's package list: what esbuild inlined (bytes in the bundle) and what ships in node_modules.
+    return {
+        "entry": bundle.entry,
+        "output": bundle.output,
+        "format": bundle.format,
+        "target": bundle.target,
+        "esbuild": bundle.esbuild,
+        "bytes": bundle.bytes,
+        "sourcemap": bundle.sourcemap,
+        "bundled": [{"name": p.name, "version": p.version, "bytes": p.bytes} for p in bundle.bundled],
+        "external": [{"name": p.name, "version": p.version, "bytes": p.bytes} for p in bundle.external],
     }
 
 

@@ -21,6 +21,7 @@ from lpack.config.fields import (
     parse_audit,
     parse_base,
     parse_budget,
+    parse_bundle,
     parse_compatible_arches,
     parse_compatible_runtimes,
     parse_prune,
@@ -38,6 +39,7 @@ from lpack.config.model import (
     LAYER_LAYOUTS,
     AuditConfig,
     Budget,
+    BundleConfig,
     Bytecode,
     EdgeEvent,
     Format,
@@ -79,6 +81,9 @@ class Options(TypedDict, total=False):
     environment: tuple[tuple[str, str], ...]
     format: Format
     base: str
+    bundle: BundleConfig | None
+    external: tuple[str, ...]
+    extensions_dir: Path
 
 
 # What the loader checks or turns into other arguments once a function's tables are merged.
@@ -182,10 +187,17 @@ _KEYS: dict[str, Callable[[object, Where, str], Values]] = {
     "environment": lambda v, w, k: Values(options={"environment": _environment(v, w, k)}),
     "format": lambda v, w, k: Values(options={"format": choice(v, FORMATS, w, k)}),
     "base": lambda v, w, k: Values(options={"base": parse_base(v, w, k)}),
+    "bundle": lambda v, w, k: Values(options={"bundle": parse_bundle(v, w, k)}),
+    "external": lambda v, w, k: Values(options={"external": str_list(v, w, k)}),
+    "extensions": lambda v, w, k: Values(options={"extensions_dir": Path(_text("a directory path")(v, w, k))}),
 }
 TOP_ONLY = ["functions", "out"]
-FUNCTION_ONLY = frozenset({"handler", "layers", "allow-duplicate-versions", "edge", "format", "base", "environment"})
-LAYER_ONLY = frozenset({"layout", "compatible-runtimes", "compatible-architectures", "bin", "lib", "publish"})
+FUNCTION_ONLY = frozenset(
+    {"handler", "layers", "allow-duplicate-versions", "edge", "format", "base", "environment", "bundle", "external"}
+)
+LAYER_ONLY = frozenset(
+    {"layout", "compatible-runtimes", "compatible-architectures", "bin", "lib", "publish", "extensions"}
+)
 # What a layer takes from the top-level defaults: the target and how to install, not a function's code.
 LAYERS_INHERIT = frozenset(
     {

@@ -187,7 +187,8 @@ def _named_tables(raw: object, where: Where, kind: str) -> list[tuple[str, Mappi
 def _not_code(fn: FunctionConfig, layers: list[FunctionConfig]) -> list[str]:
     """What under a function's source belongs to its build, not its code: layers' directories and
     every requirements file the config names. Gitignore patterns anchored at the source root."""
-    paths = [p for layer in layers for p in (layer.bin_dir, layer.lib_dir, layer.requirements) if p is not None]
+    dirs = [(layer.bin_dir, layer.lib_dir, layer.extensions_dir, layer.requirements) for layer in layers]
+    paths = [p for found in dirs for p in found if p is not None]
     paths += [layer.source for layer in layers if layer.source_set]
     paths += [fn.requirements] if fn.requirements is not None else []
     found = []
@@ -267,6 +268,8 @@ def _make_layer(name: str, values: Values, where: Where, project_dir: Path, over
         options["bin_dir"] = (project_dir / options["bin_dir"]).resolve()
     if "lib_dir" in options:
         options["lib_dir"] = (project_dir / options["lib_dir"]).resolve()
+    if "extensions_dir" in options:
+        options["extensions_dir"] = (project_dir / options["extensions_dir"]).resolve()
     return _build_function(
         name, Values(options=options, extra=values.extra), project_dir, runtime=runtime, role="layer"
     )
@@ -275,6 +278,8 @@ def _make_layer(name: str, values: Values, where: Where, project_dir: Path, over
 def _make_function(name: str, values: Values, where: Where, project_dir: Path, overrides: Overrides) -> FunctionConfig:
     values = _with_overrides(values, overrides)
     runtime = _runtime(values, where)
+    if values.options.get("kind") == "prebuilt" and values.options.get("bundle") is not None:
+        raise where.error("bundle", "a prebuilt directory is packed as it is: it takes no bundle", hint="remove one")
     if values.options.get("kind") == "prebuilt":
         # provided.* runs `bootstrap`; Java, .NET and Ruby handlers are the toolchain's business.
         return _build_function(name, values, project_dir, runtime=runtime, role="function")
@@ -288,6 +293,14 @@ def _make_function(name: str, values: Values, where: Where, project_dir: Path, o
     if handler is None:
         raise where.error("handler", "missing", hint=f'set handler = "..." in {where.file.name}')
     node = runtime.language == "node"
+    if not node and values.options.get("bundle") is not None:
+        raise where.error("bundle", f"bundles Node.js functions; {runtime.name} is not one", hint="remove `bundle`")
+    if values.options.get("external") and values.options.get("bundle") is None:
+        raise where.error(
+            "external",
+            "names packages left out of a bundle, but this function is not bundled",
+            hint="add bundle = true, or remove `external`",
+        )
     if not (_NODE_HANDLER_RE if node else _HANDLER_RE).match(handler):
         example = "index.handler" if node else "app.handler"
         raise where.error("handler", f'"{handler}" is not "module.function"', hint=f'e.g. handler = "{example}"')

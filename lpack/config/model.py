@@ -29,6 +29,8 @@ EdgeEvent = Literal["viewer", "origin"]
 EDGE_EVENTS: tuple[EdgeEvent, ...] = ("viewer", "origin")
 SseMode = Literal["AES256", "aws:kms"]
 SSE_MODES: tuple[SseMode, ...] = ("AES256", "aws:kms")
+SourceMap = Literal["off", "inline", "file"]
+SOURCE_MAPS: tuple[SourceMap, ...] = ("off", "inline", "file")
 
 # Every audit finding a user can waive: `audit = { waive = ["elf-glibc"] }` or one file, "elf-glibc:path/in/zip".
 # Here, not in lpack.audit (a later stage), because the config checks them; lpack.audit.checks uses these.
@@ -77,6 +79,19 @@ class PublishConfig:
 class AuditConfig:
     # Findings the user accepts: a whole code ("pth") or one file ("elf-glibc:pkg/_x.so").
     waive: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BundleConfig:
+    """A Node.js function's `bundle` table: esbuild's options (`bundle = true` means these defaults)."""
+
+    minify: bool = True
+    sourcemap: SourceMap = "off"
+    target: str | None = None  # esbuild's target ("node20"); None: the runtime's Node.js version
+    define: tuple[tuple[str, str], ...] = ()  # identifier -> replacement expression
+    banner: str = ""  # text put at the top of the bundle
+    # ESM output: define `require` with createRequire, so bundled CommonJS code can require Node's modules.
+    require_shim: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,6 +168,11 @@ class FunctionConfig:
     publish: PublishConfig = field(default_factory=PublishConfig)
     format: Format = "zip"
     base: str | None = None  # image base: registry reference, oci:DIR[:tag] or docker-archive:FILE
+    # Node.js: one esbuild bundle instead of the sources (None: not bundled); packages left out of it
+    # (installed into node_modules), besides the native ones found; a layer's Lambda extensions directory.
+    bundle: BundleConfig | None = None
+    external: tuple[str, ...] = ()
+    extensions_dir: Path | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

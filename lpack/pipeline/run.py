@@ -95,6 +95,8 @@ def _stage(
     tree = normalize_scripts(_deps_tree(lang, deps), work / "scripts")
     if (deps.resolved.built_wheel or fn.role == "layer") and not fn.source_set:
         return tree  # the project's own wheel carries its code; a layer has code only when told
+    if deps.resolved.bundle is not None:
+        return tree  # a Node.js bundle carries the code
     settings.notify(Event(function=fn.name, stage="sources", detail=str(fn.source)))
     tree, found = sources.add_sources(tree, selection or sources.select(fn, settings.out_dir))
     warnings += found
@@ -178,4 +180,5 @@ def _result(
         layers=fn.layers,
         compatible_runtimes=fn.compatible_runtimes,
         compatible_architectures=fn.compatible_architectures,
+        bundle=deps.resolved.bundle,
     )

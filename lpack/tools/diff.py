@@ -93,6 +93,13 @@ def _snapshot(artifact: dict[str, Any]) -> Snapshot:
         )
         for p in artifact["packages"]
     )
+    # A Node.js bundle's packages are inside one file: the report keeps them from esbuild's metafile.
+    bundled = artifact.get("bundle", {}).get("bundled", [])
+    packages += tuple(
+        Package(name=f"{p['name']} (bundled)", version=p.get("version"), kind="node", bytes=p["bytes"], files=0)
+        for p in bundled
+        if p["name"] != "(project)"
+    )
     return Snapshot(
         label=artifact["name"],
         zipped_bytes=artifact["zipped_bytes"],

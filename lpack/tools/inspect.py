@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -13,9 +14,10 @@ from lpack.archive.names import ArchiveFinding, ZipEntry
 from lpack.archive.reader import SafeZip, open_zip
 from lpack.audit.checks import AuditReport, audit_zip
 from lpack.errors import ArchiveError, InspectError
+from lpack.resolve.bundle import PROJECT, package_of
 from lpack.runtimes import Arch
 from lpack.size import Finding, check_limits
-from lpack.staging.packages import Member, Package, packages
+from lpack.staging.packages import Member, Package, Reader, packages
 from lpack.tools.reports import runtime_named
 
 ArtifactShape = Literal["function", "layer"]
@@ -23,6 +25,7 @@ ArtifactShape = Literal["function", "layer"]
 _MACHINES = {62: "x86_64", 183: "aarch64", 3: "i386", 40: "arm"}
 _PYC_TAG = re.compile(r"__pycache__/[^/]+\.cpython-(?P<v>3\d+)\.pyc$")
 _SO_TAG = re.compile(r"\.cpython-(?P<v>3\d+)-(?P<arch>[a-z0-9_]+)-linux-(?P<libc>gnu|musl)\.so$")
+_MAX_MAP = 64 * 1024 * 1024  # a source map larger than this is not read
 _LAYER_TOPS = frozenset({"python", "nodejs", "bin", "lib", "java", "ruby", "etc", "share"})
 
 
@@ -102,7 +105,7 @@ def _inspect_zip(path: Path, safe: SafeZip) -> Inspection:
         zipped_bytes=zipped,
         unzipped_bytes=unzipped,
         files=len(members),
-        packages=packages(members, safe.read),
+        packages=(*packages(members, safe.read), *bundled_packages(safe.read, members)),
         largest_files=tuple(sorted(members, key=lambda m: (-m.size, m.path))[:10]),
         natives=natives,
         python_versions=_python_versions(members),
@@ -121,6 +124,31 @@ def _language(members: list[Member]) -> Literal["python", "node", "unknown"]:
     if not python and not node:
         return "unknown"
     return "node" if node > python else "python"
+
+
+def bundled_packages(read: Reader, members: list[Member]) -> list[Package]:
+    """A bundle's packages, from a source map beside it ("index.js.map" with "index.js"): their source bytes."""
+    paths = {m.path for m in members}
+    sizes: dict[str, list[int]] = {}
+    for member in members:
+        bundle = member.path.removesuffix(".map")
+        if bundle == member.path or not bundle.endswith((".js", ".mjs", ".cjs")) or bundle not in paths:
+            continue
+        if member.size > _MAX_MAP:
+            continue
+        try:
+            data = json.loads(read(member.path))
+            pairs = zip(data["sources"], data.get("sourcesContent") or [], strict=False)
+            found = [(package_of(str(src)), len(str(text).encode())) for src, text in pairs]
+        except (ValueError, KeyError, TypeError):
+            continue  # not a source map lpack can read: the bundle stays one file of code
+        for name, size in found:
+            if name != PROJECT:
+                sizes.setdefault(name, []).append(size)
+    return [
+        Package(name=f"{n} (bundled)", version=None, kind="node", bytes=sum(v), files=len(v))
+        for n, v in sorted(sizes.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
+    ]
 
 
 def _shape(members: list[Member]) -> ArtifactShape:
