@@ -81,13 +81,25 @@ _HANDLER_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*\.[A-Za-z_]\w*$")
 
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            data: dict[str, Any] = tomllib.load(fh)
-            return data
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(
+            f"{path.name}: cannot read: {err.strerror}", hint=f"make {path} readable by this user"
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        # TOML is UTF-8 by definition (toml.io, "Spec"): a Latin-1 é or a UTF-16 file would crash tomllib.
+        line = raw[: err.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path.name}: not UTF-8 (byte 0x{raw[err.start]:02x} on line {line})",
+            hint="save the file as UTF-8",
+        ) from None
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path.name}: invalid TOML: {err}", hint="fix the syntax at the line shown") from None
-    except OSError as err:
-        raise ConfigError(f"{path.name}: cannot read: {err.strerror}") from None
+    return data
 
 
 def find_config(project_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:
