@@ -30,10 +30,24 @@ _TOKENS = re.compile(
     r"|sk_live_[0-9a-zA-Z]{24,}"  # Stripe
     r")"
 )
+# What a packed file must not hold, by name, for `lpack build`'s secret scan: never the match itself in a message.
+SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a private key", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
+    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)(?!IOSFODNN7EXAMPLE)[0-9A-Z]{16}\b")),
+    ("a Google service-account key", re.compile(r'"type"\s*:\s*"service_account"')),
+    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})")),
+    ("a GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}")),
+    ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
+    ("an npm token", re.compile(r"\bnpm_[A-Za-z0-9]{36}\b|_authToken\s*=\s*\S{8,}")),
+    ("a PyPI token", re.compile(r"\bpypi-[A-Za-z0-9_-]{50,}")),
+    ("a Stripe live key", re.compile(r"\bsk_live_[0-9a-zA-Z]{24,}")),
+)
+
 # key=value / key: value where the key names a secret (password=..., aws_secret_access_key = ..., _authToken=...).
+# Only `=` or a quoted key with `:` (JSON, YAML): prose such as "may hold secrets: .npmrc" is left alone.
+_SECRET_KEY = r"[\w.-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key)[\w.-]*"
 _ASSIGNED = re.compile(
-    r"(?P<key>\b[\w.-]*(?:password|passwd|secret|token|authtoken|api[_-]?key|access[_-]?key)[\w.-]*"
-    r"['\"]?\s*[:=]\s*['\"]?)(?P<value>[^\s'\",;&]{4,})",
+    rf"(?P<key>\b{_SECRET_KEY}\s*=\s*['\"]?|['\"]{_SECRET_KEY}['\"]\s*:\s*['\"]?)(?P<value>[^\s'\",;&]{{4,}})",
     re.IGNORECASE,
 )
 # Authorization headers as pip/uv/botocore debug output shows them.

@@ -16,6 +16,7 @@ from lpack.cli.options import (
     publish_options,
     take_publish_options,
     target_options,
+    writable,
     write_report,
 )
 from lpack.cli.report import build_report, publish_report, verify_report
@@ -82,7 +83,11 @@ def build(
     )
     overrides = Overrides(out_dir=out_dir.resolve() if out_dir else None, **options)
     try:
-        done = build_with_steps(load_config(project, overrides), steps, on_event=out.event, on_progress=out.upload)
+        config = load_config(project, overrides)
+        writable(config.out_dir, "--out", directory=True)
+        if report_file is not None:
+            writable(report_file, "--report", directory=False)
+        done = build_with_steps(config, steps, on_event=out.event, on_progress=out.upload)
     except LpackError as err:
         fail(err, "build", report_file, json_mode, out)
     write_report(_report(done), report_file, json_mode, out)

@@ -11,7 +11,7 @@ import click
 from lpack.cli.console import Output
 from lpack.cli.options import fail
 from lpack.cli.report import SCHEMA_VERSION, verify_report
-from lpack.errors import LpackError
+from lpack.errors import ConfigError, LpackError
 from lpack.tools.verify import verify_artifact
 
 
@@ -54,7 +54,7 @@ def verify_command(
             runtime_name=runtime_name,
             report=report_file,
             layers=layers,
-            event=event_file.read() if event_file is not None else None,
+            event=_event(event_file) if event_file is not None else None,
             python=python,
         )
     except LpackError as err:
@@ -63,3 +63,21 @@ def verify_command(
         out.json(json.dumps({"schema_version": SCHEMA_VERSION, "command": "verify", **verify_report(result)}, indent=2))
     else:
         out.verified(result, show_result=True)
+
+
+def _event(event_file: TextIO) -> str:
+    """The event's text, checked here: a JSON error found in the child would read as "the interpreter died"."""
+    name = "stdin" if event_file.name == "<stdin>" else event_file.name
+    try:
+        text = event_file.read()
+        json.loads(text)
+    except UnicodeDecodeError:
+        raise ConfigError(f"--event {name}: not UTF-8", hint="save the event as UTF-8 JSON") from None
+    except json.JSONDecodeError as err:
+        raise ConfigError(
+            f"invalid JSON in {name}: line {err.lineno} column {err.colno}: {err.msg}",
+            hint="fix the event file: it must hold one JSON value, e.g. {}",
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"invalid JSON in {name}: nested too deeply", hint="flatten the event") from None
+    return text

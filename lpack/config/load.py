@@ -157,6 +157,9 @@ def load_config(project_dir: Path | str = ".", overrides: Overrides | None = Non
     _check_references(functions, layers, file)
     functions = [replace(f, exclude=(*f.exclude, *_not_code(f, layers))) for f in functions]
     functions, layers = _select(functions, layers, overrides, file)
+    if overrides.strict:
+        functions = [replace(f, strict_secrets=True) for f in functions]
+        layers = [replace(layer, strict_secrets=True) for layer in layers]
     out = overrides.out_dir or project_dir / expect(table.get("out", "dist"), str, top_where, "out", "a path")
     return BuildConfig(
         project_dir=project_dir,

@@ -129,6 +129,8 @@ class FunctionConfig:
     publish: PublishConfig = field(default_factory=PublishConfig)
     format: Format = "zip"
     base: str | None = None  # image base: registry reference, oci:DIR[:tag] or docker-archive:FILE
+    # `--strict`: a secret-looking content in a packed file (a private key, an access key id) fails the build.
+    strict_secrets: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,3 +183,4 @@ class Overrides:
     push: str | None = None
     load: bool = False
     insecure_registries: tuple[str, ...] = ()
+    strict: bool = False  # --strict: secrets found in packed files are errors, not warnings

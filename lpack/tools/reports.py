@@ -26,6 +26,9 @@ def read_artifacts(path: Path) -> list[dict[str, Any]]:
     """
     try:
         entries = json.loads(path.read_text())["artifacts"]
+    except RecursionError:
+        # json's decoder recurses per nesting level: a hostile report would otherwise crash the reader.
+        raise ValueError("JSON nested too deeply") from None
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(str(err)) from None
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):

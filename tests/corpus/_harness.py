@@ -61,9 +61,9 @@ class Case:
     exit_code: int
     error: str = ""  # substring of the one `error:` line
     warning: str = ""  # for exit-0 cases: substring of stderr
-    setup: Callable[[Path], None] = lambda tmp: write_project(tmp / "project", PY_PROJECT)
+    setup: Callable[[Path], object] = lambda tmp: write_project(tmp / "project", PY_PROJECT)
     good_argv: tuple[str, ...] | None = None
-    breaks: Callable[[Path], None] | None = None
+    breaks: Callable[[Path], object] | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     as_nobody: bool = False
     skip: str = ""
