@@ -17,6 +17,7 @@ from lpack.cli.options import (
     take_publish_options,
     target_options,
     writable,
+    writable_cache,
     write_report,
 )
 from lpack.cli.report import build_report, publish_report, verify_report
@@ -85,6 +86,8 @@ def build(
     try:
         config = load_config(project, overrides)
         writable(config.out_dir, "--out", directory=True)
+        if not no_cache:
+            writable_cache()
         if report_file is not None:
             writable(report_file, "--report", directory=False)
         done = build_with_steps(config, steps, on_event=out.event, on_progress=out.upload)

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 from rich.console import Console
@@ -240,7 +241,8 @@ class Output:
         if hint:
             self.err.print(f"[bold]hint:[/] {escape(hint)}")
         if err.details and self.verbose:
-            self.err.print(redact(err.details), markup=False)
+            # Indented: the tool's own "error:" lines are its output, not a second error of lpack's.
+            self.err.print(textwrap.indent(redact(err.details), "  | "), markup=False)
 
     def _annotate(self, level: str, message: str) -> None:
         """In GitHub Actions, also a workflow annotation, so the finding shows on the run and the PR."""

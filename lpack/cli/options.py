@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from lpack.archive import writer as _archive
+from lpack.cache import default_root
 from lpack.cli.console import Output
 from lpack.cli.report import error_report
 from lpack.errors import EXIT_USAGE, AuditError, ConfigError, LpackError, SizeLimitError
@@ -165,3 +166,8 @@ def writable(path: Path, what: str, *, directory: bool) -> None:
             f"{what} {path}: cannot write in {check}: permission denied",
             hint=f"choose another {what}, or make {check} writable by this user",
         )
+
+
+def writable_cache() -> None:
+    """The cache directory, checked before a build like --out: a file or a read-only path there fails now."""
+    writable(default_root(), "cache directory (LPACK_CACHE_DIR)", directory=True)

@@ -99,6 +99,9 @@ def read_toml(path: Path) -> dict[str, Any]:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path.name}: invalid TOML: {err}", hint="fix the syntax at the line shown") from None
+    except RecursionError:
+        # tomllib recurses per nested array or inline table: a hostile file would crash the parser.
+        raise ConfigError(f"{path.name}: invalid TOML: nested too deeply", hint="flatten the nested values") from None
     return data
 
 
@@ -339,7 +342,7 @@ def _with_overrides(values: Values, overrides: Overrides) -> Values:
     if overrides.index_url:
         extra["index_url"] = overrides.index_url
     if overrides.find_links:
-        links = [link if "://" in link else str(Path(link).resolve()) for link in overrides.find_links]
+        links = [link if "://" in link else _existing_link(Path(link).resolve(), link) for link in overrides.find_links]
         extra["find_links"] = (*values.extra.get("find_links", ()), *links)
     if overrides.no_index:
         extra["no_index"] = True
@@ -389,7 +392,14 @@ def _local_base(project_dir: Path, base: str) -> str:
 
 def _link(project_dir: Path, link: str) -> str:
     # Relative find-links are relative to the project, as in a requirements file.
-    return link if "://" in link else str((project_dir / link).resolve())
+    return link if "://" in link else _existing_link((project_dir / link).resolve(), link)
+
+
+def _existing_link(path: Path, given: str) -> str:
+    # uv says only "No such file or directory (os error 2)" for a missing one, naming nothing.
+    if not path.exists():
+        raise ConfigError(f"find-links {given}: no such directory ({path})", hint="fix find-links or --find-links")
+    return str(path)
 
 
 _read_toml = read_toml  # the old name, which lpack.resolve._inputs imports

@@ -54,7 +54,7 @@ def display(path: Path, root: Path) -> str:
 
 
 def has_hashes(lock: Path) -> bool:
-    return "--hash=" in lock.read_text(encoding="utf-8")
+    return "--hash=" in read_requirements(lock)
 
 
 def gather(fn: FunctionConfig, work: Path, runner: Runner, *, locker: Locker = lock_fresh) -> Inputs:
@@ -86,7 +86,16 @@ def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runne
 
 
 def _requirement_lines(path: Path) -> list[str]:
-    return [ln for ln in (raw.split(" #")[0].strip() for raw in path.read_text().splitlines()) if ln]
+    return [ln for ln in (raw.split(" #")[0].strip() for raw in read_requirements(path).splitlines()) if ln]
+
+
+def read_requirements(path: Path) -> str:
+    """A requirements file's text; pip and uv read them as UTF-8, so any other byte is the user's to fix."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise ConfigError(f"{path.name}: not UTF-8 (line {line})", hint="save the file as UTF-8") from None
 
 
 def _locked(
@@ -156,7 +165,7 @@ def direct_names(lock: Path) -> frozenset[str]:
     never asks for a package.
     """
     pins: list[tuple[str, list[str]]] = []
-    for raw in lock.read_text(encoding="utf-8").splitlines():
+    for raw in read_requirements(lock).splitlines():
         code, _, comment = raw.partition("#")
         note = comment.strip()
         indented = raw[:1] in (" ", "\t")

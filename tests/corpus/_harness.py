@@ -108,7 +108,7 @@ def run_cli(argv: list[str], *, env: Mapping[str, str] | None = None) -> Run:
 
 def run_as_nobody(argv: list[str], *, cwd: Path, env: Mapping[str, str]) -> Run:
     """`lpack ARGV` as user nobody, in a subprocess: for permission cases, which root would read through."""
-    full_env = {**os.environ, **env, "HOME": str(cwd)}
+    full_env = {**os.environ, **env, "TMPDIR": tempfile.gettempdir()}
     command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-m", "lpack"]
     done = subprocess.run([*command, *argv], cwd=cwd, env=full_env, capture_output=True, text=True, check=False)
     return Run(exit_code=done.returncode, stdout=done.stdout, stderr=done.stderr)
@@ -127,7 +127,7 @@ def _snapshot(root: Path, skip: tuple[Path, ...] = ()) -> dict[str, str]:
                 continue
             rel = path.relative_to(root).as_posix()
             try:
-                found[rel] = "link:" + os.readlink(path) if path.is_symlink() else _sha(path)
+                found[rel] = f"link:{path.readlink()}" if path.is_symlink() else _sha(path)
             except OSError:
                 found[rel] = "unreadable"
     return found
@@ -161,7 +161,57 @@ def _world_tmp() -> Path:
     return tmp
 
 
-def run_case(case: Case, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Run:  # noqa: PLR0914
+def _places(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[Path, tuple[Path, ...]]]:
+    """The directories nothing may change in, each with what inside it may change; the process is moved there."""
+    cwd, home, systemp = tmp / "cwd", tmp / "home", tmp / "systemp"
+    for directory in (cwd, home, systemp):
+        directory.mkdir(parents=True, exist_ok=True)
+    monkeypatch.chdir(cwd)
+    # HOME apart from the working dir: installers may keep their own caches in ~/.cache, as they do for a user.
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(tempfile, "tempdir", str(systemp))
+    project = tmp / "project"
+    return {
+        "the working directory": (cwd, ()),
+        "HOME, outside ~/.cache,": (home, (home / ".cache",)),
+        "the project tree": (project, (tmp / "out", project / "dist")),
+    }
+
+
+def _run(case: Case, tmp: Path, env: Mapping[str, str]) -> Run:
+    if not case.as_nobody:
+        return run_cli(_expand(case.argv, tmp), env=env)
+    # Everything to nobody: a mode the case set (000) still denies the owner, which is the point.
+    for path in [tmp, *tmp.rglob("*")]:
+        os.lchown(path, 65534, 65534)
+    return run_as_nobody(_expand(case.argv, tmp), cwd=tmp / "cwd", env=env)
+
+
+def _check_output(case: Case, run: Run) -> None:
+    shown = f"exit {run.exit_code}\n--- stdout\n{run.stdout}\n--- stderr\n{run.stderr}"
+    assert run.exit_code == case.exit_code, shown
+    assert "Traceback" not in run.stdout + run.stderr, shown
+    # click's own usage errors say "Error:"; lpack's say "error:". Either way: one line.
+    errors = [ln for ln in run.stderr.splitlines() if ln.lower().startswith("error:")]
+    folded = " ".join(run.stderr.split())
+    if case.exit_code != 0:
+        assert len(errors) == 1, shown
+        assert case.error in folded, shown
+    else:
+        assert not errors, shown
+        assert case.warning in folded, shown
+
+
+def _check_no_secret(run: Run, tmp: Path) -> None:
+    report = tmp / "report.json"
+    found = [("stdout", run.stdout.encode()), ("stderr", run.stderr.encode()), *_texts(tmp / "out")]
+    if report.is_file():
+        found.append(("the report", report.read_bytes()))
+    for name, data in found:
+        assert MARKER.encode() not in data, f"the planted secret is in {name}"
+
+
+def run_case(case: Case, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     if case.skip:
         pytest.skip(case.skip)
     if case.as_nobody:
@@ -169,47 +219,21 @@ def run_case(case: Case, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Run:  # 
             pytest.skip("needs root and setpriv to drop to user nobody (as a non-root user, run the suite as is)")
         tmp = _world_tmp()
         monkeypatch.setenv("LPACK_CACHE_DIR", str(tmp / "cache"))
-    sentinel = tmp / "cwd"
-    sentinel.mkdir(parents=True, exist_ok=True)
-    sentinel.chmod(0o777)
-    systemp = tmp / "systemp"
-    systemp.mkdir(exist_ok=True)
-    monkeypatch.chdir(sentinel)
-    monkeypatch.setenv("HOME", str(sentinel))
-    monkeypatch.setattr(tempfile, "tempdir", str(systemp))
+    places = _places(tmp, monkeypatch)
     case.setup(tmp)
-    out, report, project = tmp / "out", tmp / "report.json", tmp / "project"
+    env = dict(zip(case.env, _expand(tuple(case.env.values()), tmp), strict=True))
     if case.good_argv is not None:
-        good = run_cli(_expand(case.good_argv, tmp), env=case.env)
+        good = run_cli(_expand(case.good_argv, tmp), env=env)
         assert good.exit_code == 0, f"the good build failed: {good.stderr}"
         if case.breaks is not None:
             case.breaks(tmp)
-    before_out = _snapshot(out)
-    before_project = _snapshot(project, skip=(out, project / "dist"))
-    before_cwd = _snapshot(sentinel)
-    if case.as_nobody:
-        # Everything to nobody: a mode the case set (000) still denies the owner, which is the point.
-        for path in [tmp, *tmp.rglob("*")]:
-            os.lchown(path, 65534, 65534)
-        run = run_as_nobody(_expand(case.argv, tmp), cwd=sentinel, env=case.env)
-    else:
-        run = run_cli(_expand(case.argv, tmp), env=case.env)
-    shown = f"exit {run.exit_code}\n--- stdout\n{run.stdout}\n--- stderr\n{run.stderr}"
-    assert run.exit_code == case.exit_code, shown
-    assert "Traceback" not in run.stdout + run.stderr, shown
-    errors = [ln for ln in run.stderr.splitlines() if ln.startswith("error:")]
+    before_out = _snapshot(tmp / "out")
+    before = {name: _snapshot(root, skip) for name, (root, skip) in places.items()}
+    run = _run(case, tmp, env)
+    _check_output(case, run)
     if case.exit_code != 0:
-        assert len(errors) == 1, shown
-        assert case.error in " ".join(run.stderr.split()), shown
-    else:
-        assert not errors, shown
-        assert case.warning in " ".join(run.stderr.split()), shown
-    if case.exit_code != 0:
-        assert _snapshot(out) == before_out, "the previous artifact changed"
-    assert _snapshot(project, skip=(out, project / "dist")) == before_project, "the project tree changed"
-    assert _snapshot(sentinel) == before_cwd, "a file was written in the working directory"
-    for name, data in [("stdout", run.stdout.encode()), ("stderr", run.stderr.encode()), *_texts(out)]:
-        assert MARKER.encode() not in data, f"the planted secret is in {name}"
-    if report.is_file():
-        assert MARKER not in report.read_text(errors="replace"), "the planted secret is in the report"
+        assert _snapshot(tmp / "out") == before_out, "the previous artifact changed"
+    for name, (root, skip) in places.items():
+        assert _snapshot(root, skip) == before[name], f"a file was written or changed in {name}"
+    _check_no_secret(run, tmp)
     return run
