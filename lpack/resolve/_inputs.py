@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import zipfile
@@ -148,13 +149,40 @@ def lock_requirements(
     ]
     proc = runner(cmd, env=uv_env(), cwd=fn.project_dir)
     if proc.returncode == 0:
+        _carry_index_options(infile, lock)
         return
     where = f"locking {what} for {target_label(fn)}"
     output = proc.stdout + proc.stderr
     if not uv_falls_short(fn, output):
         raise explain_failure(fn, output, where, " ".join(cmd))
     pip_lock(fn, infile, lock, runner, where, uv_output=output)
+    _carry_index_options(infile, lock)
     notes.append(pip_fallback_note(fn, "locked"))
+
+
+# Lines of a requirements.in that say where packages come from, in pip's spellings.
+_INDEX_OPTION = re.compile(
+    r"^\s*(?P<opt>--index-url|-i|--extra-index-url|--find-links|-f|--no-index)(?:\s*[= ]\s*(?P<value>\S+))?\s*$"
+)
+
+
+def _carry_index_options(infile: Path, lock: Path) -> None:
+    """The .in's own index lines, put at the top of the lock, so the install uses the index the lock came from.
+
+    The lock is written with --no-emit-index-url (a command line's index URL, password and all, stays out of
+    it); without this, an `--index-url` line in requirements.in locked from one index and installed from another.
+    """
+    carried = []
+    for raw in read_requirements(infile).splitlines():
+        match = _INDEX_OPTION.match(raw.split(" #")[0])
+        if match is None:
+            continue
+        value = match.group("value")
+        if value and match.group("opt") in ("--find-links", "-f") and "://" not in value:
+            value = str((infile.parent / value).resolve())  # relative to the .in, not to the lock's directory
+        carried.append(f"{match.group('opt')} {value}" if value else match.group("opt"))
+    if carried:
+        lock.write_text("\n".join(carried) + "\n" + read_requirements(lock))
 
 
 def direct_names(lock: Path) -> frozenset[str]:

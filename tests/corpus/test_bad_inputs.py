@@ -6,6 +6,7 @@ that untouched. See tests/corpus/_harness.py for everything each case asserts.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Mapping
@@ -470,3 +471,18 @@ def test_the_corpus_is_big_enough() -> None:
     assert len(CASES) >= 60
     assert len({c.name for c in CASES}) == len(CASES), "case names are unique"
     assert os.sep == "/"
+
+
+def test_an_index_line_in_requirements_in_is_used_for_the_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The .in alone says where packages come from; an install that forgot it would ask this dead index instead.
+    monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    toml = GOOD_TOML + 'requirements = "requirements.in"\n'
+    wheels = os.path.relpath(WHEELS, tmp_path / "project")
+    setup = project({"lpack.toml": toml, "requirements.in": f"--no-index\n--find-links {wheels}\nlp-pure-a==1.0\n"})
+    case = Case(name="deps/index-line-in-requirements-in", setup=setup, argv=BUILD, exit_code=0)
+    run_case(case, tmp_path, monkeypatch)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["artifacts"][0]["files"] > 3  # lp_pure_a and lp_pure_b installed, not only app.py
