@@ -4,7 +4,6 @@ the BuildConfig: top-level defaults under each function's and layer's own table,
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -43,12 +42,8 @@ from lpack.config.model import (
     PublishConfig,
     SseMode,
 )
+from lpack.config.readers import read_toml
 from lpack.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 # Names other modules import from here, as before the model moved to lpack.config.model.
 __all__ = [
@@ -77,32 +72,6 @@ __all__ = [
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _NODE_HANDLER_RE = re.compile(r"^[\w./-]+\.[A-Za-z_$][\w$]*$")  # "src/index.handler": file path, then export
 _HANDLER_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*\.[A-Za-z_]\w*$")
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise ConfigError(
-            f"{path.name}: cannot read: {err.strerror}", hint=f"make {path} readable by this user"
-        ) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        # TOML is UTF-8 by definition (toml.io, "Spec"): a Latin-1 é or a UTF-16 file would crash tomllib.
-        line = raw[: err.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path.name}: not UTF-8 (byte 0x{raw[err.start]:02x} on line {line})",
-            hint="save the file as UTF-8",
-        ) from None
-    try:
-        data: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path.name}: invalid TOML: {err}", hint="fix the syntax at the line shown") from None
-    except RecursionError:
-        # tomllib recurses per nested array or inline table: a hostile file would crash the parser.
-        raise ConfigError(f"{path.name}: invalid TOML: nested too deeply", hint="flatten the nested values") from None
-    return data
 
 
 def find_config(project_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:

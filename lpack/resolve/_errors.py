@@ -22,7 +22,7 @@ _NATIVE_BUILT = re.compile(r"The built wheel `(?P<wheel>[^`]+)` is not compatibl
 _NOT_FOUND = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) was not found in the (?:package registry|provided)")
 # uv: "Hash mismatch for `lp-pure-a==1.0`"; pip: "lp-pure-a==1.0 from https://...whl: Expected sha256 ...".
 _MISMATCH = re.compile(
-    r"Hash mismatch for `(?P<req>[^`]+)`|(?P<req2>[A-Za-z0-9][\w.-]*==[^\s]+) from \S+\s+Expected sha256"
+    r"Hash mismatch for `(?P<req>[^`]+)`|(?P<req2>[A-Za-z0-9][\w.-]*==[^\s]+) from \S+[^:]*?\):? Expected sha256"
 )
 # uv: "...all requirements must have a hash, but none were provided for: six==1.16.0"; pip lists them after
 # "missing from some requirements".
@@ -75,7 +75,7 @@ def _hash_error(fn: FunctionConfig, output: str, where: str, details: str) -> Re
     match = _MISMATCH.search(output)
     package = f"the file of {match.group('req') or match.group('req2')}" if match else f"a file for {target_label(fn)}"
     return ResolveError(
-        f"resolving {where}: {package} does not match its hashes in the lock",
+        f"resolving {where}: {package} does not match the hashes in the lock",
         hint="if the lock was made on another platform, it lacks this target's wheel: re-lock with "
         "`uv pip compile --universal --generate-hashes`; otherwise the file changed since it was locked: "
         "find out why before re-locking",
