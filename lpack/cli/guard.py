@@ -6,6 +6,7 @@ its type and message, the path of a file holding the full traceback, and exit co
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import tempfile
@@ -30,6 +31,8 @@ class GuardedGroup(click.Group):
         except LpackError as err:
             _fail(err)
         except OSError as err:
+            if err.errno == errno.EPIPE:
+                raise  # stdout closed by `| head`: click exits quietly on it
             # A file lpack could not read or write that no stage anticipated: still the user's to fix.
             _fail(from_os_error(err))
         except Exception as err:  # the point of the guard: nothing unexpected reaches the user as a stack
