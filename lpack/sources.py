@@ -115,7 +115,7 @@ def collect(
 ) -> SourceSelection:
     """The files under `source` that go into the artifact."""
     ignore_file = source / ".lpackignore"
-    user_exclude = [*exclude, *(ignore_file.read_text().splitlines() if ignore_file.is_file() else [])]
+    user_exclude = [*exclude, *(_ignore_lines(ignore_file) if ignore_file.is_file() else [])]
     excluded = Patterns(user_exclude)
     sensitive = Patterns(list(_PREBUILT_SENSITIVE if prebuilt else SENSITIVE))
     noise = Patterns(list(_PREBUILT_NOISE if prebuilt else NOISE))
@@ -141,6 +141,13 @@ def collect(
     tree = scan(source, "code", keep=keep)
     found = tuple(f for e in tree for f in _secrets_in(e.path, e.source))
     return SourceSelection(tree=tree, skipped_sensitive=tuple(skipped), forced_sensitive=tuple(forced), secrets=found)
+
+
+def _ignore_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path.name}: not UTF-8", hint="save it as UTF-8 (gitignore-style patterns)") from None
 
 
 def _secrets_in(rel: str, path: Path) -> list[str]:

@@ -85,6 +85,8 @@ def find_config(project_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any]
         project_table = data.get("project", {}) if isinstance(data.get("project"), dict) else {}
         tool = data.get("tool", {})
         tool_table = tool.get("lpack") if isinstance(tool, dict) else None
+        if tool_table is not None and not isinstance(tool_table, dict):
+            raise ConfigError("pyproject.toml: tool.lpack: expected a table", hint="write it as a [tool.lpack] table")
     if lpack_toml.is_file():
         if tool_table is not None:
             raise ConfigError(

@@ -134,6 +134,8 @@ def _snapshot(root: Path, skip: tuple[Path, ...] = ()) -> dict[str, str]:
 
 
 def _sha(path: Path) -> str:
+    if not path.is_file():
+        return "special"  # a FIFO or socket a case planted: reading it would block
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

@@ -450,8 +450,79 @@ ENV_CASES = [
     ),
 ]
 
+LAYER_TOML = '[layers.base]\nruntime = "python3.12"\nsource = "src"\n'
+MORE_CASES = [
+    bad_build("config/empty-lpack-toml", config(""), 2, "lpack.toml: runtime: missing"),
+    bad_build("config/utf8-bom", config(b"\xef\xbb\xbf" + GOOD_TOML.encode()), 2, "invalid TOML"),
+    bad_build("config/functions-not-a-table", config('runtime = "python3.12"\nfunctions = 3\n'), 2, "functions"),
+    bad_build("config/include-not-a-list", config(GOOD_TOML + "include = 3\n"), 2, "include"),
+    bad_build("config/exclude-not-a-list", config(GOOD_TOML + "exclude = {a = 1}\n"), 2, "exclude"),
+    bad_build("config/out-not-a-string", config(GOOD_TOML + "out = 3\n"), 2, "out", argv=("build", "{project}")),
+    bad_build("config/infinite-budget", config(GOOD_TOML + "[budget]\nmax-unzipped = inf\n"), 2, "max-unzipped"),
+    bad_build(
+        "config/requirements-is-a-directory",
+        steps(config(GOOD_TOML + 'requirements = "reqs"\n'), files({"reqs/x": ""})),
+        2,
+        "reqs",
+    ),
+    bad_build(
+        "config/tool-lpack-not-a-table",
+        steps(removed("lpack.toml"), files({"pyproject.toml": "[tool]\nlpack = 3\n"})),
+        2,
+        "lpack",
+    ),
+    bad_build("sources/non-utf8-lpackignore", files({".lpackignore": b"caf\xe9/\n"}), 2, ".lpackignore: not UTF-8"),
+    Case(
+        name="sources/fifo-is-skipped",
+        setup=steps(project({}), lambda tmp: os.mkfifo(tmp / "project" / "pipe")),
+        argv=BUILD,
+        exit_code=0,
+    ),
+    bad_build("check/bad-config", config("runtime = \n"), 2, "invalid TOML", argv=("check", "{project}")),
+    bad_build(
+        "check/strict-secret",
+        files({"k.py": f'K = """{PEM}"""\n'}),
+        1,
+        "k.py line 1: a private key",
+        argv=("check", "{project}", "--strict"),
+    ),
+    bad_build(
+        "verify/artifact-missing",
+        lambda _t: None,
+        2,
+        "nope.zip",
+        argv=("verify", "{tmp}/nope.zip", "--handler", "app.handler"),
+    ),
+    bad_build("verify/handler-missing", lambda _t: None, 1, "app.nope", argv=("verify", ZIP, "--handler", "app.nope")),
+    bad_build(
+        "verify/not-a-zip",
+        files({"../x.zip": "not a zip"}),
+        1,
+        "x.zip",
+        argv=("verify", "{tmp}/x.zip", "--handler", "app.handler"),
+    ),
+    Case(
+        name="publish/artifact-not-a-zip",
+        setup=steps(project({"lpack.toml": LAYER_TOML, "src/python/m.py": "x = 1\n"}), files({"../x.zip": "no"})),
+        argv=("publish", "layer", "base", "{project}", "--artifact", "{tmp}/x.zip", "--region", "us-east-1"),
+        env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"},
+        exit_code=1,
+        error="x.zip",
+    ),
+    Case(
+        name="env/cache-dir-not-writable",
+        setup=steps(project({}), lambda tmp: (tmp / "ro").mkdir(mode=0o555)),
+        argv=BUILD,
+        env={"LPACK_CACHE_DIR": "{tmp}/ro/cache"},
+        exit_code=2,
+        error="permission denied",
+        as_nobody=True,
+    ),
+]
+
 CASES = [
     *CONFIG_CASES,
+    *MORE_CASES,
     *SOURCE_CASES,
     *SECRET_CASES,
     *OUTPUT_CASES,
