@@ -283,7 +283,7 @@ class Output:
             self.err.print(f"[dim]{escape(p.name)}: {escape(done + shared)}[/]")
 
     def json(self, text: str) -> None:
-        self.out.print(text, markup=False, highlight=False, soft_wrap=True)
+        self.out.print(redact(text), markup=False, highlight=False, soft_wrap=True)
 
 
 def _check_unzipped(fn: FunctionCheck) -> str:
