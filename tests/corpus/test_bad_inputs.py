@@ -442,6 +442,18 @@ ENV_CASES = [
         as_nobody=True,
     ),
     Case(
+        name="env/pyenv-versions-unreadable",
+        setup=steps(
+            project({}),
+            lambda tmp: (tmp / "pyenv" / "versions" / "3.12.1" / "bin").mkdir(parents=True),
+            lambda tmp: (tmp / "pyenv" / "versions").chmod(0),
+        ),
+        argv=BUILD,
+        env={"PYENV_ROOT": "{tmp}/pyenv"},
+        exit_code=0,
+        as_nobody=True,
+    ),
+    Case(
         name="env/cache-dir-is-a-file",
         argv=BUILD,
         env={"LPACK_CACHE_DIR": "/etc/hostname"},
