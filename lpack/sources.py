@@ -9,6 +9,7 @@ from pathlib import Path
 from lpack.config.load import FunctionConfig
 from lpack.errors import AuditError, ConfigError
 from lpack.redact import SHAPES
+from lpack.resolve.committed import LOCK_DIR
 from lpack.staging.patterns import Patterns
 from lpack.staging.tree import StagingTree, scan
 
@@ -177,13 +178,20 @@ def select(fn: FunctionConfig, out_dir: Path) -> SourceSelection:
     if not fn.source.is_dir():
         raise ConfigError(f"source directory {fn.source} does not exist", hint="fix `source` in the config")
     prebuilt = fn.kind == "prebuilt"
-    selection = collect(fn.source, include=fn.include, exclude=fn.exclude, out_dir=out_dir, prebuilt=prebuilt)
+    exclude = (*fn.exclude, *_committed_locks(fn))
+    selection = collect(fn.source, include=fn.include, exclude=exclude, out_dir=out_dir, prebuilt=prebuilt)
     if fn.strict_secrets and selection.secrets:
         raise AuditError(
             f"{fn.name}: a packed file looks like it holds a secret: {_listed(selection.secrets, 3)}",
             hint="move the secret out of the code (environment, Secrets Manager), or exclude the file",
         )
     return selection
+
+
+def _committed_locks(fn: FunctionConfig) -> list[str]:
+    # The locks `lpack lock` commits belong to the build, not the code.
+    rel = _relative(fn.project_dir / LOCK_DIR, fn.source)
+    return [f"/{rel}/"] if rel is not None else []
 
 
 def add_sources(deps: StagingTree, selection: SourceSelection) -> tuple[StagingTree, list[str]]:

@@ -53,6 +53,11 @@ from lpack.tools.publish import publish_project_layer
 @click.option("--publish", "publish_layers", is_flag=True, help="Then publish every built layer (see lpack publish).")
 @publish_options
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Artifacts built at once [one per core].")
+@click.option(
+    "--locked",
+    is_flag=True,
+    help="Install only the locks `lpack lock` committed; exit 2 if one is missing or no longer matches its inputs.",
+)
 @click.option("--no-cache", is_flag=True, help="Neither read nor fill the cache (LPACK_CACHE_DIR, ~/.cache/lpack).")
 @output_options
 @click.option("--verify", "verify_after", is_flag=True, help="Import each handler from its artifact afterwards.")

@@ -259,6 +259,12 @@ class Output:
             self.out.print(f"[green]created[/] {escape(str(path.relative_to(directory)))}")
         self.out.print(f"next: cd {escape(str(directory))} && lpack build")
 
+    def lines(self, lines: list[str]) -> None:
+        """Plain lines of a command's outcome (`lpack lock`'s files), not shown with --quiet or --json."""
+        if not self.quiet:
+            for line in lines:
+                self.out.print(escape(line))
+
     def upload(self, progress: UploadProgress) -> None:
         if self.quiet:
             return

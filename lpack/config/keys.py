@@ -52,6 +52,9 @@ from lpack.runtimes import Arch
 # FunctionConfig's arguments a table gives as they are (relative `bin` and `lib` resolved later).
 class Options(TypedDict, total=False):
     architecture: Arch
+    lock_extras: tuple[str, ...]
+    lock_groups: tuple[str, ...]
+    locked: bool
     include: tuple[str, ...]
     exclude: tuple[str, ...]
     exclude_runtime_provided: bool
@@ -63,6 +66,7 @@ class Options(TypedDict, total=False):
     compression: Compression
     layers: tuple[str, ...]
     node_scripts: bool
+    build_from_source: tuple[str, ...]
     kind: Kind
     allow_duplicate_versions: bool
     layout: LayerLayout
@@ -111,6 +115,9 @@ _KEYS: dict[str, Callable[[object, Where, str], Values]] = {
     "handler": lambda v, w, k: Values(extra={"handler": _text('a handler like "app.handler"')(v, w, k)}),
     "source": lambda v, w, k: Values(extra={"source": _text("a directory path")(v, w, k)}),
     "requirements": lambda v, w, k: Values(extra={"requirements": _text("a file path")(v, w, k)}),
+    "build-from-source": lambda v, w, k: Values(options={"build_from_source": str_list(v, w, k)}),
+    "extras": lambda v, w, k: Values(options={"lock_extras": str_list(v, w, k)}),
+    "groups": lambda v, w, k: Values(options={"lock_groups": str_list(v, w, k)}),
     "include": lambda v, w, k: Values(options={"include": str_list(v, w, k)}),
     "exclude": lambda v, w, k: Values(options={"exclude": str_list(v, w, k)}),
     "exclude-runtime-provided": lambda v, w, k: Values(options={"exclude_runtime_provided": flag(v, w, k)}),
@@ -158,6 +165,7 @@ LAYERS_INHERIT = frozenset(
         "no-index",
         "prune",
         "exclude-runtime-provided",
+        "build-from-source",
     }
 )
 

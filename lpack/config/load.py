@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lpack import runtimes
+from lpack.config.deps import with_dependencies
 from lpack.config.fields import Where, choice, did_you_mean, expect, parse_arch, parse_base, parse_runtime, table_of
 from lpack.config.keys import (
     FUNCTION_ONLY,
@@ -129,7 +130,8 @@ def load_config(project_dir: Path | str = ".", overrides: Overrides | None = Non
         for name, sub, where in _named_tables(layer_tables, top_where, "layers")
     ]
     _check_references(functions, layers, file)
-    functions = [replace(f, exclude=(*f.exclude, *_not_code(f, layers))) for f in functions]
+    # Each function's dependency file (found when the config names none) is part of its build, not its code.
+    functions = [replace(f, exclude=(*f.exclude, *_not_code(f, layers))) for f in map(with_dependencies, functions)]
     functions, layers = _select(functions, layers, overrides, file)
     if overrides.strict:
         functions = [replace(f, strict_secrets=True) for f in functions]
@@ -317,6 +319,8 @@ def _with_overrides(values: Values, overrides: Overrides) -> Values:
         extra["find_links"] = (*values.extra.get("find_links", ()), *links)
     if overrides.no_index:
         extra["no_index"] = True
+    if overrides.locked:
+        options["locked"] = True
     if overrides.format:
         options["format"] = choice(overrides.format, FORMATS, cli, "--format")
     return values | Values(options=options, extra=extra)

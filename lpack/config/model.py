@@ -99,6 +99,18 @@ class FunctionConfig:
     source: Path
     source_set: bool = False  # whether `source`/`include` were given (a built wheel then adds sources)
     requirements: Path | None = None
+    # What the build says about the dependency files (lpack.config.deps): which one was found when the config
+    # names none, and files that exist but are not used.
+    dependency_note: str = ""
+    dependency_warnings: tuple[str, ...] = ()
+    # Packages whose source distributions may be built on this machine even though they are not pure Python.
+    build_from_source: tuple[str, ...] = ()
+    # What a uv.lock, poetry.lock or pylock.toml named by `requirements` contributes besides the main
+    # dependencies: extras and dependency groups (a dev group never).
+    lock_extras: tuple[str, ...] = ()
+    lock_groups: tuple[str, ...] = ()
+    # `lpack build --locked`: a lock committed by `lpack lock` must exist and match its inputs, or exit 2.
+    locked: bool = False
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     exclude_runtime_provided: bool = False
@@ -178,6 +190,7 @@ class Overrides:
     index_url: str | None = None
     find_links: tuple[str, ...] = ()  # added to the config's, relative to the current directory
     no_index: bool = False
+    locked: bool = False
     format: str | None = None
     outputs: tuple[str, ...] = ()
     push: str | None = None

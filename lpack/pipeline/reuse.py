@@ -65,6 +65,7 @@ def resolve_cached(fn: FunctionConfig, work: Path, runner: Runner, cache: Cache)
         direct=inputs.direct,
         installer=str(meta["installer"]),
         notes=(*inputs.notes, *meta["notes"], how),
+        warnings=inputs.warnings,
     )
     return Deps(resolved=resolved, directory=entry / "site", entry=entry)
 

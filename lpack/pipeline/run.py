@@ -50,11 +50,12 @@ def run(
 ) -> FunctionResult:
     """Build `fn` afresh; `used` are its layers' results, `selection` its files if already collected."""
     lang, notify = language_for(fn), settings.notify
-    warnings: list[str] = []
+    warnings: list[str] = list(fn.dependency_warnings)
     with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:
         work = Path(tmp)
         notify(Event(function=fn.name, stage="resolve", detail=target_label(fn)))
         deps = lang.resolve(fn, work, settings.runner, settings.cache)
+        warnings += deps.resolved.warnings
         tree = _stage(fn, lang, deps, work, settings, selection=selection, warnings=warnings)
         notify(Event(function=fn.name, stage="prune"))
         tree, pruned = _prune(fn, lang, tree, deps)

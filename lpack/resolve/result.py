@@ -15,6 +15,7 @@ class Resolved:
     installer: str  # "uv", "pip", "npm" or "none"
     built_wheel: bool = False  # the project's own wheel was installed: it carries the code
     notes: tuple[str, ...] = field(default=())  # what was done, for -v and the report
+    warnings: tuple[str, ...] = field(default=())  # what the user should act on, shown with the build's warnings
 
 
 NOTHING = Resolved(lock=None, direct=frozenset(), installer="none")
