@@ -221,6 +221,15 @@ def run_case(case: Case, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
             pytest.skip("needs root and setpriv to drop to user nobody (as a non-root user, run the suite as is)")
         tmp = _world_tmp()
         monkeypatch.setenv("LPACK_CACHE_DIR", str(tmp / "cache"))
+        try:
+            return _checked(case, tmp, monkeypatch)
+        finally:
+            monkeypatch.chdir("/")
+            shutil.rmtree(tmp, ignore_errors=True)
+    return _checked(case, tmp, monkeypatch)
+
+
+def _checked(case: Case, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     places = _places(tmp, monkeypatch)
     case.setup(tmp)
     env = dict(zip(case.env, _expand(tuple(case.env.values()), tmp), strict=True))
