@@ -36,6 +36,9 @@ print(json.dumps([ok, bad, sys.implementation.cache_tag]))
 """
 
 
+_NAME_MAX = 255  # bytes in one file name on Linux file systems (NAME_MAX)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BytecodeResult:
     compiled: int
@@ -114,7 +117,9 @@ def compile_tree(
         reason = f"no python{runtime.version[0]}.{runtime.version[1]} found to compile bytecode (pass --python)"
         return tree, BytecodeResult(compiled=0, failed=0, interpreter=None, reason=reason)
     tag = f"cpython-{runtime.version[0]}{runtime.version[1]}"
-    jobs = [(e, _pyc_path(e.path, tag)) for e in tree if e.path.endswith(".py")]
+    every = [(e, _pyc_path(e.path, tag)) for e in tree if e.path.endswith(".py")]
+    # A legal .py name can be too long for its .pyc (name + ".cpython-312.pyc" over 255 bytes): shipped as source.
+    jobs = [(e, pyc) for e, pyc in every if len(pyc.rpartition("/")[2].encode()) <= _NAME_MAX]
     todo = [(e, pyc) for e, pyc in jobs if not (keep_existing and (work / pyc).is_file())]
     plan = [(str(e.source), str(work / pyc), f"{root}/{e.path}") for e, pyc in todo]
     ok, bad = _run_compiler(interpreter, plan)
@@ -125,7 +130,8 @@ def compile_tree(
         if (work / pyc).is_file()
     ]
     name = f"python{runtime.version[0]}.{runtime.version[1]}"
-    return tree.merged(added), BytecodeResult(compiled=ok, failed=bad, interpreter=name, reason=None)
+    failed = bad + len(every) - len(jobs)
+    return tree.merged(added), BytecodeResult(compiled=ok, failed=failed, interpreter=name, reason=None)
 
 
 def _pyc_path(py: str, tag: str) -> str:

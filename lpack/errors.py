@@ -16,6 +16,9 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_TOO_BIG = 3
 EXIT_NO_INTERPRETER = 4  # `lpack verify` found no interpreter of the target's version: nothing was checked
+# A bug in lpack: an exception no stage turned into an LpackError. sysexits.h's EX_SOFTWARE, so a CI script can
+# tell "lpack crashed" from "the build failed"; the CLI prints one line and the path of the full traceback.
+EXIT_INTERNAL = 70
 
 
 class LpackError(Exception):
@@ -103,3 +106,16 @@ class NoInterpreterError(LpackError):
     """No interpreter of the target's language and version exists here, so nothing could be verified."""
 
     exit_code = EXIT_NO_INTERPRETER
+
+
+def from_os_error(err: OSError, *, doing: str = "cannot access") -> LpackError:
+    """An OSError no stage anticipated as one line naming the file and what to do about it."""
+    name = err.filename if err.filename is not None else "a file"
+    reason = err.strerror or type(err).__name__
+    if isinstance(err, PermissionError):
+        hint = f"make {name} readable (and its directory searchable) by this user, or exclude it"
+    elif err.errno == 36:  # ENAMETOOLONG: a path segment over the file system's 255 bytes
+        hint = "shorten the file or directory name"
+    else:
+        hint = "check the path and that the file system is writable and not full"
+    return LpackError(f"{doing} {name}: {reason}", hint=hint)

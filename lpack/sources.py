@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lpack.config.model import FunctionConfig, SharedInclude
-from lpack.errors import ConfigError
+from lpack.errors import AuditError, ConfigError
+from lpack.redact import SHAPES
 from lpack.resolve.committed import LOCK_DIR
 from lpack.staging.patterns import Patterns
 from lpack.staging.tree import StagingTree, scan
@@ -22,13 +24,51 @@ SENSITIVE = (
     ".env",
     ".env.*",
     "*.pem",
+    # Credential files, after gitleaks' and detect-secrets' lists: package-index and registry logins, SSH and
+    # TLS keys and keystores, cloud CLIs' configs, Terraform state (it holds every output in clear).
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "*.ppk",
+    "*.kdbx",
     "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
     "id_ed25519*",
+    ".ssh/",
+    ".gnupg/",
     ".aws/",
+    ".azure/",
+    ".kube/",
+    ".config/gcloud/",
+    ".docker/",
+    ".dockercfg",
+    ".npmrc",
+    ".yarnrc.yml",
+    ".pypirc",
+    ".netrc",
+    "_netrc",
+    ".git-credentials",
+    ".htpasswd",
+    ".pgpass",
+    ".s3cfg",
+    ".boto",
+    ".vault-token",
+    ".envrc",
+    "credentials.json",
+    "client_secret*.json",
+    "service-account*.json",
+    "*.tfstate",
+    "*.tfstate.backup",
+    ".terraform/",
     "dist/",
     "/tests/",
     "/test/",
 )
+_SCAN_MAX = 2 << 20  # bytes: source files and configs are small; a data blob is not where keys are pasted
+
 # Noise: caches and tool state, dropped without a warning.
 NOISE = (
     "__pycache__/",
@@ -61,6 +101,8 @@ NOISE = (
 class SourceSelection:
     tree: StagingTree
     skipped_sensitive: tuple[str, ...]  # paths left out by SENSITIVE, for the warning
+    forced_sensitive: tuple[str, ...] = ()  # paths SENSITIVE matches that `include` forced in: packed, with a warning
+    secrets: tuple[str, ...] = ()  # "path line N: a private key": what the content scan found in packed files
 
 
 # A prebuilt directory (a Go binary, a .NET publish folder) is the artifact as another tool made it: only
@@ -74,13 +116,14 @@ def collect(
 ) -> SourceSelection:
     """The files under `source` that go into the artifact."""
     ignore_file = source / ".lpackignore"
-    user_exclude = [*exclude, *(ignore_file.read_text().splitlines() if ignore_file.is_file() else [])]
+    user_exclude = [*exclude, *(_ignore_lines(ignore_file) if ignore_file.is_file() else [])]
     excluded = Patterns(user_exclude)
     sensitive = Patterns(list(_PREBUILT_SENSITIVE if prebuilt else SENSITIVE))
     noise = Patterns(list(_PREBUILT_NOISE if prebuilt else NOISE))
     included = Patterns(list(include)) if include else None
     out_rel = _relative(out_dir, source)
     skipped: list[str] = []
+    forced: list[str] = []
 
     def keep(rel: str, is_dir: bool) -> bool:
         if out_rel is not None and (rel.rstrip("/") == out_rel or rel.startswith(out_rel + "/")):
@@ -91,23 +134,60 @@ def collect(
         if sensitive.match(rel) and not explicitly:
             skipped.append(rel)
             return False
+        if sensitive.match(rel) and not is_dir:
+            forced.append(rel)
         # A directory is walked unless excluded; `include` filters files only, as in MANIFEST-style lists.
         return is_dir or included is None or explicitly
 
     tree = scan(source, "code", keep=keep)
-    return SourceSelection(tree=tree, skipped_sensitive=tuple(skipped))
+    found = tuple(f for e in tree for f in _secrets_in(e.path, e.source))
+    return SourceSelection(tree=tree, skipped_sensitive=tuple(skipped), forced_sensitive=tuple(forced), secrets=found)
+
+
+def _ignore_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path.name}: not UTF-8", hint="save it as UTF-8 (gitignore-style patterns)") from None
+
+
+def _secrets_in(rel: str, path: Path) -> list[str]:
+    """What in this file looks like a credential, as "path line N: what"; binary and big files are not read."""
+    if path.stat().st_size > _SCAN_MAX:
+        return []
+    data = path.read_bytes()
+    if b"\0" in data[:8192]:
+        return []
+    text = data.decode("latin-1")  # any byte is a character: shapes are ASCII, and offsets stay byte offsets
+    found = []
+    for what, shape in SHAPES:
+        match = shape.search(text)
+        if match is not None:
+            found.append(f"{rel} line {text.count(chr(10), 0, match.start()) + 1}: {what}")
+    return found
 
 
 def select(fn: FunctionConfig, out_dir: Path) -> SourceSelection:
     """The function's own files, as its config selects them; ConfigError when its source is missing."""
+    if fn.source.is_file():
+        what = "a zip file" if zipfile.is_zipfile(fn.source) else "a file"
+        raise ConfigError(
+            f"source {fn.source.name} is {what}, not a directory",
+            hint="unzip it into a directory and point `source` at that directory",
+        )
     if not fn.source.is_dir():
         raise ConfigError(f"source directory {fn.source} does not exist", hint="fix `source` in the config")
     prebuilt = fn.kind == "prebuilt"
     exclude = (*fn.exclude, *_committed_locks(fn))
-    own = collect(fn.source, include=fn.include, exclude=exclude, out_dir=out_dir, prebuilt=prebuilt)
+    selection = collect(fn.source, include=fn.include, exclude=exclude, out_dir=out_dir, prebuilt=prebuilt)
     for shared in fn.shared:
-        own = _with_shared(own, shared, fn, out_dir)
-    return own
+        selection = _with_shared(selection, shared, fn, out_dir)
+    if fn.strict_secrets and selection.secrets:
+        raise AuditError(
+            f"{fn.name}: a packed file looks like it holds a secret: {_listed(selection.secrets, 3)}",
+            hint="move the secret out of the code (environment, Secrets Manager), or exclude the file",
+        )
+    return selection
 
 
 def _committed_locks(fn: FunctionConfig) -> list[str]:
@@ -124,7 +204,9 @@ def _with_shared(own: SourceSelection, shared: SharedInclude, fn: FunctionConfig
         if not shared.target:
             raise ConfigError(f"{where}: a single file needs `to`, its path in the artifact", hint=_HINT)
         entry = scan(shared.source.parent, "code", keep=lambda rel, d: rel == shared.source.name)
-        found = SourceSelection(tree=entry.mapped(lambda e: replace(e, path=shared.target)), skipped_sensitive=())
+        tree = entry.mapped(lambda e: replace(e, path=shared.target))
+        secrets = tuple(f for e in tree for f in _secrets_in(e.path, e.source))
+        found = SourceSelection(tree=tree, skipped_sensitive=(), secrets=secrets)
     elif shared.source.is_dir():
         found = collect(shared.source, include=(), exclude=fn.exclude, out_dir=out_dir)
         found = _under(found, shared.target)
@@ -137,7 +219,10 @@ def _with_shared(own: SourceSelection, shared: SharedInclude, fn: FunctionConfig
             hint="choose another `to`, or exclude one of them",
         )
     return SourceSelection(
-        tree=own.tree.merged(found.tree), skipped_sensitive=(*own.skipped_sensitive, *found.skipped_sensitive)
+        tree=own.tree.merged(found.tree),
+        skipped_sensitive=(*own.skipped_sensitive, *found.skipped_sensitive),
+        forced_sensitive=(*own.forced_sensitive, *found.forced_sensitive),
+        secrets=(*own.secrets, *found.secrets),
     )
 
 
@@ -150,6 +235,8 @@ def _under(selection: SourceSelection, target: str) -> SourceSelection:
     return SourceSelection(
         tree=selection.tree.mapped(lambda e: replace(e, path=f"{target}/{e.path}")),
         skipped_sensitive=tuple(f"{target}/{rel}" for rel in selection.skipped_sensitive),
+        forced_sensitive=tuple(f"{target}/{rel}" for rel in selection.forced_sensitive),
+        secrets=tuple(f"{target}/{found}" for found in selection.secrets),
     )
 
 
@@ -158,8 +245,14 @@ def add_sources(deps: StagingTree, selection: SourceSelection) -> tuple[StagingT
     warnings = []
     skipped = selection.skipped_sensitive
     if skipped:
-        more = f" and {len(skipped) - 8} more" if len(skipped) > 8 else ""
-        warnings.append(f"not packed (list them in `include` to pack them): {', '.join(skipped[:8])}{more}")
+        warnings.append(f"not packed (list them in `include` to pack them): {_listed(skipped, 8)}")
+    if selection.forced_sensitive:
+        warnings.append(
+            f"packed because `include` lists them, though they may hold secrets: "
+            f"{_listed(selection.forced_sensitive, 8)}"
+        )
+    if selection.secrets:
+        warnings.append(f"packed, and looks like a secret (--strict fails the build): {_listed(selection.secrets, 5)}")
     shadowed = sorted(deps.paths() & selection.tree.paths())
     if shadowed:
         warnings.append(f"project files replace files from dependencies: {', '.join(shadowed[:5])}")
@@ -171,3 +264,8 @@ def _relative(path: Path, root: Path) -> str | None:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return None
+
+
+def _listed(items: tuple[str, ...] | list[str], most: int) -> str:
+    more = f" and {len(items) - most} more" if len(items) > most else ""
+    return ", ".join(items[:most]) + more

@@ -16,6 +16,8 @@ from lpack.cli.options import (
     publish_options,
     take_publish_options,
     target_options,
+    writable,
+    writable_cache,
     write_report,
 )
 from lpack.cli.report import build_report, publish_report, verify_report
@@ -106,6 +108,11 @@ def build(
     try:
         template = read_sam(template_path, parameters) if template_path else None
         config = load_sam(template, overrides) if template else load_config(project, overrides)
+        writable(config.out_dir, "--out", directory=True)
+        if not no_cache:
+            writable_cache()
+        if report_file is not None:
+            writable(report_file, "--report", directory=False)
         done = build_with_steps(config, steps, on_event=out.event, on_progress=out.upload)
         verified = done.verification is None or done.verification.failure is None
         # .aws-sam/build is what `sam deploy` ships: written only for artifacts that passed.

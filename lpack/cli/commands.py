@@ -6,13 +6,14 @@ import click
 
 from lpack.cli.build import build, publish
 from lpack.cli.examine import check, diff, inspect
+from lpack.cli.guard import GuardedGroup
 from lpack.cli.lock import lock
 from lpack.cli.project import cache, init
 from lpack.cli.verify import verify_command
 from lpack.version import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lpack")
 @click.option("-v", "--verbose", is_flag=True, help="Show installer output and debug logs.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 from rich.console import Console
@@ -19,6 +20,7 @@ from lpack.errors import LpackError
 from lpack.oci import ImageInfo
 from lpack.pipeline.build import BuildResult, Event
 from lpack.publish.layers import PublishResult, UploadProgress
+from lpack.redact import redact
 from lpack.size import Finding, SizeReport
 from lpack.tools.check import CheckResult, FunctionCheck
 from lpack.tools.diff import ArtifactDiff, describe
@@ -46,13 +48,15 @@ class Output:
         # With --json, stdout carries only the JSON: tables and annotations go to stderr.
         self.tables = self.err if json_mode else self.out
         logger = logging.getLogger("lpack")
-        logger.handlers[:] = [RichHandler(console=self.err, show_time=False, show_path=False, markup=False)]
+        handler = RichHandler(console=self.err, show_time=False, show_path=False, markup=False)
+        handler.addFilter(_redacting)
+        logger.handlers[:] = [handler]
         logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
 
     def event(self, event: Event) -> None:
         if self.quiet or event.stage == "done":
             return
-        detail = f" [dim]{escape(event.detail)}[/]" if event.detail else ""
+        detail = f" [dim]{escape(redact(event.detail))}[/]" if event.detail else ""
         self.err.print(f"[cyan]•[/] {escape(event.function)}: {event.stage}{detail}")
 
     def summary(self, result: BuildResult) -> None:
@@ -77,8 +81,16 @@ class Output:
                 self._image(fn.name, fn.artifact.image)
         for warning in result.warnings:
             self.warning(warning)
+        self._uncompiled(result)
+
+    def _uncompiled(self, result: BuildResult) -> None:
+        for fn in result.functions:
+            if fn.bytecode.failed:
+                n, py = fn.bytecode.failed, fn.bytecode.interpreter
+                self.warning(f"{fn.name}: {n} .py not compiled for {py} (a syntax error or a too long name): as source")
 
     def warning(self, message: str) -> None:
+        message = redact(message)
         self.err.print(f"[yellow]warning:[/] {escape(message)}")
         self._annotate("warning", message)
 
@@ -243,12 +255,14 @@ class Output:
         self.err.print(table)
 
     def error(self, err: LpackError) -> None:
-        self.err.print(f"[bold red]error:[/] {escape(err.msg)}")
-        self._annotate("error", err.msg + (f" (hint: {err.hint})" if err.hint else ""))
-        if err.hint:
-            self.err.print(f"[bold]hint:[/] {escape(err.hint)}")
+        msg, hint = redact(err.msg), redact(err.hint) if err.hint else None
+        self.err.print(f"[bold red]error:[/] {escape(msg)}")
+        self._annotate("error", msg + (f" (hint: {hint})" if hint else ""))
+        if hint:
+            self.err.print(f"[bold]hint:[/] {escape(hint)}")
         if err.details and self.verbose:
-            self.err.print(err.details, markup=False)
+            # Indented: the tool's own "error:" lines are its output, not a second error of lpack's.
+            self.err.print(textwrap.indent(redact(err.details), "  | "), markup=False)
 
     def _annotate(self, level: str, message: str) -> None:
         """In GitHub Actions, also a workflow annotation, so the finding shows on the run and the PR."""
@@ -301,7 +315,7 @@ class Output:
             self.err.print(f"[dim]{escape(p.name)}: {escape(done + shared)}[/]")
 
     def json(self, text: str) -> None:
-        self.out.print(text, markup=False, highlight=False, soft_wrap=True)
+        self.out.print(redact(text), markup=False, highlight=False, soft_wrap=True)
 
 
 def _check_unzipped(fn: FunctionCheck) -> str:
@@ -322,3 +336,9 @@ def _shown(path: Path) -> str:
 
 def _signed(n: int) -> str:
     return ("+" if n >= 0 else "-") + format_size(abs(n))
+
+
+def _redacting(record: logging.LogRecord) -> bool:
+    # Every log line passes here: installer commands carry index URLs, and -v must not print their passwords.
+    record.msg, record.args = redact(record.getMessage()), None
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,9 +12,11 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from lpack.archive import writer as _archive
+from lpack.cache import default_root
 from lpack.cli.console import Output
 from lpack.cli.report import error_report
-from lpack.errors import EXIT_USAGE, AuditError, LpackError, SizeLimitError
+from lpack.errors import EXIT_USAGE, AuditError, ConfigError, LpackError, SizeLimitError
+from lpack.redact import redact_data
 from lpack.tools.publish import PublishOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,6 +65,9 @@ def target_options(func: F) -> F:
             click.option("--index-url", help="Package index to use instead of the configured one."),
             click.option("--find-links", multiple=True, help="Extra directory or URL of distributions (repeatable)."),
             click.option("--no-index", is_flag=True, help="Use only --find-links / find-links, not any index."),
+            click.option(
+                "--strict", is_flag=True, help="Fail when a packed file looks like it holds a secret (key, token)."
+            ),
         ]
     ):
         func = option(func)
@@ -106,21 +112,62 @@ def fail(err: LpackError, command: str, report_file: Path | None, json_mode: boo
     size = err.report if isinstance(err, SizeLimitError) else None
     findings = err.findings if isinstance(err, AuditError) else ()
     report = error_report(err.msg, err.hint, err.exit_code, size, command=command, findings=findings)
-    write_report(report, report_file, json_mode, out)
+    try:
+        write_report(report, report_file, json_mode, out, fatal=False)
+    except OSError as write_err:
+        # The failure being reported comes first; a report that cannot be written is only a warning here.
+        out.warning(f"{report_file}: cannot write the report: {write_err.strerror}")
     out.error(err)
     if size is not None:
         out.largest(size)
     sys.exit(err.exit_code)
 
 
-def write_report(data: dict[str, Any], report_file: Path | None, json_mode: bool, out: Output) -> None:
-    text = json.dumps(data, indent=2, sort_keys=False)
+def write_report(
+    data: dict[str, Any], report_file: Path | None, json_mode: bool, out: Output, *, fatal: bool = True
+) -> None:
+    """Write the report (redacted: it may echo a URL with a password) to `report_file`, and/or stdout."""
+    text = json.dumps(redact_data(data), indent=2, sort_keys=False)
     if report_file is not None:
         try:
             with _archive.atomic_output(report_file.resolve()) as tmp:
                 tmp.write_text(text + "\n")
         except OSError as err:
+            if not fatal:
+                raise
             out.error(LpackError(f"{report_file}: cannot write the report: {err.strerror}"))
             sys.exit(EXIT_USAGE)
     if json_mode:
         out.json(text)
+
+
+def writable(path: Path, what: str, *, directory: bool) -> None:
+    """Raise ConfigError now when `path` (a directory or a file lpack will write) cannot be written.
+
+    Checked before a build, so a bad --out or --report fails in a second, not after the whole build.
+    """
+    target = path.absolute()
+    probe = target
+    while not os.path.lexists(probe) and probe != probe.parent:
+        probe = probe.parent
+    if probe == target and (directory or probe.is_dir()):
+        if not probe.is_dir():
+            raise ConfigError(f"{what} {path}: not a directory", hint=f"choose another {what}")
+        check = probe
+    elif probe == target:
+        check = probe.parent  # an existing file is replaced by a rename in its directory
+    elif not probe.is_dir():
+        raise ConfigError(f"{what} {path}: {probe} is not a directory", hint=f"choose another {what}")
+    else:
+        check = probe
+    # os.access is false on a read-only file system even for root.
+    if not os.access(check, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"{what} {path}: cannot write in {check}: permission denied",
+            hint=f"choose another {what}, or make {check} writable by this user",
+        )
+
+
+def writable_cache() -> None:
+    """The cache directory, checked before a build like --out: a file or a read-only path there fails now."""
+    writable(default_root(), "cache directory (LPACK_CACHE_DIR)", directory=True)

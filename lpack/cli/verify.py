@@ -82,7 +82,7 @@ def verify_command(
             runtime_name=runtime_name,
             report=report_file,
             layers=layers,
-            event=event_file.read() if event_file is not None else None,
+            event=_event(event_file) if event_file is not None else None,
             python=python,
             network=network,
             env=env,
@@ -103,3 +103,21 @@ def _pairs(values: tuple[str, ...]) -> dict[str, str]:
             raise ConfigError("--env takes KEY=VALUE; one argument has no '='", hint="KEY= sets an empty value")
         pairs[key] = text
     return pairs
+
+
+def _event(event_file: TextIO) -> str:
+    """The event's text, checked here: a JSON error found in the child would read as "the interpreter died"."""
+    name = "stdin" if event_file.name == "<stdin>" else event_file.name
+    try:
+        text = event_file.read()
+        json.loads(text)
+    except UnicodeDecodeError:
+        raise ConfigError(f"--event {name}: not UTF-8", hint="save the event as UTF-8 JSON") from None
+    except json.JSONDecodeError as err:
+        raise ConfigError(
+            f"invalid JSON in {name}: line {err.lineno} column {err.colno}: {err.msg}",
+            hint="fix the event file: it must hold one JSON value, e.g. {}",
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"invalid JSON in {name}: nested too deeply", hint="flatten the event") from None
+    return text

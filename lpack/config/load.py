@@ -4,7 +4,6 @@ the BuildConfig: top-level defaults under each function's and layer's own table,
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -35,29 +34,14 @@ from lpack.config.model import (
     Overrides,
     SharedInclude,
 )
+from lpack.config.readers import read_toml
 from lpack.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["find_config", "load_config", "load_table", "read_toml"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _NODE_HANDLER_RE = re.compile(r"^[\w./-]+\.[A-Za-z_$][\w$]*$")  # "src/index.handler": file path, then export
 _HANDLER_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*\.[A-Za-z_]\w*$")
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            data: dict[str, Any] = tomllib.load(fh)
-            return data
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path.name}: invalid TOML: {err}", hint="fix the syntax at the line shown") from None
-    except OSError as err:
-        raise ConfigError(f"{path.name}: cannot read: {err.strerror}") from None
 
 
 def find_config(project_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:
@@ -71,6 +55,8 @@ def find_config(project_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any]
         project_table = data.get("project", {}) if isinstance(data.get("project"), dict) else {}
         tool = data.get("tool", {})
         tool_table = tool.get("lpack") if isinstance(tool, dict) else None
+        if tool_table is not None and not isinstance(tool_table, dict):
+            raise ConfigError("pyproject.toml: tool.lpack: expected a table", hint="write it as a [tool.lpack] table")
     if lpack_toml.is_file():
         if tool_table is not None:
             raise ConfigError(
@@ -130,6 +116,9 @@ def load_table(
     # Each function's dependency file (found when the config names none) is part of its build, not its code.
     functions = [replace(f, exclude=(*f.exclude, *_not_code(f, layers))) for f in map(with_dependencies, functions)]
     functions, layers = _select(functions, layers, overrides, file)
+    if overrides.strict:
+        functions = [replace(f, strict_secrets=True) for f in functions]
+        layers = [replace(layer, strict_secrets=True) for layer in layers]
     out = overrides.out_dir or project_dir / expect(table.get("out", "dist"), str, top_where, "out", "a path")
     return BuildConfig(
         project_dir=project_dir,
@@ -322,7 +311,7 @@ def _with_overrides(values: Values, overrides: Overrides) -> Values:
     if overrides.index_url:
         extra["index_url"] = overrides.index_url
     if overrides.find_links:
-        links = [link if "://" in link else str(Path(link).resolve()) for link in overrides.find_links]
+        links = [link if "://" in link else _existing_link(Path(link).resolve(), link) for link in overrides.find_links]
         extra["find_links"] = (*values.extra.get("find_links", ()), *links)
     if overrides.no_index:
         extra["no_index"] = True
@@ -375,4 +364,11 @@ def _local_base(project_dir: Path, base: str) -> str:
 
 def _link(project_dir: Path, link: str) -> str:
     # Relative find-links are relative to the project, as in a requirements file.
-    return link if "://" in link else str((project_dir / link).resolve())
+    return link if "://" in link else _existing_link((project_dir / link).resolve(), link)
+
+
+def _existing_link(path: Path, given: str) -> str:
+    # uv says only "No such file or directory (os error 2)" for a missing one, naming nothing.
+    if not path.exists():
+        raise ConfigError(f"find-links {given}: no such directory ({path})", hint="fix find-links or --find-links")
+    return str(path)

@@ -173,6 +173,8 @@ class FunctionConfig:
     bundle: BundleConfig | None = None
     external: tuple[str, ...] = ()
     extensions_dir: Path | None = None
+    # `--strict`: a secret-looking content in a packed file (a private key, an access key id) fails the build.
+    strict_secrets: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -226,3 +228,4 @@ class Overrides:
     push: str | None = None
     load: bool = False
     insecure_registries: tuple[str, ...] = ()
+    strict: bool = False  # --strict: secrets found in packed files are errors, not warnings

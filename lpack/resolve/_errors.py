@@ -22,6 +22,16 @@ _PIP_NO_MATCH = re.compile(
 )
 _NATIVE_BUILT = re.compile(r"The built wheel `(?P<wheel>[^`]+)` is not compatible with the target")
 _NOT_FOUND = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) was not found in the (?:package registry|provided)")
+# uv: "Hash mismatch for `lp-pure-a==1.0`"; pip: "lp-pure-a==1.0 from https://...whl: Expected sha256 ...".
+_MISMATCH = re.compile(
+    r"Hash mismatch for `(?P<req>[^`]+)`|(?P<req2>[A-Za-z0-9][\w.-]*==[^\s]+) from \S+[^:]*?\):? Expected sha256"
+)
+# uv: "...all requirements must have a hash, but none were provided for: six==1.16.0"; pip lists them after
+# "missing from some requirements".
+_UNHASHED = re.compile(
+    r"none were provided for:?\s*(?P<names>[A-Za-z0-9][\w.=<>!~,-]*)"
+    r"|missing from some requirements.*?(?P<names2>[A-Za-z0-9][\w.-]*==\S+) --hash="
+)
 _HASH = re.compile(r"hash mismatch|do not match the hashes|must have a hash|not have a hash", re.IGNORECASE)
 
 
@@ -50,15 +60,29 @@ def explain_failure(fn: FunctionConfig, output: str, where: str, command: str) -
             details=details,
         )
     if _HASH.search(output):
-        return ResolveError(
-            f"resolving {where}: a file for {target_label(fn)} does not match the hashes in the lock",
-            hint="a lock made for one platform lacks the hashes of other platforms' wheels: re-lock with "
-            "`uv pip compile --universal --generate-hashes` (or pip-compile on the target); "
-            "if a file changed upstream, find out why before re-locking",
-            details=details,
-        )
+        return _hash_error(fn, output, where, details)
     last = next((ln.strip() for ln in reversed(raw_output.splitlines()) if ln.strip()), "installer failed")
     return ResolveError(f"resolving {where}: {last}", hint="run with -v to see the installer's output", details=details)
+
+
+def _hash_error(fn: FunctionConfig, output: str, where: str, details: str) -> ResolveError:
+    if match := _UNHASHED.search(output):
+        # One line without --hash in a file where others have one: the installer refuses the whole file.
+        names = (match.group("names") or match.group("names2")).rstrip(".")
+        return ResolveError(
+            f"resolving {where}: no hash for {names}, though other lines of the file have one",
+            hint="re-lock with `uv pip compile --generate-hashes` (or add its --hash), or remove every hash",
+            details=details,
+        )
+    match = _MISMATCH.search(output)
+    package = f"the file of {match.group('req') or match.group('req2')}" if match else f"a file for {target_label(fn)}"
+    return ResolveError(
+        f"resolving {where}: {package} does not match the hashes in the lock",
+        hint="if the lock was made on another platform, it lacks this target's wheel: re-lock with "
+        "`uv pip compile --universal --generate-hashes`; otherwise the file changed since it was locked: "
+        "find out why before re-locking",
+        details=details,
+    )
 
 
 def _no_wheel_error(fn: FunctionConfig, name: str, version: str | None, where: str, details: str) -> ResolveError:

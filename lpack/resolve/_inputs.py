@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import zipfile
@@ -62,7 +63,7 @@ def display(path: Path, root: Path) -> str:
 
 
 def has_hashes(lock: Path) -> bool:
-    return "--hash=" in lock.read_text(encoding="utf-8")
+    return "--hash=" in read_requirements(lock)
 
 
 def gather(
@@ -151,7 +152,16 @@ def _from_lock(fn: FunctionConfig, path: Path, work: Path, runner: Runner) -> In
 
 
 def _requirement_lines(path: Path) -> list[str]:
-    return [ln for ln in (raw.split(" #")[0].strip() for raw in path.read_text().splitlines()) if ln]
+    return [ln for ln in (raw.split(" #")[0].strip() for raw in read_requirements(path).splitlines()) if ln]
+
+
+def read_requirements(path: Path) -> str:
+    """A requirements file's text; pip and uv read them as UTF-8, so any other byte is the user's to fix."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise ConfigError(f"{path.name}: not UTF-8 (line {line})", hint="save the file as UTF-8") from None
 
 
 def _locked(
@@ -205,13 +215,40 @@ def lock_requirements(
     ]
     proc, _ = run_binary_only(fn, lambda extra: runner([*cmd, *extra], env=uv_env(), cwd=fn.project_dir))
     if proc.returncode == 0:
+        _carry_index_options(infile, lock)
         return
     where = f"{what} for {target_label(fn)}"
     output = proc.stdout + proc.stderr
     if not uv_falls_short(fn, output):
         raise explain_failure(fn, output, where, " ".join(proc.args))
     pip_lock(fn, infile, lock, runner, where, uv_output=output)
+    _carry_index_options(infile, lock)
     notes.append(pip_fallback_note(fn, "locked"))
+
+
+# Lines of a requirements.in that say where packages come from, in pip's spellings.
+_INDEX_OPTION = re.compile(
+    r"^\s*(?P<opt>--index-url|-i|--extra-index-url|--find-links|-f|--no-index)(?:\s*[= ]\s*(?P<value>\S+))?\s*$"
+)
+
+
+def _carry_index_options(infile: Path, lock: Path) -> None:
+    """The .in's own index lines, put at the top of the lock, so the install uses the index the lock came from.
+
+    The lock is written with --no-emit-index-url (a command line's index URL, password and all, stays out of
+    it); without this, an `--index-url` line in requirements.in locked from one index and installed from another.
+    """
+    carried = []
+    for raw in read_requirements(infile).splitlines():
+        match = _INDEX_OPTION.match(raw.split(" #")[0])
+        if match is None:
+            continue
+        value = match.group("value")
+        if value and match.group("opt") in ("--find-links", "-f") and "://" not in value:
+            value = str((infile.parent / value).resolve())  # relative to the .in, not to the lock's directory
+        carried.append(f"{match.group('opt')} {value}" if value else match.group("opt"))
+    if carried:
+        lock.write_text("\n".join(carried) + "\n" + read_requirements(lock))
 
 
 def direct_names(lock: Path) -> frozenset[str]:
@@ -222,7 +259,7 @@ def direct_names(lock: Path) -> frozenset[str]:
     never asks for a package.
     """
     pins: list[tuple[str, list[str]]] = []
-    for raw in lock.read_text(encoding="utf-8").splitlines():
+    for raw in read_requirements(lock).splitlines():
         code, _, comment = raw.partition("#")
         note = comment.strip()
         indented = raw[:1] in (" ", "\t")

@@ -6,13 +6,14 @@ changes content writes a new file into its own overlay directory and swaps the e
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 from lpack.errors import AuditError
 
@@ -112,8 +113,8 @@ def _walk(
         items = sorted(it, key=lambda d: d.name)
     for item in items:
         path = Path(item.path)
-        rel = path.relative_to(root).as_posix()
-        is_dir = item.is_dir()  # follows links; a dangling link is "not a directory"
+        rel = _utf8(path.relative_to(root).as_posix())
+        is_dir = _is_dir(root, item)
         # Ask first: an excluded link (a .venv pointing elsewhere) must not fail the build.
         if not keep(rel + "/" if is_dir else rel, is_dir):
             continue
@@ -125,9 +126,38 @@ def _walk(
             yield Entry(path=rel, source=target, size=st.st_size, executable=is_executable(st.st_mode), origin=origin)
 
 
+def _is_dir(root: Path, item: os.DirEntry[str]) -> bool:
+    try:
+        return item.is_dir()  # follows links; a dangling link is "not a directory"
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            _loop(root, Path(item.path))
+        raise
+
+
+def _loop(root: Path, link: Path) -> NoReturn:
+    rel = link.relative_to(root).as_posix()
+    raise AuditError(f"{rel}: symlink loop", hint="replace the links with the file itself, or exclude them")
+
+
+def _utf8(rel: str) -> str:
+    # A name that is not UTF-8 on disk (a Latin-1 checkout) has no faithful zip name: Lambda reads names as UTF-8.
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise AuditError(f"{shown}: file name is not UTF-8", hint="rename it to a UTF-8 name, or exclude it") from None
+    return rel
+
+
 def _inside(root: Path, link: Path) -> Path:
-    target = link.resolve()
-    if not target.is_relative_to(root) or not target.exists():
+    try:
+        target: Path | None = link.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 says a loop this way
+        target = _loop(root, link)
+    except OSError as err:
+        target = _loop(root, link) if err.errno == errno.ELOOP else None
+    if target is None or not target.is_relative_to(root):
         rel = link.relative_to(root).as_posix()
         raise AuditError(
             f"{rel}: symlink points outside the project or nowhere",

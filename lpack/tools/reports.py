@@ -34,6 +34,7 @@ def read_artifacts(path: Path) -> list[dict[str, Any]]:
             raise ValueError(f"{format_size(size)}, far more than any report lpack writes")
         entries = json.loads(path.read_bytes())["artifacts"]
     except RecursionError:
+        # json's decoder recurses per nesting level: a hostile report would otherwise crash the reader.
         raise ValueError("JSON nested too deeply") from None
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(str(err).splitlines()[0][:200]) from None

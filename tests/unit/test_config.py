@@ -355,12 +355,13 @@ def test_required_keys(tmp_path: Path, missing: str) -> None:
 
 
 def test_paths_are_relative_to_the_project(tmp_path: Path) -> None:
-    config = _load(
+    root = _project(
         tmp_path,
         BASE + 'source = "src"\nrequirements = "reqs/lock.txt"\nout = "build"\n'
         'find-links = ["wheels", "https://example.invalid/simple/x/"]\nno-index = true\n',
     )
-    root = tmp_path / "myproj"
+    (root / "wheels").mkdir()  # a find-links directory that is missing is an error
+    config = load_config(root)
     fn = _only(config)
     assert fn.source == (root / "src").resolve()
     assert fn.source_set is True
@@ -433,3 +434,8 @@ def test_names_stay_importable_where_they_were(old: str, names: list[str]) -> No
     module = importlib.import_module(old)
     for name in names:
         assert getattr(module, name) is not None, name
+
+
+def test_a_find_links_directory_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    err = _error(tmp_path, BASE + 'find-links = ["nowhere"]\n')
+    assert str(err).startswith("find-links nowhere: no such directory")

@@ -380,3 +380,17 @@ def test_pinned_version_reads_a_requirement_line() -> None:
     assert pinned_version("lp-new-glibc", text) == "1.0"
     assert pinned_version("boto3", text) == "1.0.0"
     assert pinned_version("six", text) is None
+
+
+def test_a_hash_mismatch_names_the_package(tmp_path: Path) -> None:
+    for output in (UV_HASH_MISMATCH, PIP_HASH_MISMATCH):
+        assert "the file of six==1.0.0 does not match" in str(explain_failure(_fn(tmp_path), output, WHERE, "x"))
+
+
+def test_an_unhashed_line_in_a_hashed_file_is_named(tmp_path: Path) -> None:
+    output = (
+        "error: In `--require-hashes` mode, all requirements must have a hash, but none were provided for: "
+        "lp-native==1.0\n"
+    )
+    err = explain_failure(_fn(tmp_path), output, WHERE, "uv pip install")
+    assert str(err) == f"resolving {WHERE}: no hash for lp-native==1.0, though other lines of the file have one"
