@@ -71,6 +71,10 @@ def weed_binary() -> str:
     return found
 
 
+class _ExitedEarly(RuntimeError):
+    pass
+
+
 class SeaweedFS:
     """`weed mini` (master, volume, filer and S3 in one process) bound to 127.0.0.1 on free ports."""
 
@@ -100,6 +104,18 @@ class SeaweedFS:
         return f"http://127.0.0.1:{self.ports['s3.port']}"
 
     def start(self) -> None:
+        # A restart right after a stop can find the old process's ports or volume lock not yet released (it
+        # exits 255 at once under load): try again a few times before calling the server broken.
+        for attempt in range(3):
+            try:
+                self._start_once()
+                return
+            except _ExitedEarly:
+                if attempt == 2:
+                    raise
+                time.sleep(1.0 + attempt)
+
+    def _start_once(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
         args += ["-admin.ui=false", "-webdav=false", *(f"-{name}={port}" for name, port in self.ports.items())]
@@ -114,7 +130,12 @@ class SeaweedFS:
         while time.monotonic() < deadline:
             assert self._process is not None
             if self._process.poll() is not None:
-                raise RuntimeError(f"weed mini exited with {self._process.returncode}; see {self.log}")
+                code = self._process.returncode
+                self._process = None
+                if self._log_file is not None:
+                    self._log_file.close()
+                    self._log_file = None
+                raise _ExitedEarly(f"weed mini exited with {code}; see {self.log}")
             try:
                 s3.list_buckets()
                 return
