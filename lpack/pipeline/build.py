@@ -3,13 +3,15 @@ for a run when none of its inputs changed."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 import sysconfig
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from lpack import sources
-from lpack.cache import Cache, make_key
+from lpack.cache import Cache, CorruptEntry, make_key
 from lpack.config.load import BuildConfig, FunctionConfig
 from lpack.emit.artifact import artifact_path
 from lpack.errors import LpackError
@@ -20,6 +22,7 @@ from lpack.resolve import keys as _keys
 from lpack.resolve.runner import Runner, run_subprocess
 
 __all__ = ["BuildResult", "Event", "EventHandler", "FunctionResult", "artifact_path", "build"]
+log = logging.getLogger("lpack")
 
 
 def build(
@@ -83,7 +86,7 @@ def _build_one(fn: FunctionConfig, settings: Settings, used: Sequence[FunctionRe
     cache = settings.cache
     # An image build may push or load: always run it. A missing source is reported by the run.
     if cache is None or fn.format == "image" or not fn.source.is_dir():
-        return run(fn, settings, used=used)
+        return _run_checked(fn, settings, used=used)
     # The project's files are walked once: for the key here, and by the run if it needs them.
     selection = sources.select(fn, settings.out_dir)
     # A function's findings include its layers', and `lpack check` builds without enforcing limits.
@@ -94,6 +97,27 @@ def _build_one(fn: FunctionConfig, settings: Settings, used: Sequence[FunctionRe
     if previous is not None:
         settings.notify(Event(function=fn.name, stage="done", detail=str(dest)))
         return previous
-    result = run(fn, settings, used=used, selection=selection)
+    result = _run_checked(fn, settings, used=used, selection=selection)
     _reuse.store_result(cache, key, result)
     return result
+
+
+def _run_checked(
+    fn: FunctionConfig,
+    settings: Settings,
+    *,
+    used: Sequence[FunctionResult],
+    selection: sources.SourceSelection | None = None,
+) -> FunctionResult:
+    """run(), and once more after discarding a cache entry it found damaged: a damaged entry never reaches an
+    artifact. A second damaged entry fails the build, naming it and `lpack cache clean`."""
+    try:
+        return run(fn, settings, used=used, selection=selection)
+    except CorruptEntry as err:
+        if settings.cache is None:
+            raise
+        settings.cache.discard_entry(err.entry)
+        warning = f"{err.msg}: discarded and built again"
+        log.warning("%s", warning)
+    result = run(fn, settings, used=used, selection=selection)
+    return dataclasses.replace(result, warnings=(warning, *result.warnings))

@@ -20,6 +20,7 @@ from lpack.cache import Cache
 from lpack.config.load import FunctionConfig, ImageDelivery
 from lpack.emit.artifact import Emitted, emit_artifact
 from lpack.pipeline import reuse as _reuse
+from lpack.pipeline import store as _store
 from lpack.pipeline.languages import Language, language_for
 from lpack.pipeline.results import Event, EventHandler, FunctionResult
 from lpack.prune.rules import PruneReport, prune
@@ -126,9 +127,9 @@ def _bytecode(
     assert fn.runtime.version is not None
     root = layers.run_root(fn)
     python = (_reuse.interpreter(cache, fn.runtime.version, fn.python) if cache else None) or fn.python
-    if entry is None:
+    if entry is None or cache is None:
         return compile_tree(tree, fn.runtime, work, root=root, python=python)
-    return _reuse.compile_cached(tree, fn.runtime, work, entry, root=root, python=python)
+    return _reuse.compile_cached(cache, tree, fn.runtime, work, entry, root=root, python=python)
 
 
 def _emit(
@@ -136,14 +137,16 @@ def _emit(
 ) -> Emitted:
     # Zip members the dependency cache already holds compressed are copied, not compressed again.
     cached = entry is not None and settings.cache is not None and fn.format != "image"
-    reuse = _reuse.reusable_members(entry, tree, fn.compression) if cached and entry else {}
+    reuse = _store.reusable_members(entry, tree, fn.compression) if cached and entry else {}
+    if entry is not None:  # every other file the artifact reads from the entry is checked against its manifest
+        _reuse.check_entry_files(entry, tree, reuse)
     stack = [layers.part(u.name, u.size, u.compatible_runtimes) for u in used]
     emitted = emit_artifact(
         fn, tree, settings.out_dir, delivery=settings.delivery, stack=stack, enforce=settings.enforce, reuse=reuse
     )
     if cached and entry and settings.cache:
         artifact = emitted.artifact.path
-        _reuse.remember_members(settings.cache, entry, tree, artifact=artifact, mode=fn.compression, reused=reuse)
+        _store.remember_members(settings.cache, entry, tree, artifact=artifact, mode=fn.compression, reused=reuse)
     return emitted
 
 
