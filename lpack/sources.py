@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from lpack.archive.writer import OUTPUT_TAG
 from lpack.config.load import FunctionConfig
 from lpack.errors import ConfigError
 from lpack.staging.patterns import Patterns
@@ -56,10 +58,62 @@ NOISE = (
 )
 
 
+# Build output, never packed even when `include` lists it (#12): a build must not pack what builds made, or
+# the artifact changes on every build. lpack's own: output directories (tagged with OUTPUT_TAG when lpack
+# writes into one, so --out used earlier is recognised too) and reports (--report, --json > FILE, by their
+# first bytes). Other tools': their build and cache directories.
+OTHER_TOOLS = (
+    ".aws-sam/",
+    ".serverless/",
+    "cdk.out/",
+    "__pycache__/",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".tox/",
+    ".nox/",
+    "node_modules/.cache/",
+)
+# How every lpack JSON report begins (cli/report.py: schema_version, then command, json.dumps indent=2).
+_REPORT_HEAD = re.compile(rb'\{\s*"schema_version":\s*\d+,\s*"command":\s*"[a-z]+"')
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SourceSelection:
     tree: StagingTree
     skipped_sensitive: tuple[str, ...]  # paths left out by SENSITIVE, for the warning
+    skipped_outputs: tuple[str, ...] = ()  # build output left out ("dist/ (lpack output)"), for a note
+
+
+def is_lpack_report(path: Path) -> bool:
+    """Whether `path` is a JSON report lpack wrote (`--report FILE`, `--json`), by how it begins."""
+    try:
+        with path.open("rb") as fh:
+            return bool(_REPORT_HEAD.match(fh.read(128)))
+    except OSError:
+        return False
+
+
+def _output_reason(source: Path, rel: str, is_dir: bool, other_tools: Patterns) -> str | None:
+    """Why `rel` is build output that never goes into an artifact, or None."""
+    if not is_dir and rel.rpartition("/")[2] == OUTPUT_TAG:
+        return "an lpack output directory's tag"
+    if is_dir and rel.strip("/") and (source / rel / OUTPUT_TAG).is_file():
+        return "an lpack output directory"
+    if not is_dir and rel.endswith(".json") and is_lpack_report(source / rel):
+        return "an lpack report"
+    if other_tools.match(rel):
+        return "another tool's build output or cache"
+    return None
+
+
+def outputs_note(selection: SourceSelection) -> str | None:
+    """One note naming every piece of build output left out, or None."""
+    found = selection.skipped_outputs
+    if not found:
+        return None
+    more = f" and {len(found) - 8} more" if len(found) > 8 else ""
+    return f"not packed (build output): {', '.join(found[:8])}{more}"
 
 
 # A prebuilt directory (a Go binary, a .NET publish folder) is the artifact as another tool made it: only
@@ -80,9 +134,16 @@ def collect(
     included = Patterns(list(include)) if include else None
     out_rel = _relative(out_dir, source)
     skipped: list[str] = []
+    outputs: list[str] = []
+    other_tools = Patterns([] if prebuilt else list(OTHER_TOOLS))
 
     def keep(rel: str, is_dir: bool) -> bool:
         if out_rel is not None and (rel.rstrip("/") == out_rel or rel.startswith(out_rel + "/")):
+            outputs.append(f"{rel} (the output directory)")
+            return False
+        reason = _output_reason(source, rel, is_dir, other_tools)
+        if reason is not None:
+            outputs.append(f"{rel} ({reason})")
             return False
         explicitly = included is not None and included.match(rel)
         if excluded.match(rel) or (noise.match(rel) and not explicitly):
@@ -94,7 +155,7 @@ def collect(
         return is_dir or included is None or explicitly
 
     tree = scan(source, "code", keep=keep)
-    return SourceSelection(tree=tree, skipped_sensitive=tuple(skipped))
+    return SourceSelection(tree=tree, skipped_sensitive=tuple(skipped), skipped_outputs=tuple(outputs))
 
 
 def select(fn: FunctionConfig, out_dir: Path) -> SourceSelection:

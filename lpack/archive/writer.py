@@ -29,6 +29,18 @@ from lpack.staging.tree import Entry, StagingTree
 
 ZIP_EPOCH_MIN = 315_532_800  # 1980-01-01T00:00:00Z: the earliest date a zip entry can hold
 DEFAULT_COMPRESSION: Compression = "default"
+# Marks a directory lpack writes artifacts into, so a later build never packs it, wherever it is and whatever
+# --out says then (sources.py skips a directory holding this file).
+OUTPUT_TAG = ".lpack-output"
+_TAG_TEXT = "This directory holds lpack build output; lpack never packs it into an artifact.\n"
+
+
+def mark_output_dir(directory: Path) -> None:
+    """Create `directory` if needed and tag it as lpack's output (see OUTPUT_TAG)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tag = directory / OUTPUT_TAG
+    if not tag.is_file():
+        tag.write_text(_TAG_TEXT)
 
 
 def source_date_epoch() -> int:

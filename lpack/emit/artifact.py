@@ -49,6 +49,7 @@ def emit_artifact(
     if fn.format == "image":
         return _emit_image(fn, tree, out_dir, delivery, enforce=enforce)
     dest = artifact_path(fn, out_dir)
+    _archive.mark_output_dir(out_dir)
     warnings: list[str] = []
     with _archive.atomic_output(dest) as tmp:
         emitter = ZipEmitter("zip" if fn.role == "function" else "layer", compression=fn.compression, reuse=reuse)
@@ -78,6 +79,8 @@ def _emit_image(
 
     layouts = [o.removeprefix("oci:") for o in delivery.outputs if o.startswith("oci:")]
     dest = Path(layouts[0]).resolve() if layouts else out_dir / f"{fn.name}.oci"
+    if not layouts:
+        _archive.mark_output_dir(out_dir)
     ref = parse_reference(delivery.push) if delivery.push else None
     options = ImageOptions(
         base=fn.base or fn.runtime.base_image or "",

@@ -96,7 +96,8 @@ def _build_one(fn: FunctionConfig, settings: Settings, used: Sequence[FunctionRe
     previous = _reuse.reused_result(fn, dest, cache, key)
     if previous is not None:
         settings.notify(Event(function=fn.name, stage="done", detail=str(dest)))
-        return previous
+        left_out = sources.outputs_note(selection)
+        return dataclasses.replace(previous, notes=(*previous.notes, left_out)) if left_out else previous
     result = _run_checked(fn, settings, used=used, selection=selection)
     _reuse.store_result(cache, key, result)
     return result

@@ -52,11 +52,12 @@ def run(
     """Build `fn` afresh; `used` are its layers' results, `selection` its files if already collected."""
     lang, notify = language_for(fn), settings.notify
     warnings: list[str] = []
+    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:
         work = Path(tmp)
         notify(Event(function=fn.name, stage="resolve", detail=target_label(fn)))
         deps = lang.resolve(fn, work, settings.runner, settings.cache)
-        tree = _stage(fn, lang, deps, work, settings, selection=selection, warnings=warnings)
+        tree = _stage(fn, lang, deps, work, settings, selection=selection, warnings=warnings, notes=notes)
         notify(Event(function=fn.name, stage="prune"))
         tree, pruned = _prune(fn, lang, tree, deps)
         tree, found = lang.check(fn, tree)
@@ -76,7 +77,7 @@ def run(
         emitted = _emit(fn, tree, settings, used, deps.entry)
         warnings += [*emitted.warnings, *(f.message for f in emitted.size.findings if f.severity == "warning")]
     notify(Event(function=fn.name, stage="done", detail=str(emitted.artifact.path)))
-    return _result(fn, deps, emitted, pruned=pruned, bytecode=bytecode, audited=audited, warnings=warnings)
+    return _result(fn, deps, emitted, pruned=pruned, bytecode=bytecode, audited=audited, warnings=warnings, notes=notes)
 
 
 def _stage(
@@ -88,13 +89,18 @@ def _stage(
     *,
     selection: sources.SourceSelection | None,
     warnings: list[str],
+    notes: list[str],
 ) -> StagingTree:
     tree = normalize_scripts(_deps_tree(lang, deps), work / "scripts")
     if (deps.resolved.built_wheel or fn.role == "layer") and not fn.source_set:
         return tree  # the project's own wheel carries its code; a layer has code only when told
     settings.notify(Event(function=fn.name, stage="sources", detail=str(fn.source)))
-    tree, found = sources.add_sources(tree, selection or sources.select(fn, settings.out_dir))
+    selection = selection or sources.select(fn, settings.out_dir)
+    tree, found = sources.add_sources(tree, selection)
     warnings += found
+    left_out = sources.outputs_note(selection)
+    if left_out:
+        notes.append(left_out)
     return tree
 
 
@@ -159,6 +165,7 @@ def _result(
     bytecode: BytecodeResult,
     audited: AuditReport,
     warnings: list[str],
+    notes: list[str],
 ) -> FunctionResult:
     return FunctionResult(
         name=fn.name,
@@ -171,7 +178,7 @@ def _result(
         bytecode=bytecode,
         audit=audited,
         installer=deps.resolved.installer,
-        notes=(*deps.resolved.notes, *(f.describe() for f in audited.findings if f.severity == "info")),
+        notes=(*deps.resolved.notes, *notes, *(f.describe() for f in audited.findings if f.severity == "info")),
         warnings=tuple(warnings),
         role=fn.role,
         layers=fn.layers,
