@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from lpack.archive.writer import OUTPUT_TAG
+from lpack.archive.writer import OUTPUT_TAG, TMP_DIR
 from lpack.config.load import FunctionConfig
 from lpack.errors import ConfigError
 from lpack.staging.patterns import Patterns
@@ -98,6 +98,8 @@ def _output_reason(source: Path, rel: str, is_dir: bool, other_tools: Patterns) 
     """Why `rel` is build output that never goes into an artifact, or None."""
     if not is_dir and rel.rpartition("/")[2] == OUTPUT_TAG:
         return "an lpack output directory's tag"
+    if is_dir and rel.rstrip("/").rpartition("/")[2] == TMP_DIR:
+        return "lpack's temporary files"
     if is_dir and rel.strip("/") and (source / rel / OUTPUT_TAG).is_file():
         return "an lpack output directory"
     if not is_dir and rel.endswith(".json") and is_lpack_report(source / rel):

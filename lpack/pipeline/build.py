@@ -17,7 +17,7 @@ from lpack.emit.artifact import artifact_path
 from lpack.errors import LpackError
 from lpack.pipeline import reuse as _reuse
 from lpack.pipeline.results import BuildResult, Event, EventHandler, FunctionResult
-from lpack.pipeline.run import Settings, run
+from lpack.pipeline.run import BeforeReplace, Settings, run
 from lpack.resolve import keys as _keys
 from lpack.resolve.runner import Runner, run_subprocess
 
@@ -34,13 +34,15 @@ def build(
     cache: Cache | None = None,
     use_cache: bool = True,
     jobs: int | None = None,
+    before_replace: BeforeReplace | None = None,
 ) -> BuildResult:
     """Build every function in `config` into `config.out_dir`; raises LpackError on the first failure.
 
     With `enforce_limits=False` (what `lpack check` uses), an artifact over a limit or budget is still
     written and its findings returned instead of raised. `cache` defaults to the user's cache directory
     (LPACK_CACHE_DIR); `jobs` artifacts are built at once (default: one per core), and artifacts with the
-    same dependencies share one install through the cache.
+    same dependencies share one install through the cache. `before_replace(fn, tmp, layer_results)` checks
+    each function zip written afresh before it replaces the previous one (what `build --verify` runs).
     """
     settings = Settings(
         out_dir=config.out_dir,
@@ -49,6 +51,7 @@ def build(
         enforce=enforce_limits,
         delivery=config.image,
         cache=(cache or Cache.default()) if use_cache else None,
+        before_replace=before_replace,
     )
     many = len(config.functions) + len(config.layers) > 1
     built_layers: dict[str, FunctionResult] = {}

@@ -8,7 +8,7 @@ compressed members, the modules they import).
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,9 @@ from lpack.resolve.runner import Runner, target_label
 from lpack.staging.scripts import normalize_scripts
 from lpack.staging.tree import StagingTree, scan
 
+# Checks a function's new zip (at a temporary path) before it replaces the previous one; raises to keep it.
+BeforeReplace = Callable[[FunctionConfig, Path, Sequence[FunctionResult]], None]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
@@ -40,6 +43,7 @@ class Settings:
     enforce: bool
     delivery: ImageDelivery
     cache: Cache | None
+    before_replace: BeforeReplace | None = None
 
 
 def run(
@@ -147,8 +151,16 @@ def _emit(
     if entry is not None:  # every other file the artifact reads from the entry is checked against its manifest
         _reuse.check_entry_files(entry, tree, reuse)
     stack = [layers.part(u.name, u.size, u.compatible_runtimes) for u in used]
+    hook = settings.before_replace
     emitted = emit_artifact(
-        fn, tree, settings.out_dir, delivery=settings.delivery, stack=stack, enforce=settings.enforce, reuse=reuse
+        fn,
+        tree,
+        settings.out_dir,
+        delivery=settings.delivery,
+        stack=stack,
+        enforce=settings.enforce,
+        reuse=reuse,
+        check=(lambda tmp: hook(fn, tmp, used)) if hook else None,
     )
     if cached and entry and settings.cache:
         artifact = emitted.artifact.path

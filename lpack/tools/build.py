@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from lpack.config.load import BuildConfig
-from lpack.pipeline.build import BuildResult, EventHandler, build
+from lpack.config.load import BuildConfig, FunctionConfig
+from lpack.errors import NoInterpreterError, VerifyError
+from lpack.pipeline.build import BuildResult, EventHandler, FunctionResult, artifact_path, build
 from lpack.publish.layers import ProgressHandler, PublishResult
 from lpack.tools.publish import PublishOptions, create_repository, publish_built
-from lpack.tools.verify import BuildVerification, verify_build
+from lpack.tools.verify import BuildVerification, VerifyResult, verifiable, verify, verify_build
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,10 +42,36 @@ def build_with_steps(
     """Build, then verify and publish as `steps` say. A handler that fails to verify is in the outcome, not raised."""
     if steps.create_repository:
         create_repository(config, steps.publish_options)
-    result = build(config, on_event=on_event, use_cache=steps.use_cache, jobs=steps.jobs)
-    verification = verify_build(config, result) if steps.verify else None
+    before = _VerifyBeforeReplace(config.out_dir) if steps.verify else None
+    result = build(config, on_event=on_event, use_cache=steps.use_cache, jobs=steps.jobs, before_replace=before)
+    verification = verify_build(config, result, done=before.checked) if before else None
     published = None
     # Nothing is published from a build whose handlers did not verify.
     if steps.publish and (verification is None or verification.failure is None):
         published = publish_built(config, result, steps.publish_options, on_progress=on_progress)
     return BuildOutcome(result=result, verification=verification, published=published)
+
+
+class _VerifyBeforeReplace:
+    """`build --verify` for a zip written afresh: its handler is imported from the temporary zip, and a
+    failure keeps the previous artifact (the build fails with the import error). What cannot be verified
+    here (no interpreter of the runtime: exit 4) is written, and verify_build reports it afterwards."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.checked: dict[str, VerifyResult] = {}
+
+    def __call__(self, fn: FunctionConfig, tmp: Path, used: Sequence[FunctionResult]) -> None:
+        if not verifiable(fn):
+            return
+        dest = artifact_path(fn, self.out_dir)
+        layers = [u.artifact.path for u in used]
+        try:
+            found = verify(tmp, handler=fn.handler, runtime=fn.runtime, layers=layers, python=fn.python)
+        except NoInterpreterError:
+            return
+        except VerifyError as err:
+            kept = f"{dest.name} was not replaced" if dest.is_file() else f"{dest.name} was not written"
+            hint = f"{err.hint}; {kept}" if err.hint else kept
+            raise VerifyError(err.msg, hint=hint, details=err.details) from None
+        self.checked[fn.name] = dataclasses.replace(found, artifact=dest)

@@ -12,14 +12,14 @@ import json
 import platform
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
 from lpack import runtimes
 from lpack.bytecode import find_interpreter
-from lpack.config.load import BuildConfig
+from lpack.config.load import BuildConfig, FunctionConfig
 from lpack.errors import ConfigError, LpackError, NoInterpreterError, VerifyError
 from lpack.oci import ImageInfo
 from lpack.pipeline.build import BuildResult
@@ -117,16 +117,28 @@ def detect_runtime(artifact: Path) -> Runtime | None:
     return detected_runtime(inspect_artifact(artifact))
 
 
-def verify_build(config: BuildConfig, result: BuildResult) -> BuildVerification:
+def verifiable(fn: FunctionConfig) -> bool:
+    """Whether `build --verify` imports `fn`'s handler: a Python or Node.js function, not a layer."""
+    # A custom runtime's bootstrap is a program of its own: nothing to import.
+    return fn.role == "function" and fn.kind != "prebuilt" and fn.runtime.language in ("python", "node")
+
+
+def verify_build(
+    config: BuildConfig, result: BuildResult, *, done: Mapping[str, VerifyResult] | None = None
+) -> BuildVerification:
     """Verify every Python or Node.js function `result` built, with its layers; stop at the first failure.
 
     An image function is verified from its own layers (the base's runtime is not there, as for a zip).
+    `done` are functions already verified before their artifact replaced the previous one.
     """
     checked: list[VerifyResult] = []
     built = {fn.name: fn.artifact for fn in result.functions}
     for fn in config.functions:
-        if fn.kind == "prebuilt" or fn.runtime.language not in ("python", "node"):
-            continue  # a custom runtime's bootstrap is a program of its own: nothing to import
+        if not verifiable(fn):
+            continue
+        if done and fn.name in done:
+            checked.append(done[fn.name])
+            continue
         artifact = built[fn.name]
         try:
             found = verify(
