@@ -131,15 +131,17 @@ def _clean_stale(area: Path) -> None:
         with contextlib.suppress(OSError):
             if time.time() - slot.lstat().st_mtime > _STALE_AFTER and not _locked(slot):
                 shutil.rmtree(slot, ignore_errors=True) if slot.is_dir() else slot.unlink()
+    if not (area.parent / OUTPUT_TAG).is_file():
+        return  # the legacy names below are cleared only where lpack writes artifacts, never in a project
     for legacy in area.parent.glob(".*.tmp"):
         with contextlib.suppress(OSError):
             if _LEGACY.fullmatch(legacy.name) and time.time() - legacy.lstat().st_mtime > _STALE_AFTER:
                 shutil.rmtree(legacy, ignore_errors=True) if legacy.is_dir() else legacy.unlink()
 
 
-# What atomic_output and atomic_directory of lpack 0.1 named their temporary files: `.NAME.` + mkstemp's 8
-# characters + `.tmp`.
-_LEGACY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+# What atomic_output and atomic_directory of lpack 0.1 named an artifact's temporary file: `.NAME.zip.` (or
+# `.NAME.oci.`) + mkstemp's 8 characters + `.tmp`.
+_LEGACY = re.compile(r"\..+\.(zip|oci)\.[a-z0-9_]{8}\.tmp")
 
 
 def _locked(slot: Path) -> bool:

@@ -301,13 +301,14 @@ def test_a_killed_write_keeps_the_previous_artifact_and_the_next_write_clears_wh
     assert len(left) == 3
     for slot in left:
         _age(slot)
-    legacy = dest.parent / ".fn.zip.k2j4_x9a.tmp"  # what lpack 0.1 left
+    (dest.parent / _archive.OUTPUT_TAG).write_text("")  # an output directory: what lpack 0.1 left there goes too
+    legacy = dest.parent / ".fn.zip.k2j4_x9a.tmp"
     legacy.write_bytes(b"")
     _age(legacy)
     with _archive.atomic_output(dest) as tmp:
         tmp.write_bytes(b"new")
     assert dest.read_bytes() == b"new"
-    assert sorted(p.name for p in dest.parent.iterdir()) == ["fn.zip"]
+    assert sorted(p.name for p in dest.parent.iterdir()) == [_archive.OUTPUT_TAG, "fn.zip"]
 
 
 def _holding_a_write(dest: str, started: Any, release: Any) -> None:
