@@ -252,7 +252,7 @@ def compile_cached(
     compiled again, never shipped; the entry's lock keeps two builds from removing each other's new pyc.
     """
     assert runtime.version is not None
-    cached = StagingTree(entries=tuple(e for e in tree if e.source.is_relative_to(entry / "site")))
+    cached = StagingTree(entries=tuple(e for e in tree if inside(entry / "site", e.source) is not None))
     rest = tree.without(cached.paths())
     # A pyc records the path it runs from (co_filename): one directory per interpreter version and root.
     pyc_dir = entry / "pyc-cpython-{}{}-{}".format(*runtime.version, make_key(root)[:12])

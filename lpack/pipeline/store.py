@@ -22,10 +22,11 @@ log = logging.getLogger("lpack")
 
 
 def inside(entry: Path, source: Path) -> str | None:
-    try:
-        return source.relative_to(entry).as_posix()
-    except ValueError:
-        return None
+    """`source` relative to `entry` (POSIX), or None when it is not under it."""
+    # String prefixes, not Path.relative_to: this runs for every file of every rebuild, and pathlib's
+    # parsing made it a tenth of a code-only rebuild. Both paths come from the same resolved cache root.
+    prefix, path = f"{entry}/", str(source)
+    return path[len(prefix) :] if path.startswith(prefix) else None
 
 
 def _store(entry: Path, mode: Compression) -> Path:
