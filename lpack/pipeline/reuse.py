@@ -126,11 +126,9 @@ def entry_digests(entry: Path) -> dict[str, str]:
 def check_entry_files(entry: Path, tree: StagingTree, reused: Mapping[Path, object]) -> None:
     """Raise CorruptEntry unless every file `tree` reads from `entry` (members not copied from the store)
     still hashes to what the entry recorded: a flipped byte never reaches an artifact."""
-    digests = entry_digests(entry)
-    for e in tree:
-        rel = inside(entry, e.source) if e.source not in reused else None
-        if rel is None:
-            continue
+    read = [(e, rel) for e in tree if e.source not in reused and (rel := inside(entry, e.source)) is not None]
+    digests = entry_digests(entry) if read else {}
+    for e, rel in read:
         want = digests.get(rel)
         if want is None:
             raise CorruptEntry(entry, f"{rel} is not one of the files it recorded")
@@ -252,7 +250,8 @@ def compile_cached(
     compiled again, never shipped; the entry's lock keeps two builds from removing each other's new pyc.
     """
     assert runtime.version is not None
-    cached = StagingTree(entries=tuple(e for e in tree if inside(entry / "site", e.source) is not None))
+    site = entry / "site"
+    cached = StagingTree(entries=tuple(e for e in tree if inside(site, e.source) is not None))
     rest = tree.without(cached.paths())
     # A pyc records the path it runs from (co_filename): one directory per interpreter version and root.
     pyc_dir = entry / "pyc-cpython-{}{}-{}".format(*runtime.version, make_key(root)[:12])
