@@ -115,13 +115,19 @@ def _run_checked(
 ) -> FunctionResult:
     """run(), and once more after discarding a cache entry it found damaged: a damaged entry never reaches an
     artifact. A second damaged entry fails the build, naming it and `lpack cache clean`."""
+    cache = settings.cache
     try:
         return run(fn, settings, used=used, selection=selection)
     except CorruptEntry as err:
-        if settings.cache is None:
+        if cache is None:
             raise
-        settings.cache.discard_entry(err.entry)
+        cache.discard_entry(err.entry)
         warning = f"{err.msg}: discarded and built again"
-        log.warning("%s", warning)
+    except FileNotFoundError as err:
+        # Another function of this build found an entry both use damaged and discarded it under our feet.
+        if cache is None or not str(err.filename or "").startswith(f"{cache.root.resolve()}/"):
+            raise
+        warning = f"cache entry of {err.filename} was discarded while in use: built again"
+    log.warning("%s", warning)
     result = run(fn, settings, used=used, selection=selection)
     return dataclasses.replace(result, warnings=(warning, *result.warnings))

@@ -7,11 +7,16 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lpack import build, load_config
 from lpack.cache import Cache
+from lpack.config.load import FunctionConfig
+from lpack.pipeline import build as pipeline_build
+from lpack.pipeline.results import FunctionResult
+from lpack.pipeline.run import Settings
 from tests.conftest import MakeProject
 from tests.functional.fake_uv import FakeUv
 
@@ -97,3 +102,28 @@ def test_a_damaged_installed_file_is_named_and_the_entry_built_again(project: Ma
     [fn] = build(load_config(root), runner=runner, cache=cache).functions
     assert [c[2] for c in runner.calls] == ["install"]  # the lock was fine; the install is made again
     assert any("is damaged: site/lp_pure_a/__init__.py changed since it was stored" in w for w in fn.warnings)
+
+
+def test_an_entry_discarded_by_a_parallel_build_under_way_is_built_again(
+    project: MakeProject, cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project("hello")
+    real = pipeline_build.run  # type: ignore[attr-defined]  # the name build() calls, replaced below
+    calls: list[str] = []
+
+    def vanished_once(fn: FunctionConfig, settings: Settings, **kw: Any) -> FunctionResult:
+        calls.append(fn.name)
+        if len(calls) == 1:  # what reading a file of an entry another thread discarded raises
+            missing = cache.root.resolve() / "deps" / "k" / "site" / "m.py"
+            raise FileNotFoundError(2, "No such file or directory", str(missing))
+        return real(fn, settings, **kw)
+
+    monkeypatch.setattr(pipeline_build, "run", vanished_once)
+    [fn] = build(load_config(root), runner=FakeUv(), cache=cache).functions
+    assert len(calls) == 2 and fn.artifact.path.is_file()
+    assert any("was discarded while in use: built again" in w for w in fn.warnings)
+    elsewhere = FileNotFoundError(2, "No such file or directory", str(root / "gone.py"))
+    monkeypatch.setattr(pipeline_build, "run", lambda *_a, **_k: (_ for _ in ()).throw(elsewhere))
+    (root / "app.py").write_text("VERSION = 2\n")
+    with pytest.raises(FileNotFoundError):  # a missing file outside the cache is no cache matter
+        build(load_config(root), runner=FakeUv(), cache=cache)
