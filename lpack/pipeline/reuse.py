@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from lpack import runtimes
 from lpack.bytecode import BytecodeResult, compile_tree, find_interpreter
 from lpack.cache import Cache, CorruptEntry, make_key, read_sealed, write_sealed
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.pipeline import stored
 from lpack.pipeline.results import FunctionResult
 from lpack.pipeline.store import inside
@@ -67,7 +67,13 @@ def resolve_cached(fn: FunctionConfig, work: Path, runner: Runner, cache: Cache)
     entry, hit = cache.obtain("deps", _keys.deps_key(fn, inputs.lock), make)
     installer, notes = _resolved_meta(entry)
     how = "dependencies from the cache" if hit else "dependencies installed into the cache"
-    resolved = Resolved(lock=inputs.lock, direct=inputs.direct, installer=installer, notes=(*inputs.notes, *notes, how))
+    resolved = Resolved(
+        lock=inputs.lock,
+        direct=inputs.direct,
+        installer=installer,
+        notes=(*inputs.notes, *notes, how),
+        warnings=inputs.warnings,
+    )
     return Deps(resolved=resolved, directory=entry / "site", entry=entry)
 
 
@@ -229,7 +235,7 @@ def interpreter(cache: Cache, version: tuple[int, int], explicit: Path | None) -
         return Path(known.decode())
     found = find_interpreter(version, explicit)
     if found is not None:
-        memo.parent.mkdir(parents=True, exist_ok=True)
+        cache.ensure("interpreters")
         _write_atomic(memo, found)
     return Path(found) if found else None
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lpack.config.load import BuildConfig, FunctionConfig
-from lpack.errors import NoInterpreterError, VerifyError
+from lpack.config.model import BuildConfig, FunctionConfig
+from lpack.errors import LpackError, NoInterpreterError, VerifyError
 from lpack.pipeline.build import BuildResult, EventHandler, FunctionResult, artifact_path, build
 from lpack.publish.layers import ProgressHandler, PublishResult
 from lpack.tools.publish import PublishOptions, create_repository, publish_built
-from lpack.tools.verify import BuildVerification, VerifyResult, verifiable, verify, verify_build
+from lpack.tools.verify import VerifyResult, verify
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,7 +67,9 @@ class _VerifyBeforeReplace:
         dest = artifact_path(fn, self.out_dir)
         layers = [u.artifact.path for u in used]
         try:
-            found = verify(tmp, handler=fn.handler, runtime=fn.runtime, layers=layers, python=fn.python)
+            found = verify(
+                tmp, handler=fn.handler, runtime=fn.runtime, layers=layers, python=fn.python, env=dict(fn.environment)
+            )
         except NoInterpreterError:
             return
         except VerifyError as err:
@@ -75,3 +77,51 @@ class _VerifyBeforeReplace:
             hint = f"{err.hint}; {kept}" if err.hint else kept
             raise VerifyError(err.msg, hint=hint, details=err.details) from None
         self.checked[fn.name] = dataclasses.replace(found, artifact=dest)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildVerification:
+    """`lpack build --verify`: the functions verified, in order, up to the first that failed."""
+
+    checked: tuple[VerifyResult, ...]
+    failure: LpackError | None  # why the last one failed or could not run; None when all passed
+
+
+def verifiable(fn: FunctionConfig) -> bool:
+    """Whether `build --verify` imports `fn`'s handler: a Python or Node.js function, not a layer."""
+    # A custom runtime's bootstrap is a program of its own: nothing to import.
+    return fn.role == "function" and fn.kind != "prebuilt" and fn.runtime.language in ("python", "node")
+
+
+def verify_build(
+    config: BuildConfig, result: BuildResult, *, done: Mapping[str, VerifyResult] | None = None
+) -> BuildVerification:
+    """Verify every Python or Node.js function `result` built, with its layers; stop at the first failure.
+
+    An image function is verified from its own layers (the base's runtime is not there, as for a zip).
+    `done` are functions already verified before their artifact replaced the previous one.
+    """
+    checked: list[VerifyResult] = []
+    built = {fn.name: fn.artifact for fn in result.functions}
+    for fn in config.functions:
+        if not verifiable(fn):
+            continue
+        if done and fn.name in done:
+            checked.append(done[fn.name])
+            continue
+        artifact = built[fn.name]
+        try:
+            found = verify(
+                artifact.path,
+                handler=fn.handler,
+                runtime=fn.runtime,
+                layers=[built[name].path for name in fn.layers],
+                python=fn.python,
+                image=artifact.image,
+                env=dict(fn.environment),
+            )
+        except LpackError as err:
+            failure = err.prefixed(f"verify {fn.name}") if len(config.functions) > 1 else err
+            return BuildVerification(checked=tuple(checked), failure=failure)
+        checked.append(found)
+    return BuildVerification(checked=tuple(checked), failure=None)

@@ -13,7 +13,7 @@ import pytest
 
 from lpack import build, load_config
 from lpack.cache import Cache
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.pipeline import build as pipeline_build
 from lpack.pipeline.results import FunctionResult
 from lpack.pipeline.run import Settings
