@@ -25,7 +25,8 @@ from lpack.errors import ConfigError, LpackError
 
 Kind = Literal["locks", "deps", "results"]
 KINDS: tuple[Kind, ...] = ("locks", "deps", "results")
-LAYOUT = "1"  # bump when an entry's layout changes: old entries are then simply never hit
+LAYOUT = "2"  # bump when an entry's layout changes: old entries are then simply never hit
+# 2: every entry and side file is sealed (a sha256 of what it holds) and checked when read; no pickle.
 # The Cache Directory Tagging Specification (bford.info/cachedir): backup tools skip the directory, and
 # `lpack cache clean` removes only a directory carrying lpack's tag.
 CACHEDIR_TAG = "CACHEDIR.TAG"
@@ -117,6 +118,27 @@ class Cache:
                 shutil.rmtree(tmp, ignore_errors=True)
         return self.path(kind, key), False
 
+    def discard(self, kind: Kind, key: str) -> None:
+        """Remove one entry (found damaged): moved aside first, so no reader sees half of it."""
+        entry = self.path(kind, key)
+        with self.locked(kind, key):
+            if not entry.is_dir():
+                return
+            trash = Path(tempfile.mkdtemp(prefix="discarded-", dir=self._mkdir(self.root / "tmp")))
+            try:
+                entry.rename(trash / "entry")
+            except OSError as err:
+                raise damaged(entry, f"cannot remove it ({err.strerror})") from None
+            finally:
+                shutil.rmtree(trash, ignore_errors=True)
+
+    def discard_entry(self, entry: Path) -> None:
+        """discard() for an entry given by its path (from CorruptEntry)."""
+        kind = next((k for k in KINDS if k == entry.parent.name), None)
+        if kind is None or entry.parent.parent != self.root.resolve():
+            raise damaged(entry, "it is not an entry of this cache")
+        self.discard(kind, entry.name)
+
     def write_file(self, dest: Path, write: Callable[[Path], None]) -> None:
         """Replace `dest` (inside an entry) atomically with what `write(tmp_path)` produces."""
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
@@ -200,6 +222,57 @@ def _not_a_cache(root: Path) -> ConfigError:
             " delete that directory by hand"
         ),
     )
+
+
+class CorruptEntry(LpackError):
+    """A cache entry (or a file in one) does not hold what it recorded: discard it and build again."""
+
+    def __init__(self, entry: Path, why: str) -> None:
+        super().__init__(f"cache entry {entry} is damaged: {why}", hint=_CLEAN_HINT)
+        self.entry = entry
+
+
+_CLEAN_HINT = "`lpack cache clean` empties the cache (LPACK_CACHE_DIR); the next build fills it again"
+
+
+def damaged(entry: Path, why: str) -> LpackError:
+    """The error for an entry that could not be repaired: one line naming it, and `lpack cache clean`."""
+    return LpackError(f"cache entry {entry} is damaged: {why}", hint=_CLEAN_HINT)
+
+
+# Every file lpack reads back from the cache starts with this line and the sha256 of the rest: a flipped
+# byte, a truncated write or a file another program put there reads as "no entry", never as data.
+_SEAL = b"lpack-cache-2"
+
+
+def seal(data: bytes) -> bytes:
+    return _SEAL + b" " + hashlib.sha256(data).hexdigest().encode() + b"\n" + data
+
+
+def unseal(blob: bytes) -> bytes | None:
+    """The data `seal` wrapped, or None when the digest does not match (or it was never sealed)."""
+    head, newline, data = blob.partition(b"\n")
+    if not newline or head != _SEAL + b" " + hashlib.sha256(data).hexdigest().encode():
+        return None
+    return data
+
+
+def read_sealed(path: Path) -> bytes | None:
+    try:
+        return unseal(path.read_bytes())
+    except OSError:
+        return None
+
+
+def write_sealed(path: Path, data: bytes) -> None:
+    """Write `seal(data)` to a temporary name beside `path`, then rename: readers see all or nothing."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(seal(data))
+        Path(tmp).replace(path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def _kind_info(directory: Path, kind: Kind) -> KindInfo:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from lpack.archive.writer import OUTPUT_TAG, TMP_DIR
 from lpack.config.model import FunctionConfig, SharedInclude
 from lpack.errors import AuditError, ConfigError
 from lpack.redact import SHAPES
@@ -97,12 +99,66 @@ NOISE = (
 )
 
 
+# Build output, never packed even when `include` lists it (#12): a build must not pack what builds made, or
+# the artifact changes on every build. lpack's own: output directories (tagged with OUTPUT_TAG when lpack
+# writes into one, so --out used earlier is recognised too) and reports (--report, --json > FILE, by their
+# first bytes). Other tools': their build and cache directories.
+OTHER_TOOLS = (
+    ".aws-sam/",
+    ".serverless/",
+    "cdk.out/",
+    "__pycache__/",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".tox/",
+    ".nox/",
+    "node_modules/.cache/",
+)
+# How every lpack JSON report begins (cli/report.py: schema_version, then command, json.dumps indent=2).
+_REPORT_HEAD = re.compile(rb'\{\s*"schema_version":\s*\d+,\s*"command":\s*"[a-z]+"')
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SourceSelection:
     tree: StagingTree
     skipped_sensitive: tuple[str, ...]  # paths left out by SENSITIVE, for the warning
     forced_sensitive: tuple[str, ...] = ()  # paths SENSITIVE matches that `include` forced in: packed, with a warning
     secrets: tuple[str, ...] = ()  # "path line N: a private key": what the content scan found in packed files
+    skipped_outputs: tuple[str, ...] = ()  # build output left out ("dist/ (lpack output)"), for a note
+
+
+def is_lpack_report(path: Path) -> bool:
+    """Whether `path` is a JSON report lpack wrote (`--report FILE`, `--json`), by how it begins."""
+    try:
+        with path.open("rb") as fh:
+            return bool(_REPORT_HEAD.match(fh.read(128)))
+    except OSError:
+        return False
+
+
+def _output_reason(source: Path, rel: str, is_dir: bool, other_tools: Patterns) -> str | None:
+    """Why `rel` is build output that never goes into an artifact, or None."""
+    if not is_dir and rel.rpartition("/")[2] == OUTPUT_TAG:
+        return "an lpack output directory's tag"
+    if is_dir and rel.rstrip("/").rpartition("/")[2] == TMP_DIR:
+        return "lpack's temporary files"
+    if is_dir and rel.strip("/") and (source / rel / OUTPUT_TAG).is_file():
+        return "an lpack output directory"
+    if not is_dir and rel.endswith(".json") and is_lpack_report(source / rel):
+        return "an lpack report"
+    if other_tools.match(rel):
+        return "another tool's build output or cache"
+    return None
+
+
+def outputs_note(selection: SourceSelection) -> str | None:
+    """One note naming every piece of build output left out, or None."""
+    found = selection.skipped_outputs
+    if not found:
+        return None
+    more = f" and {len(found) - 8} more" if len(found) > 8 else ""
+    return f"not packed (build output): {', '.join(found[:8])}{more}"
 
 
 # A prebuilt directory (a Go binary, a .NET publish folder) is the artifact as another tool made it: only
@@ -124,9 +180,16 @@ def collect(
     out_rel = _relative(out_dir, source)
     skipped: list[str] = []
     forced: list[str] = []
+    outputs: list[str] = []
+    other_tools = Patterns([] if prebuilt else list(OTHER_TOOLS))
 
     def keep(rel: str, is_dir: bool) -> bool:
         if out_rel is not None and (rel.rstrip("/") == out_rel or rel.startswith(out_rel + "/")):
+            outputs.append(f"{rel} (the output directory)")
+            return False
+        reason = _output_reason(source, rel, is_dir, other_tools)
+        if reason is not None:
+            outputs.append(f"{rel} ({reason})")
             return False
         explicitly = included is not None and included.match(rel)
         if excluded.match(rel) or (noise.match(rel) and not explicitly):
@@ -141,7 +204,13 @@ def collect(
 
     tree = scan(source, "code", keep=keep)
     found = tuple(f for e in tree for f in _secrets_in(e.path, e.source))
-    return SourceSelection(tree=tree, skipped_sensitive=tuple(skipped), forced_sensitive=tuple(forced), secrets=found)
+    return SourceSelection(
+        tree=tree,
+        skipped_sensitive=tuple(skipped),
+        forced_sensitive=tuple(forced),
+        secrets=found,
+        skipped_outputs=tuple(outputs),
+    )
 
 
 def _ignore_lines(path: Path) -> list[str]:
@@ -223,6 +292,7 @@ def _with_shared(own: SourceSelection, shared: SharedInclude, fn: FunctionConfig
         skipped_sensitive=(*own.skipped_sensitive, *found.skipped_sensitive),
         forced_sensitive=(*own.forced_sensitive, *found.forced_sensitive),
         secrets=(*own.secrets, *found.secrets),
+        skipped_outputs=(*own.skipped_outputs, *found.skipped_outputs),
     )
 
 
@@ -237,6 +307,7 @@ def _under(selection: SourceSelection, target: str) -> SourceSelection:
         skipped_sensitive=tuple(f"{target}/{rel}" for rel in selection.skipped_sensitive),
         forced_sensitive=tuple(f"{target}/{rel}" for rel in selection.forced_sensitive),
         secrets=tuple(f"{target}/{found}" for found in selection.secrets),
+        skipped_outputs=tuple(f"{target}/{rel}" for rel in selection.skipped_outputs),
     )
 
 

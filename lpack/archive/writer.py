@@ -6,16 +6,19 @@ machine, umask, time zone or thread count.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gzip
 import hashlib
 import io
 import os
+import re
 import shutil
 import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +32,18 @@ from lpack.staging.tree import Entry, StagingTree
 
 ZIP_EPOCH_MIN = 315_532_800  # 1980-01-01T00:00:00Z: the earliest date a zip entry can hold
 DEFAULT_COMPRESSION: Compression = "default"
+# Marks a directory lpack writes artifacts into, so a later build never packs it, wherever it is and whatever
+# --out says then (sources.py skips a directory holding this file).
+OUTPUT_TAG = ".lpack-output"
+_TAG_TEXT = "This directory holds lpack build output; lpack never packs it into an artifact.\n"
+
+
+def mark_output_dir(directory: Path) -> None:
+    """Create `directory` if needed and tag it as lpack's output (see OUTPUT_TAG)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tag = directory / OUTPUT_TAG
+    if not tag.is_file():
+        tag.write_text(_TAG_TEXT)
 
 
 def source_date_epoch() -> int:
@@ -71,20 +86,89 @@ def write_zip(
     )
 
 
+# Temporary outputs live in one directory lpack owns beside the destination, one subdirectory per write, each
+# flock()ed by its writer while it lives: a build killed at any moment leaves its subdirectory unlocked, and the
+# next write into that directory removes it. The destination is replaced by rename only, so it is always the
+# previous artifact or the new one, never half of either.
+TMP_DIR = ".lpack-tmp"
+_STALE_AFTER = 10.0  # seconds: a subdirectory younger than this may be one whose writer has not locked it yet
+
+
 @contextmanager
-def atomic_output(dest: Path) -> Iterator[Path]:
-    """A temporary path beside `dest`, renamed onto it only if the block succeeds."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+def _temporary_slot(parent: Path) -> Iterator[Path]:
+    """A fresh directory under `parent`/TMP_DIR, locked while the block runs and removed after it."""
+    area = parent / TMP_DIR
+    _clean_stale(area)
+    slot = _make_slot(area)
+    fd = os.open(slot, os.O_RDONLY)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield slot
+    finally:
+        shutil.rmtree(slot, ignore_errors=True)
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            area.rmdir()  # only when no other write is under way
+
+
+def _make_slot(area: Path) -> Path:
+    for _ in range(5):  # another writer may remove the empty area between our mkdir and mkdtemp
+        area.mkdir(parents=True, exist_ok=True)
+        try:
+            return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=area))
+        except FileNotFoundError:
+            continue
+    raise EmitError(f"{area}: cannot create a temporary directory", hint="check the output directory's permissions")
+
+
+def _clean_stale(area: Path) -> None:
+    """Remove what killed writers left under `area` (and the `.NAME.XXXX.tmp` files older lpack versions left)."""
+    try:
+        slots = list(area.iterdir())
+    except OSError:
+        slots = []
+    for slot in slots:
+        with contextlib.suppress(OSError):
+            if time.time() - slot.lstat().st_mtime > _STALE_AFTER and not _locked(slot):
+                shutil.rmtree(slot, ignore_errors=True) if slot.is_dir() else slot.unlink()
+    if not (area.parent / OUTPUT_TAG).is_file():
+        return  # the legacy names below are cleared only where lpack writes artifacts, never in a project
+    for legacy in area.parent.glob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            if _LEGACY.fullmatch(legacy.name) and time.time() - legacy.lstat().st_mtime > _STALE_AFTER:
+                shutil.rmtree(legacy, ignore_errors=True) if legacy.is_dir() else legacy.unlink()
+
+
+# What atomic_output and atomic_directory of lpack 0.1 named an artifact's temporary file: `.NAME.zip.` (or
+# `.NAME.oci.`) + mkstemp's 8 characters + `.tmp`.
+_LEGACY = re.compile(r"\..+\.(zip|oci)\.[a-z0-9_]{8}\.tmp")
+
+
+def _locked(slot: Path) -> bool:
+    fd = os.open(slot, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+@contextmanager
+def atomic_output(dest: Path, *, check: Callable[[Path], None] | None = None) -> Iterator[Path]:
+    """A temporary path (named like `dest`), renamed onto `dest` only if the block succeeds and `check(tmp)`,
+    when given, returns: a file that fails it never replaces the previous one."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with _temporary_slot(dest.parent) as slot:
+        tmp_path = slot / dest.name
+        tmp_path.touch()
         yield tmp_path
-        # mkstemp makes 0600 files; an artifact is as readable as any other file the user creates.
+        if check is not None:
+            check(tmp_path)
+        # An artifact is as readable as any other file the user creates.
         tmp_path.chmod(0o666 & ~_umask())
         tmp_path.replace(dest)
-    finally:
-        tmp_path.unlink(missing_ok=True)
 
 
 # --- OCI layers -----------------------------------------------------------------------------------------------
@@ -188,19 +272,16 @@ def write_tar(files: list[tuple[str, Path | bytes]], dest: Path) -> None:
 
 @contextmanager
 def atomic_directory(dest: Path) -> Iterator[Path]:
-    """A temporary directory beside `dest` that replaces it only if the block succeeds."""
+    """A temporary directory that replaces `dest` only if the block succeeds."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-    try:
+    with _temporary_slot(dest.parent) as slot:
+        tmp = slot / dest.name
+        tmp.mkdir()
         yield tmp
         tmp.chmod(0o777 & ~_umask())
         if dest.exists():
-            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-            dest.replace(old)
-            shutil.rmtree(old, ignore_errors=True)
+            dest.replace(slot / "previous")  # removed with the slot
         tmp.replace(dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 _UMASK_LOCK = threading.Lock()

@@ -7,7 +7,7 @@ is delivered (pushed, loaded or archived).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,13 +44,19 @@ def emit_artifact(
     stack: Sequence[layers.Part] = (),
     enforce: bool = True,
     reuse: Mapping[Path, RawMember] | None = None,
+    check: Callable[[Path], None] | None = None,
 ) -> Emitted:
-    """Write `fn`'s artifact from `tree`; `stack` are its layers, `reuse` members already compressed."""
+    """Write `fn`'s artifact from `tree`; `stack` are its layers, `reuse` members already compressed.
+
+    `check(tmp)` runs on a zip before it replaces the previous one (`build --verify`); if it raises, the
+    previous artifact stays as it was.
+    """
     if fn.format == "image":
         return _emit_image(fn, tree, out_dir, delivery, enforce=enforce)
     dest = artifact_path(fn, out_dir)
+    _archive.mark_output_dir(out_dir)
     warnings: list[str] = []
-    with _archive.atomic_output(dest) as tmp:
+    with _archive.atomic_output(dest, check=check) as tmp:
         emitter = ZipEmitter("zip" if fn.role == "function" else "layer", compression=fn.compression, reuse=reuse)
         artifact = emitter.emit(tree, tmp)
         size = measure(tree, zipped_bytes=artifact.zipped_bytes, budget=fn.budget)
@@ -78,6 +84,8 @@ def _emit_image(
 
     layouts = [o.removeprefix("oci:") for o in delivery.outputs if o.startswith("oci:")]
     dest = Path(layouts[0]).resolve() if layouts else out_dir / f"{fn.name}.oci"
+    if not layouts:
+        _archive.mark_output_dir(out_dir)
     ref = parse_reference(delivery.push) if delivery.push else None
     options = ImageOptions(
         base=fn.base or fn.runtime.base_image or "",

@@ -3,24 +3,27 @@ for a run when none of its inputs changed."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 import sysconfig
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from lpack import sources
-from lpack.cache import Cache, make_key
+from lpack.cache import Cache, CorruptEntry, make_key
 from lpack.config.model import BuildConfig, FunctionConfig
 from lpack.emit.artifact import artifact_path
 from lpack.errors import LpackError
 from lpack.pipeline import reuse as _reuse
 from lpack.pipeline.results import BuildResult, Event, EventHandler, FunctionResult
-from lpack.pipeline.run import Settings, run
+from lpack.pipeline.run import BeforeReplace, Settings, run
 from lpack.resolve import keys as _keys
 from lpack.resolve.node_cache import project_digest
 from lpack.resolve.runner import Runner, run_subprocess
 
 __all__ = ["BuildResult", "Event", "EventHandler", "FunctionResult", "artifact_path", "build"]
+log = logging.getLogger("lpack")
 
 
 def build(
@@ -32,13 +35,15 @@ def build(
     cache: Cache | None = None,
     use_cache: bool = True,
     jobs: int | None = None,
+    before_replace: BeforeReplace | None = None,
 ) -> BuildResult:
     """Build every function in `config` into `config.out_dir`; raises LpackError on the first failure.
 
     With `enforce_limits=False` (what `lpack check` uses), an artifact over a limit or budget is still
     written and its findings returned instead of raised. `cache` defaults to the user's cache directory
     (LPACK_CACHE_DIR); `jobs` artifacts are built at once (default: one per core), and artifacts with the
-    same dependencies share one install through the cache.
+    same dependencies share one install through the cache. `before_replace(fn, tmp, layer_results)` checks
+    each function zip written afresh before it replaces the previous one (what `build --verify` runs).
     """
     settings = Settings(
         out_dir=config.out_dir,
@@ -47,6 +52,7 @@ def build(
         enforce=enforce_limits,
         delivery=config.image,
         cache=(cache or Cache.default()) if use_cache else None,
+        before_replace=before_replace,
     )
     many = len(config.functions) + len(config.layers) > 1
     built_layers: dict[str, FunctionResult] = {}
@@ -84,7 +90,7 @@ def _build_one(fn: FunctionConfig, settings: Settings, used: Sequence[FunctionRe
     cache = settings.cache
     # An image build may push or load: always run it. A missing source is reported by the run.
     if cache is None or fn.format == "image" or not fn.source.is_dir():
-        return run(fn, settings, used=used)
+        return _run_checked(fn, settings, used=used)
     # The project's files are walked once: for the key here, and by the run if it needs them.
     selection = sources.select(fn, settings.out_dir)
     # A function's findings include its layers', and `lpack check` builds without enforcing limits.
@@ -96,7 +102,35 @@ def _build_one(fn: FunctionConfig, settings: Settings, used: Sequence[FunctionRe
     previous = _reuse.reused_result(fn, dest, cache, key)
     if previous is not None:
         settings.notify(Event(function=fn.name, stage="done", detail=str(dest)))
-        return previous
-    result = run(fn, settings, used=used, selection=selection)
+        left_out = sources.outputs_note(selection)
+        return dataclasses.replace(previous, notes=(*previous.notes, left_out)) if left_out else previous
+    result = _run_checked(fn, settings, used=used, selection=selection)
     _reuse.store_result(cache, key, result)
     return result
+
+
+def _run_checked(
+    fn: FunctionConfig,
+    settings: Settings,
+    *,
+    used: Sequence[FunctionResult],
+    selection: sources.SourceSelection | None = None,
+) -> FunctionResult:
+    """run(), and once more after discarding a cache entry it found damaged: a damaged entry never reaches an
+    artifact. A second damaged entry fails the build, naming it and `lpack cache clean`."""
+    cache = settings.cache
+    try:
+        return run(fn, settings, used=used, selection=selection)
+    except CorruptEntry as err:
+        if cache is None:
+            raise
+        cache.discard_entry(err.entry)
+        warning = f"{err.msg}: discarded and built again"
+    except FileNotFoundError as err:
+        # Another function of this build found an entry both use damaged and discarded it under our feet.
+        if cache is None or not str(err.filename or "").startswith(f"{cache.root.resolve()}/"):
+            raise
+        warning = f"cache entry of {err.filename} was discarded while in use: built again"
+    log.warning("%s", warning)
+    result = run(fn, settings, used=used, selection=selection)
+    return dataclasses.replace(result, warnings=(warning, *result.warnings))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from lpack.cache import Cache
 from lpack.config.model import FunctionConfig, ImageDelivery
 from lpack.emit.artifact import Emitted, emit_artifact
 from lpack.pipeline import reuse as _reuse
+from lpack.pipeline import store as _store
 from lpack.pipeline.languages import Language, language_for
 from lpack.pipeline.results import Event, EventHandler, FunctionResult
 from lpack.prune.rules import PruneReport, prune
@@ -28,6 +29,9 @@ from lpack.resolve.result import Deps
 from lpack.resolve.runner import Runner, target_label
 from lpack.staging.scripts import normalize_scripts
 from lpack.staging.tree import StagingTree, scan
+
+# Checks a function's new zip (at a temporary path) before it replaces the previous one; raises to keep it.
+BeforeReplace = Callable[[FunctionConfig, Path, Sequence[FunctionResult]], None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +44,7 @@ class Settings:
     enforce: bool
     delivery: ImageDelivery
     cache: Cache | None
+    before_replace: BeforeReplace | None = None
 
 
 def run(
@@ -54,12 +59,13 @@ def run(
     warnings: list[str] = list(fn.dependency_warnings)
     deprecation = runtimes.lifecycle_warning(fn.runtime, datetime.datetime.now(datetime.timezone.utc).date())
     warnings += [deprecation] if deprecation else []
+    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:
         work = Path(tmp)
         notify(Event(function=fn.name, stage="resolve", detail=target_label(fn)))
         deps = lang.resolve(fn, work, settings.runner, settings.cache)
         warnings += deps.resolved.warnings
-        tree = _stage(fn, lang, deps, work, settings, selection=selection, warnings=warnings)
+        tree = _stage(fn, lang, deps, work, settings, selection=selection, warnings=warnings, notes=notes)
         notify(Event(function=fn.name, stage="prune"))
         tree, pruned = _prune(fn, lang, tree, deps)
         tree, found = lang.check(fn, tree)
@@ -79,7 +85,7 @@ def run(
         emitted = _emit(fn, tree, settings, used, deps.entry)
         warnings += [*emitted.warnings, *(f.message for f in emitted.size.findings if f.severity == "warning")]
     notify(Event(function=fn.name, stage="done", detail=str(emitted.artifact.path)))
-    return _result(fn, deps, emitted, pruned=pruned, bytecode=bytecode, audited=audited, warnings=warnings)
+    return _result(fn, deps, emitted, pruned=pruned, bytecode=bytecode, audited=audited, warnings=warnings, notes=notes)
 
 
 def _stage(
@@ -91,6 +97,7 @@ def _stage(
     *,
     selection: sources.SourceSelection | None,
     warnings: list[str],
+    notes: list[str],
 ) -> StagingTree:
     tree = normalize_scripts(_deps_tree(lang, deps), work / "scripts")
     if (deps.resolved.built_wheel or fn.role == "layer") and not fn.source_set:
@@ -98,8 +105,12 @@ def _stage(
     if deps.resolved.bundle is not None:
         return tree  # a Node.js bundle carries the code
     settings.notify(Event(function=fn.name, stage="sources", detail=str(fn.source)))
-    tree, found = sources.add_sources(tree, selection or sources.select(fn, settings.out_dir))
+    selection = selection or sources.select(fn, settings.out_dir)
+    tree, found = sources.add_sources(tree, selection)
     warnings += found
+    left_out = sources.outputs_note(selection)
+    if left_out:
+        notes.append(left_out)
     return tree
 
 
@@ -132,9 +143,9 @@ def _bytecode(
     assert fn.runtime.version is not None
     root = layers.run_root(fn)
     python = (_reuse.interpreter(cache, fn.runtime.version, fn.python) if cache else None) or fn.python
-    if entry is None:
+    if entry is None or cache is None:
         return compile_tree(tree, fn.runtime, work, root=root, python=python)
-    return _reuse.compile_cached(tree, fn.runtime, work, entry, root=root, python=python)
+    return _reuse.compile_cached(cache, tree, fn.runtime, work, entry, root=root, python=python)
 
 
 def _emit(
@@ -142,14 +153,24 @@ def _emit(
 ) -> Emitted:
     # Zip members the dependency cache already holds compressed are copied, not compressed again.
     cached = entry is not None and settings.cache is not None and fn.format != "image"
-    reuse = _reuse.reusable_members(entry, tree, fn.compression) if cached and entry else {}
+    reuse = _store.reusable_members(entry, tree, fn.compression) if cached and entry else {}
+    if entry is not None:  # every other file the artifact reads from the entry is checked against its manifest
+        _reuse.check_entry_files(entry, tree, reuse)
     stack = [layers.part(u.name, u.size, u.compatible_runtimes) for u in used]
+    hook = settings.before_replace
     emitted = emit_artifact(
-        fn, tree, settings.out_dir, delivery=settings.delivery, stack=stack, enforce=settings.enforce, reuse=reuse
+        fn,
+        tree,
+        settings.out_dir,
+        delivery=settings.delivery,
+        stack=stack,
+        enforce=settings.enforce,
+        reuse=reuse,
+        check=(lambda tmp: hook(fn, tmp, used)) if hook else None,
     )
     if cached and entry and settings.cache:
         artifact = emitted.artifact.path
-        _reuse.remember_members(settings.cache, entry, tree, artifact=artifact, mode=fn.compression, reused=reuse)
+        _store.remember_members(settings.cache, entry, tree, artifact=artifact, mode=fn.compression, reused=reuse)
     return emitted
 
 
@@ -162,6 +183,7 @@ def _result(
     bytecode: BytecodeResult,
     audited: AuditReport,
     warnings: list[str],
+    notes: list[str],
 ) -> FunctionResult:
     return FunctionResult(
         name=fn.name,
@@ -174,7 +196,7 @@ def _result(
         bytecode=bytecode,
         audit=audited,
         installer=deps.resolved.installer,
-        notes=(*deps.resolved.notes, *(f.describe() for f in audited.findings if f.severity == "info")),
+        notes=(*deps.resolved.notes, *notes, *(f.describe() for f in audited.findings if f.severity == "info")),
         warnings=tuple(warnings),
         role=fn.role,
         layers=fn.layers,

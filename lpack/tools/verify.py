@@ -19,10 +19,8 @@ from typing import Any, Literal, TypeAlias
 
 from lpack import runtimes
 from lpack.bytecode import find_interpreter
-from lpack.config.model import BuildConfig
-from lpack.errors import ConfigError, LpackError, NoInterpreterError, VerifyError
+from lpack.errors import ConfigError, NoInterpreterError, VerifyError
 from lpack.oci import ImageInfo
-from lpack.pipeline.build import BuildResult
 from lpack.runtimes import Runtime
 from lpack.tools import verify_arch
 from lpack.tools import verify_node as _verify_node
@@ -108,45 +106,9 @@ class VerifyResult:
     status: Literal["verified", "partial"] = "verified"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BuildVerification:
-    """`lpack build --verify`: the functions verified, in order, up to the first that failed."""
-
-    checked: tuple[VerifyResult, ...]
-    failure: LpackError | None  # why the last one failed or could not run; None when all passed
-
-
 def detect_runtime(artifact: Path) -> Runtime | None:
     """The Python runtime the artifact was built for, from its bytecode or extension module tags."""
     return detected_runtime(inspect_artifact(artifact))
-
-
-def verify_build(config: BuildConfig, result: BuildResult) -> BuildVerification:
-    """Verify every Python or Node.js function `result` built, with its layers; stop at the first failure.
-
-    An image function is verified from its own layers (the base's runtime is not there, as for a zip).
-    """
-    checked: list[VerifyResult] = []
-    built = {fn.name: fn.artifact for fn in result.functions}
-    for fn in config.functions:
-        if fn.kind == "prebuilt" or fn.runtime.language not in ("python", "node"):
-            continue  # a custom runtime's bootstrap is a program of its own: nothing to import
-        artifact = built[fn.name]
-        try:
-            found = verify(
-                artifact.path,
-                handler=fn.handler,
-                runtime=fn.runtime,
-                layers=[built[name].path for name in fn.layers],
-                python=fn.python,
-                image=artifact.image,
-                env=dict(fn.environment),
-            )
-        except LpackError as err:
-            failure = err.prefixed(f"verify {fn.name}") if len(config.functions) > 1 else err
-            return BuildVerification(checked=tuple(checked), failure=failure)
-        checked.append(found)
-    return BuildVerification(checked=tuple(checked), failure=None)
 
 
 def verify_artifact(

@@ -25,7 +25,10 @@ def test_a_rebuild_with_nothing_changed_reuses_the_artifact(project: MakeProject
     before = path.read_bytes()
     again, path, notes = _build(root, cache)
     assert again.calls == []
-    assert notes == ("reused with-tests-dir.zip: no input changed",)
+    assert notes == (
+        "reused with-tests-dir.zip: no input changed",
+        "not packed (build output): dist/ (the output directory)",
+    )
     assert path.read_bytes() == before
 
 

@@ -77,7 +77,7 @@ def test_a_link_out_of_the_shared_directory_is_refused(tmp_path: Path, cache: Ca
 def test_a_change_in_shared_code_rebuilds(tmp_path: Path, cache: Cache) -> None:
     root = _project(tmp_path, '[{ from = "../../shared", to = "shared" }]')
     path, _, _ = _build(root, cache)
-    assert _build(root, cache)[1] == ("reused api.zip: no input changed",)
+    assert _build(root, cache)[1][0] == "reused api.zip: no input changed"
     (tmp_path / "repo" / "shared" / "helpers.py").write_text("Y = 3\n")
     path, notes, _ = _build(root, cache)
     assert not any(n.startswith("reused") for n in notes)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lpack import LpackError, build, load_config
+from lpack.archive.writer import OUTPUT_TAG
 from lpack.cache import Cache
 from lpack.errors import EXIT_TOO_BIG, SizeLimitError
 from tests.conftest import MakeProject
@@ -32,7 +33,8 @@ def test_over_budget_fails_with_exit_code_3_and_writes_nothing(
     assert "max-unzipped" in err.msg and "2,000 bytes" in err.msg
     assert err.hint is not None and "lp-pure-a" in err.hint  # names what is big
     assert not (root / "dist" / "over-budget.zip").exists()
-    assert list((root / "dist").glob("*")) == []  # no temporary file left behind either
+    # No temporary file left behind either: only the tag that keeps dist/ out of later artifacts.
+    assert [p.name for p in (root / "dist").rglob("*")] == [OUTPUT_TAG]
 
 
 def test_check_mode_writes_the_artifact_and_returns_the_findings(

@@ -63,10 +63,26 @@ def test_handler_importing_a_pruned_module_fails_naming_it(project: MakeProject,
     err = one_line(result.stderr)
     assert "app.handler: unable to import module 'app': ModuleNotFoundError: No module named 'lp_pure_b'" in err
     assert "lp_pure_b is not in the artifact" in err
+    assert "hello.zip was not written" in err  # found broken before it took any place
+    assert not (root / "dist" / "hello.zip").exists()
+
+
+@needs_py312
+def test_a_failed_build_verify_leaves_the_previous_artifact_byte_identical(project: MakeProject) -> None:
+    root = project("hello")
+    assert lpack("build", root, "--verify").exit_code == 0
     zip_path = root / "dist" / "hello.zip"
-    assert zip_path.is_file()  # built, then found broken: the artifact is there to inspect
-    again = lpack("verify", zip_path, "--report", report)  # handler and runtime from the report
-    assert again.exit_code == 1 and "No module named 'lp_pure_b'" in one_line(again.stderr)
+    good = zip_path.read_bytes()
+    (root / "app.py").write_text("import missing_module\n\n\ndef handler(event, context):\n    return 1\n")
+    result = lpack("build", root, "--verify")
+    assert result.exit_code == 1
+    err = one_line(result.stderr)
+    assert "No module named 'missing_module'" in err and "hello.zip was not replaced" in err
+    assert zip_path.read_bytes() == good
+    assert sorted(p.name for p in zip_path.parent.iterdir()) == [".lpack-output", "hello.zip"]  # no temporary left
+    again = lpack("build", root)  # without --verify the broken zip is written, for `lpack verify` or inspection
+    assert again.exit_code == 0 and zip_path.read_bytes() != good
+    assert lpack("verify", zip_path, "--handler", "app.handler").exit_code == 1
 
 
 @needs_py312

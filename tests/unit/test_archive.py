@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import stat
@@ -10,6 +11,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from zlib_ng import zlib_ng
@@ -264,14 +266,75 @@ def test_unzip_extracts_the_normalized_modes(tmp_path: Path, umask: None) -> Non
 def test_atomic_output_moves_the_file_into_place(tmp_path: Path, umask: None) -> None:
     dest = tmp_path / "dist" / "fn.zip"  # the parent is created
     with _archive.atomic_output(dest) as tmp:
-        assert tmp.parent == dest.parent
-        assert tmp != dest
+        assert tmp.parent.parent == dest.parent / _archive.TMP_DIR  # in lpack's own directory, named like dest
+        assert tmp.name == dest.name
         assert not dest.exists()
         tmp.write_bytes(b"zip")
     assert dest.read_bytes() == b"zip"
     assert sorted(p.name for p in dest.parent.iterdir()) == ["fn.zip"]
     # Readable like any file the user makes (umask 022), not mkstemp's 0600.
     assert stat.S_IMODE(dest.stat().st_mode) == 0o644
+
+
+def _killed_writer(dest: str) -> None:
+    with _archive.atomic_output(Path(dest)) as tmp:
+        tmp.write_bytes(b"half a zip")
+        os._exit(9)  # killed mid-write: no cleanup runs
+
+
+def _age(path: Path) -> None:
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+
+
+def test_a_killed_write_keeps_the_previous_artifact_and_the_next_write_clears_what_it_left(tmp_path: Path) -> None:
+    dest = tmp_path / "dist" / "fn.zip"
+    dest.parent.mkdir()
+    dest.write_bytes(b"previous")
+    for _ in range(3):
+        child = multiprocessing.get_context("fork").Process(target=_killed_writer, args=(str(dest),))
+        child.start()
+        child.join()
+        assert child.exitcode == 9
+    assert dest.read_bytes() == b"previous"
+    left = list((dest.parent / _archive.TMP_DIR).iterdir())
+    assert len(left) == 3
+    for slot in left:
+        _age(slot)
+    (dest.parent / _archive.OUTPUT_TAG).write_text("")  # an output directory: what lpack 0.1 left there goes too
+    legacy = dest.parent / ".fn.zip.k2j4_x9a.tmp"
+    legacy.write_bytes(b"")
+    _age(legacy)
+    with _archive.atomic_output(dest) as tmp:
+        tmp.write_bytes(b"new")
+    assert dest.read_bytes() == b"new"
+    assert sorted(p.name for p in dest.parent.iterdir()) == [_archive.OUTPUT_TAG, "fn.zip"]
+
+
+def _holding_a_write(dest: str, started: Any, release: Any) -> None:
+    with _archive.atomic_output(Path(dest)) as tmp:
+        tmp.write_bytes(b"slow")
+        _age(tmp.parent)
+        started.set()
+        release.wait(30)
+
+
+def test_a_write_under_way_in_another_process_is_left_alone(tmp_path: Path) -> None:
+    dest = tmp_path / "dist" / "fn.zip"
+    ctx = multiprocessing.get_context("fork")
+    started, release = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_holding_a_write, args=(str(tmp_path / "dist" / "other.zip"), started, release))
+    child.start()
+    try:
+        assert started.wait(30)
+        with _archive.atomic_output(dest) as tmp:
+            tmp.write_bytes(b"mine")
+        assert len(list((dest.parent / _archive.TMP_DIR).iterdir())) == 1  # the other write's, locked
+    finally:
+        release.set()
+        child.join()
+    assert (tmp_path / "dist" / "other.zip").read_bytes() == b"slow"
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["fn.zip", "other.zip"]
 
 
 def test_atomic_output_leaves_nothing_on_exception(tmp_path: Path) -> None:

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from lpack.cache import Cache, default_root, make_key
+from lpack.cache import Cache, default_root, make_key, read_sealed, seal, unseal, write_sealed
 from lpack.pipeline import reuse as _reuse
 
 
@@ -103,11 +105,36 @@ class _Kept:
     a: int
 
 
-def test_results_round_trip_and_damaged_or_foreign_ones_are_ignored(tmp_path: Path) -> None:
+def test_results_round_trip_as_json_and_damaged_or_foreign_ones_are_discarded(tmp_path: Path) -> None:
     cache = Cache(root=tmp_path)
     _reuse.store_result(cache, "k", _Kept(a=1))
     assert _reuse.load_result(cache, "k", _Kept) == _Kept(a=1)
-    assert _reuse.load_result(cache, "k", int) is None  # another type under the key
     assert _reuse.load_result(cache, "missing", _Kept) is None
-    (cache.path("results", "k") / "result.pickle").write_bytes(b"not a pickle")
-    assert _reuse.load_result(cache, "k", _Kept) is None
+    stored = cache.path("results", "k") / "result.json"
+    assert stored.read_bytes().endswith(b'{"schema":1,"value":{"a":1}}')  # plain data, no pickle
+    good = stored.read_bytes()
+    damages: dict[str, Callable[[bytes], bytes]] = {
+        "flipped": lambda b: b.replace(b'"a":1', b'"a":7'),
+        "truncated": lambda b: b[:-5],
+        "garbage": lambda _b: b"\x80\x04garbage",
+        "a sealed pickle": lambda _b: seal(pickle.dumps(_Kept(a=1))),
+        "a sealed wrong type": lambda _b: seal(b'{"schema":1,"value":{"a":"1"}}'),
+        "a sealed other schema": lambda _b: seal(b'{"schema":0,"value":{"a":1}}'),
+    }
+    for what, damage in damages.items():
+        stored.write_bytes(damage(good))
+        assert _reuse.load_result(cache, "k", _Kept) is None, what
+        assert cache.get("results", "k") is None, what  # discarded: the next build stores a fresh one
+        _reuse.store_result(cache, "k", _Kept(a=1))
+    assert _reuse.load_result(cache, "k", int) is None  # another type under the key
+
+
+def test_sealed_data_reads_back_only_unchanged(tmp_path: Path) -> None:
+    blob = seal(b"data")
+    assert unseal(blob) == b"data"
+    assert unseal(blob[:-1]) is None
+    assert unseal(blob.replace(b"data", b"dat4")) is None
+    assert unseal(b"data") is None
+    write_sealed(tmp_path / "f", b"x")
+    assert read_sealed(tmp_path / "f") == b"x"
+    assert read_sealed(tmp_path / "missing") is None

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
+from lpack.archive.writer import OUTPUT_TAG
+from lpack.cli.report import build_report
 from lpack.errors import AuditError
-from lpack.sources import SourceSelection, collect
+from lpack.pipeline.results import BuildResult
+from lpack.sources import SourceSelection, collect, is_lpack_report, outputs_note
 
 PROJECT = {
     "app.py": "def handler(e, c): ...\n",
@@ -196,3 +200,23 @@ def test_symlink_outside_the_tree_that_is_left_out_anyway_is_fine(
     root = _project(tmp_path / "p", {"app.py": ""})
     (root / link).symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     assert _paths(_collect(root, exclude=exclude)) == {"app.py"}
+
+
+def test_build_output_is_left_out_and_named_once(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p", {"app.py": "", "old-out/fn.zip": "", "cdk.out/x.json": "{}", "keep.json": "{}"})
+    (root / "old-out" / OUTPUT_TAG).write_text("")
+    (root / "report.json").write_text('{\n  "schema_version": 1,\n  "command": "build",\n  "artifacts": []\n}\n')
+    selection = _collect(root)
+    assert _paths(selection) == {"app.py", "keep.json"}
+    assert outputs_note(selection) == (
+        "not packed (build output): cdk.out/ (another tool's build output or cache), "
+        "old-out/ (an lpack output directory), report.json (an lpack report)"
+    )
+
+
+def test_what_the_report_writer_writes_is_recognised_as_a_report(tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps(build_report(BuildResult(functions=())), indent=2))
+    assert is_lpack_report(report)
+    report.write_text('{"schema_version": 1, "name": "not ours"}')
+    assert not is_lpack_report(report)

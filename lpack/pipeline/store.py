@@ -1,0 +1,125 @@
+"""A dependency entry's compressed members: `deps/<key>/members-<mode>.zip`, the entry's files deflated in one
+compression mode, so a code-only rebuild copies them instead of compressing again.
+
+The store is trusted only through its index (`members-<mode>.json`, sealed), which records the store's size,
+mtime and sha256: a store that does not match its index is removed with a warning, never copied from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from pathlib import Path
+
+from lpack.archive.deflate import Compression
+from lpack.archive.writer import write_zip
+from lpack.archive.zipformat import RawMember, read_members
+from lpack.cache import Cache, read_sealed, write_sealed
+from lpack.staging.tree import Entry, StagingTree, file_sha256
+
+log = logging.getLogger("lpack")
+
+
+def inside(entry: Path, source: Path) -> str | None:
+    """`source` relative to `entry` (POSIX), or None when it is not under it."""
+    # String prefixes, not Path.relative_to: this runs for every file of every rebuild, and pathlib's
+    # parsing made it a tenth of a code-only rebuild. Both paths come from the same resolved cache root.
+    prefix, path = f"{entry}/", str(source)
+    return path[len(prefix) :] if path.startswith(prefix) else None
+
+
+def _store(entry: Path, mode: Compression) -> Path:
+    return entry / f"members-{mode}.zip"
+
+
+def reusable_members(entry: Path, tree: StagingTree, mode: Compression) -> dict[Path, RawMember]:
+    """Compressed bytes already in the entry's store for `tree`'s files that come from the entry."""
+    store = _store(entry, mode)
+    if not store.is_file():
+        return {}
+    raw = _indexed_members(store)
+    found: dict[Path, RawMember] = {}
+    for e in tree:
+        rel = inside(entry, e.source)
+        member = raw.get(rel) if rel else None
+        if member is not None and member.size == e.size:
+            found[e.source] = member
+    return found
+
+
+def remember_members(
+    cache: Cache, entry: Path, tree: StagingTree, *, artifact: Path, mode: Compression, reused: dict[Path, RawMember]
+) -> None:
+    """Add the entry's files that `artifact` had to compress to the store, copied raw from `artifact`."""
+    new = [(rel, e) for e in tree if e.source not in reused and (rel := inside(entry, e.source)) is not None]
+    if not new:
+        return
+    try:
+        _add_to_store(cache, entry, new, artifact=artifact, mode=mode)
+    except OSError as err:  # the artifact is fine; the next code-only rebuild compresses these again
+        log.warning("could not add compressed members to the cache: %s", err)
+
+
+def _add_to_store(
+    cache: Cache, entry: Path, new: list[tuple[str, Entry]], *, artifact: Path, mode: Compression
+) -> None:
+    with cache.locked("deps", entry.name):
+        store = _store(entry, mode)
+        members = _indexed_members(store) if store.is_file() else {}
+        fresh = read_members(artifact)
+        members.update({rel: fresh[e.path] for rel, e in new})
+        reuse = {entry / rel: raw for rel, raw in members.items()}
+        files = [
+            Entry(path=rel, source=entry / rel, size=m.size, executable=False, origin="deps")
+            for rel, m in members.items()
+        ]
+        cache.write_file(store, lambda tmp: write_zip(StagingTree.of(files), tmp, compression=mode, reuse=reuse))
+        _write_index(store)
+
+
+def _indexed_members(store: Path) -> dict[str, RawMember]:
+    """The store's members, from its sealed index, after checking the store is the one the index describes.
+
+    Parsing thousands of headers with zipfile takes longer than a code-only rebuild should; hashing the
+    store (tens of MB at most) takes a few milliseconds, and proves every byte that will be copied.
+    """
+    data = read_sealed(store.with_suffix(".json"))
+    members = _parse_index(data, store) if data is not None else None
+    if members is None:
+        _drop(store, "its index is missing or damaged")
+        return {}
+    return members
+
+
+def _parse_index(data: bytes, store: Path) -> dict[str, RawMember] | None:
+    try:
+        index = json.loads(data)
+        st = store.stat()
+        if index["stamp"] != [st.st_size, st.st_mtime_ns] or index["sha256"] != file_sha256(store):
+            return None
+        return {
+            str(n): RawMember(zip=store, data_offset=int(o), crc=int(c), size=int(s), compressed_size=int(z), method=m)
+            for n, (o, c, s, z, m) in index["members"].items()
+            if m in (0, 8)  # stored or deflated: all lpack writes
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _drop(store: Path, why: str) -> None:
+    log.warning("cache: %s does not match what was stored (%s): removed; its members are compressed again", store, why)
+    for path in (store, store.with_suffix(".json")):
+        # Left for `lpack cache clean` if it cannot go: it is never copied from without a matching index.
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+
+
+def _write_index(store: Path) -> None:
+    st = store.stat()
+    members = {n: [m.data_offset, m.crc, m.size, m.compressed_size, m.method] for n, m in read_members(store).items()}
+    index = {"stamp": [st.st_size, st.st_mtime_ns], "sha256": file_sha256(store), "members": members}
+    try:
+        write_sealed(store.with_suffix(".json"), json.dumps(index).encode())
+    except OSError as err:
+        log.warning("could not write %s to the cache: %s", store.with_suffix(".json").name, err)
