@@ -15,7 +15,7 @@ from pathlib import Path
 from lpack import layers, sources
 from lpack.audit.checks import AuditReport
 from lpack.audit.stage import audit_artifact
-from lpack.bytecode import BytecodeResult, compile_tree
+from lpack.bytecode import BytecodeResult, check_own_code, compile_tree
 from lpack.cache import Cache
 from lpack.config.load import FunctionConfig, ImageDelivery
 from lpack.emit.artifact import Emitted, emit_artifact
@@ -68,6 +68,8 @@ def run(
         tree, bytecode = _bytecode(fn, lang, tree, work / "pyc", entry=deps.entry, cache=settings.cache)
         if bytecode.reason:
             warnings.append(bytecode.reason)
+        if lang.bytecode:  # a module of the function's own that does not compile fails the build
+            warnings += check_own_code(tree, fn.runtime, bytecode)
         if fn.role == "layer":
             tree, layer_warnings = layers.finish(fn, tree)
             warnings += layer_warnings

@@ -279,3 +279,12 @@ def test_python_template_builds(tmp_path: Path) -> None:
     shutil.copytree(Path(__file__).resolve().parents[2] / "templates" / "python", root)
     report = build_json(root)
     assert names(Path(report["artifacts"][0]["path"]))[:2] == ["__pycache__/", "__pycache__/app.cpython-312.pyc"]
+
+
+def test_syntax_error_in_the_functions_code_fails_naming_file_and_line(project: MakeProject) -> None:
+    root = project("no-deps")
+    (root / "helpers.py").write_text("def helper(:\n    return 1\n")
+    result = lpack("build", root)
+    assert result.exit_code == 1, result.output
+    assert "error: " in result.stderr and "helpers.py, line 1" in result.stderr
+    assert not list((root / "dist").glob("*.zip"))  # nothing written
