@@ -26,7 +26,7 @@ from lpack import runtimes
 from lpack.archive.deflate import Compression
 from lpack.archive.writer import write_zip
 from lpack.archive.zipformat import RawMember, read_members
-from lpack.bytecode import BytecodeResult, compile_tree, find_interpreter
+from lpack.bytecode import BytecodeResult, Interpreter, compile_tree, provide_interpreter
 from lpack.cache import Cache, make_key
 from lpack.config.load import FunctionConfig
 from lpack.pipeline.results import FunctionResult
@@ -102,17 +102,9 @@ def site_tree(entry: Path, scan_site: Callable[[], StagingTree]) -> StagingTree:
     return tree
 
 
-def interpreter(cache: Cache, version: tuple[int, int], explicit: Path | None) -> Path | None:
-    """find_interpreter's answer, remembered: asking each candidate costs a process (a pyenv shim, 0.2 s)."""
-    key = make_key("interpreter", repr(version), str(explicit), os.environ.get("PATH", ""))
-    memo = cache.root / "interpreters" / key
-    if memo.is_file() and Path(memo.read_text()).is_file():
-        return Path(memo.read_text())
-    found = find_interpreter(version, explicit)
-    if found is not None:
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(memo, found)
-    return Path(found) if found else None
+def interpreter(cache: Cache, version: tuple[int, int], explicit: Path | None) -> Interpreter:
+    """provide_interpreter with the cache's directory: found (remembered), or downloaded into the cache."""
+    return provide_interpreter(version, explicit, cache.root)
 
 
 def compile_cached(
@@ -255,7 +247,9 @@ def reused_result(fn: FunctionConfig, dest: Path, cache: Cache, key: str) -> Fun
     if previous is None or not dest.is_file() or previous.artifact.path != dest:
         return None
     if fn.bytecode == "auto" and fn.runtime.language == "python" and previous.bytecode.interpreter is None:
-        return None  # an interpreter may have appeared since
+        assert fn.runtime.version is not None
+        if interpreter(cache, fn.runtime.version, fn.python).path is not None:
+            return None  # an interpreter has appeared since (or was downloaded): build with bytecode
     if file_sha256(dest) != previous.artifact.sha256:
         return None  # edited or replaced by something else
     # The earlier notes said how that build resolved ("installed into the cache"): nothing ran this time.

@@ -7,6 +7,7 @@ compressed members, the modules they import).
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -127,10 +128,16 @@ def _bytecode(
         return tree, BytecodeResult(compiled=0, failed=0, interpreter=None, reason=None)
     assert fn.runtime.version is not None
     root = layers.run_root(fn)
-    python = (_reuse.interpreter(cache, fn.runtime.version, fn.python) if cache else None) or fn.python
+    # Without a cache (--no-cache) too: a downloaded interpreter is a tool kept in the cache's directory.
+    found = _reuse.interpreter(cache or Cache.default(), fn.runtime.version, fn.python)
+    python = found.path or fn.python
     if entry is None:
-        return compile_tree(tree, fn.runtime, work, root=root, python=python)
-    return _reuse.compile_cached(tree, fn.runtime, work, entry, root=root, python=python)
+        tree, done = compile_tree(tree, fn.runtime, work, root=root, python=python)
+    else:
+        tree, done = _reuse.compile_cached(tree, fn.runtime, work, entry, root=root, python=python)
+    if done.interpreter is None:
+        return tree, dataclasses.replace(done, reason=found.reason or done.reason)
+    return tree, dataclasses.replace(done, note=found.note)
 
 
 def _emit(
@@ -170,7 +177,11 @@ def _result(
         bytecode=bytecode,
         audit=audited,
         installer=deps.resolved.installer,
-        notes=(*deps.resolved.notes, *(f.describe() for f in audited.findings if f.severity == "info")),
+        notes=(
+            *deps.resolved.notes,
+            *(f.describe() for f in audited.findings if f.severity == "info"),
+            *([bytecode.note] if bytecode.note else []),
+        ),
         warnings=tuple(warnings),
         role=fn.role,
         layers=fn.layers,

@@ -1,24 +1,17 @@
-"""Hash-based .pyc for the target Python (PEP 552), so a read-only /var/task never recompiles.
-
-Lambda's /var/task is read-only, so bytecode compiled at import is never cached: every cold start
-recompiles unless the zip ships valid pyc. Timestamp pyc are stale against the zip's fixed dates
-(aws-lambda-builders#924), so ship unchecked-hash pyc, or none.
-"""
+"""Compiling a staged tree for the target interpreter, in one process per core, and checking the function's
+own code compiles."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from uv import find_uv_bin
-
 from lpack import runtimes
+from lpack.bytecode.interpreters import find_interpreter
 from lpack.errors import AuditError
 from lpack.staging.tree import Entry, StagingTree
 
@@ -79,56 +72,7 @@ class BytecodeResult:
     interpreter: str | None  # e.g. "python3.12"; None when none was found
     reason: str | None  # why nothing was compiled
     failures: tuple[CompileFailure, ...] = ()  # the `failed` sources, when compiled in this run
-
-
-@functools.cache  # each candidate costs a process start; parallel builds of many functions ask again and again
-def find_interpreter(version: tuple[int, int], explicit: Path | None = None) -> str | None:
-    """An interpreter of exactly `version`: --python, this one, python3.X on PATH, or uv's."""
-    candidates = [str(explicit)] if explicit else []
-    if sys.version_info[:2] == version:
-        candidates.append(sys.executable)
-    candidates.append(f"python{version[0]}.{version[1]}")
-    candidates += [str(p) for p in _pyenv_pythons(version)]
-    for candidate in candidates:
-        path = shutil.which(candidate) or (candidate if Path(candidate).is_file() else None)
-        if path and _version_of(path) == version:
-            return path
-    return _uv_find(version)
-
-
-def _pyenv_pythons(version: tuple[int, int]) -> list[Path]:
-    # pyenv's shims refuse to run a version that is installed but not selected; its own copies work.
-    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    return sorted(root.glob(f"versions/{version[0]}.{version[1]}.*/bin/python{version[0]}.{version[1]}"), reverse=True)
-
-
-def _version_of(python: str) -> tuple[int, int] | None:
-    try:
-        out = subprocess.run(
-            [python, "-c", "import sys; print(*sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout.split()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (int(out[0]), int(out[1])) if len(out) == 2 else None
-
-
-def _uv_find(version: tuple[int, int]) -> str | None:
-    try:
-        proc = subprocess.run(
-            [find_uv_bin(), "python", "find", "--no-python-downloads", f"{version[0]}.{version[1]}"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    path = proc.stdout.strip()
-    return path if proc.returncode == 0 and path and _version_of(path) == version else None
+    note: str | None = None  # how the interpreter was obtained, when that is news (downloaded)
 
 
 def compile_tree(
