@@ -7,7 +7,7 @@ recompiles unless the zip ships valid pyc. Timestamp pyc are stale against the z
 
 from __future__ import annotations
 
-from lpack.bytecode.compiler import BytecodeResult, CompileFailure, check_own_code, compile_tree
+from lpack.bytecode.compiler import BytecodeResult, CompileFailure, check_own_code, compile_ahead, compile_tree
 from lpack.bytecode.interpreters import Interpreter, find_interpreter, provide_interpreter
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "CompileFailure",
     "Interpreter",
     "check_own_code",
+    "compile_ahead",
     "compile_tree",
     "find_interpreter",
     "provide_interpreter",

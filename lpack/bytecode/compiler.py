@@ -3,10 +3,13 @@ own code compiles."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +112,29 @@ def compile_tree(
     failures = _failures(bad, root)
     result = BytecodeResult(compiled=ok, failed=len(bad), interpreter=name, reason=None, failures=failures)
     return tree.merged(added), result
+
+
+def compile_ahead(
+    tree: StagingTree, runtime: runtimes.Runtime, work: Path, *, root: str, python: Path | None
+) -> Callable[[], None]:
+    """Start compiling `tree`'s .py files that have no pyc in `work` yet, in the background, and return the call
+    that waits for them: a later compile_tree(keep_existing=True) into `work` finds them done."""
+    assert runtime.version is not None
+    interpreter = find_interpreter(runtime.version, python)
+    tag = f"cpython-{runtime.version[0]}{runtime.version[1]}"
+    jobs = [(e, _pyc_path(e.path, tag)) for e in tree if e.path.endswith(".py")]
+    plan = [(str(e.source), str(work / pyc), f"{root}/{e.path}") for e, pyc in jobs if not (work / pyc).is_file()]
+    if interpreter is None or not plan:
+        return lambda: None
+
+    def run() -> None:
+        # Only a head start: the bytecode step compiles whatever is missing, and says what failed.
+        with contextlib.suppress(OSError, ValueError, subprocess.SubprocessError):
+            _run_compiler(interpreter, plan)
+
+    thread = threading.Thread(target=run, name="lpack-compile-ahead", daemon=True)
+    thread.start()
+    return thread.join
 
 
 def check_own_code(tree: StagingTree, runtime: runtimes.Runtime, compiled: BytecodeResult) -> list[str]:

@@ -18,7 +18,8 @@ import os
 import pickle
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,7 +27,7 @@ from lpack import runtimes
 from lpack.archive.deflate import Compression
 from lpack.archive.writer import write_zip
 from lpack.archive.zipformat import RawMember, read_members
-from lpack.bytecode import BytecodeResult, Interpreter, compile_tree, provide_interpreter
+from lpack.bytecode import BytecodeResult, Interpreter, compile_ahead, compile_tree, provide_interpreter
 from lpack.cache import Cache, make_key
 from lpack.config.load import FunctionConfig
 from lpack.pipeline.results import FunctionResult
@@ -112,14 +113,37 @@ def compile_cached(
 ) -> tuple[StagingTree, BytecodeResult]:
     """compile_tree, where cached dependencies keep their pyc next to them: a rebuild compiles only the code."""
     assert runtime.version is not None
-    cached = StagingTree(entries=tuple(e for e in tree if e.source.is_relative_to(entry / "site")))
+    cached = _from_entry(tree, entry)
     rest = tree.without(cached.paths())
-    # A pyc records the path it runs from (co_filename): one directory per interpreter version and root.
-    pyc_dir = entry / "pyc-cpython-{}{}-{}".format(*runtime.version, make_key(root)[:12])
-    deps, done = compile_tree(cached, runtime, pyc_dir, root=root, python=python, keep_existing=True)
+    deps, done = compile_tree(
+        cached, runtime, pyc_dir(entry, runtime, root), root=root, python=python, keep_existing=True
+    )
     code, more = compile_tree(rest, runtime, work, root=root, python=python)
     both = dataclasses.replace(more, compiled=done.compiled + more.compiled, failed=done.failed + more.failed)
     return deps.merged(code), both
+
+
+@contextmanager
+def compiled_ahead(
+    tree: StagingTree, runtime: runtimes.Runtime, entry: Path, *, root: str, python: Path | None
+) -> Iterator[None]:
+    """The entry's files compiled in the background while the caller works (prunes, audits): compile_cached
+    then finds their pyc done. Files pruned meanwhile are compiled for nothing, and stay in the entry unused."""
+    join = compile_ahead(_from_entry(tree, entry), runtime, pyc_dir(entry, runtime, root), root=root, python=python)
+    try:
+        yield
+    finally:
+        join()
+
+
+def pyc_dir(entry: Path, runtime: runtimes.Runtime, root: str) -> Path:
+    # A pyc records the path it runs from (co_filename): one directory per interpreter version and root.
+    assert runtime.version is not None
+    return entry / "pyc-cpython-{}{}-{}".format(*runtime.version, make_key(root)[:12])
+
+
+def _from_entry(tree: StagingTree, entry: Path) -> StagingTree:
+    return StagingTree(entries=tuple(e for e in tree if e.source.is_relative_to(entry / "site")))
 
 
 class ImportMemo:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,14 +58,15 @@ def run(
         notify(Event(function=fn.name, stage="resolve", detail=target_label(fn)))
         deps = lang.resolve(fn, work, settings.runner, settings.cache)
         tree = _stage(fn, lang, deps, work, settings, selection=selection, warnings=warnings)
-        notify(Event(function=fn.name, stage="prune"))
-        tree, pruned = _prune(fn, lang, tree, deps)
-        tree, found = lang.check(fn, tree)
-        warnings += found
-        # Layers too: their .so files load into the function, and /opt/python is no site directory either.
-        notify(Event(function=fn.name, stage="audit"))
-        tree, audited = audit_artifact(fn, tree)
-        warnings += [f.describe() for f in audited.warnings]
+        with _compiling(fn, lang, tree, deps, settings.cache):  # dependencies' pyc while pruning and auditing
+            notify(Event(function=fn.name, stage="prune"))
+            tree, pruned = _prune(fn, lang, tree, deps)
+            tree, found = lang.check(fn, tree)
+            warnings += found
+            # Layers too: their .so files load into the function, and /opt/python is no site directory either.
+            notify(Event(function=fn.name, stage="audit"))
+            tree, audited = audit_artifact(fn, tree)
+            warnings += [f.describe() for f in audited.warnings]
         notify(Event(function=fn.name, stage="bytecode"))
         tree, bytecode = _bytecode(fn, lang, tree, work / "pyc", entry=deps.entry, cache=settings.cache)
         if bytecode.reason:
@@ -119,6 +121,16 @@ def _prune(fn: FunctionConfig, lang: Language, tree: StagingTree, deps: Deps) ->
     if memo is not None:
         memo.save()
     return tree, pruned
+
+
+def _compiling(
+    fn: FunctionConfig, lang: Language, tree: StagingTree, deps: Deps, cache: Cache | None
+) -> AbstractContextManager[None]:
+    if fn.bytecode == "none" or not lang.bytecode or deps.entry is None or cache is None:
+        return nullcontext()
+    assert fn.runtime.version is not None
+    python = _reuse.interpreter(cache, fn.runtime.version, fn.python).path or fn.python
+    return _reuse.compiled_ahead(tree, fn.runtime, deps.entry, root=layers.run_root(fn), python=python)
 
 
 def _bytecode(
