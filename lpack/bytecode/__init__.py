@@ -7,7 +7,14 @@ recompiles unless the zip ships valid pyc. Timestamp pyc are stale against the z
 
 from __future__ import annotations
 
-from lpack.bytecode.compiler import BytecodeResult, CompileFailure, check_own_code, compile_ahead, compile_tree
+from lpack.bytecode.compiler import (
+    BytecodeResult,
+    CompileFailure,
+    check_own_code,
+    compile_ahead,
+    compile_tree,
+    sourceless,
+)
 from lpack.bytecode.interpreters import Interpreter, find_interpreter, provide_interpreter
 
 __all__ = [
@@ -19,4 +26,5 @@ __all__ = [
     "compile_tree",
     "find_interpreter",
     "provide_interpreter",
+    "sourceless",
 ]

@@ -4,6 +4,7 @@ own code compiles."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import subprocess
@@ -135,6 +136,23 @@ def compile_ahead(
     thread = threading.Thread(target=run, name="lpack-compile-ahead", daemon=True)
     thread.start()
     return thread.join
+
+
+def sourceless(tree: StagingTree, runtime: runtimes.Runtime) -> StagingTree:
+    """The dependencies as bytecode only, in the legacy layout the import system loads without a source
+    (SourcelessFileLoader): pkg/mod.pyc where pkg/mod.py was, no __pycache__. The function's own code keeps its
+    source (tracebacks show its lines), and a dependency's .py that did not compile stays as it is."""
+    assert runtime.version is not None
+    tag = f"cpython-{runtime.version[0]}{runtime.version[1]}"
+    by_path = {e.path: e for e in tree}
+    drop: list[str] = []
+    moved: list[Entry] = []
+    for e in tree:
+        pyc = by_path.get(_pyc_path(e.path, tag)) if e.origin == "deps" and e.path.endswith(".py") else None
+        if pyc is not None:
+            drop += [e.path, pyc.path]
+            moved.append(dataclasses.replace(pyc, path=f"{e.path}c"))
+    return tree.without(drop).merged(moved)
 
 
 def check_own_code(tree: StagingTree, runtime: runtimes.Runtime, compiled: BytecodeResult) -> list[str]:

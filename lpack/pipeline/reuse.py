@@ -270,7 +270,7 @@ def reused_result(fn: FunctionConfig, dest: Path, cache: Cache, key: str) -> Fun
     previous = load_result(cache, key, FunctionResult)
     if previous is None or not dest.is_file() or previous.artifact.path != dest:
         return None
-    if fn.bytecode == "auto" and fn.runtime.language == "python" and previous.bytecode.interpreter is None:
+    if fn.bytecode != "none" and fn.runtime.language == "python" and previous.bytecode.interpreter is None:
         assert fn.runtime.version is not None
         if interpreter(cache, fn.runtime.version, fn.python).path is not None:
             return None  # an interpreter has appeared since (or was downloaded): build with bytecode

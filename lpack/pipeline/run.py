@@ -17,7 +17,7 @@ from pathlib import Path
 from lpack import layers, sources
 from lpack.audit.checks import AuditReport
 from lpack.audit.stage import audit_artifact
-from lpack.bytecode import BytecodeResult, check_own_code, compile_tree
+from lpack.bytecode import BytecodeResult, check_own_code, compile_tree, sourceless
 from lpack.cache import Cache
 from lpack.config.load import FunctionConfig, ImageDelivery
 from lpack.emit.artifact import Emitted, emit_artifact
@@ -149,6 +149,8 @@ def _bytecode(
         tree, done = _reuse.compile_cached(tree, fn.runtime, work, entry, root=root, python=python)
     if done.interpreter is None:
         return tree, dataclasses.replace(done, reason=found.reason or done.reason)
+    if fn.bytecode == "only":
+        tree = sourceless(tree, fn.runtime)
     return tree, dataclasses.replace(done, note=found.note)
 
 
