@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_build import bench_env, human, run, table
+from bench_build import BenchError, bench_env, human, run, table
 from bench_suite import _PROJECTS, PYTHON, import_time, lpack, make_project, median_time, progress, sizes, unpack
 
 from lpack.bytecode import find_interpreter
@@ -116,7 +116,14 @@ def tool_env(env: dict[str, str], tools_bin: Path | None, tmp: Path) -> dict[str
     links.mkdir(exist_ok=True)
     (links / "python3.12").symlink_to(found)
     extra = [str(links), *([str(tools_bin)] if tools_bin else [])]
-    return {**env, "PATH": os.pathsep.join([*extra, env.get("PATH", "")]), "SAM_CLI_TELEMETRY": "0"}
+    path = os.pathsep.join([*extra, env.get("PATH", "")])
+    # Chalice names a region in what it generates; nothing is sent anywhere.
+    return {
+        **env,
+        "PATH": path,
+        "SAM_CLI_TELEMETRY": "0",
+        "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "us-east-1"),
+    }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -232,7 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lpack-tools-") as name:
         tmp = Path(name)
         env = tool_env(bench_env(), args.tools_bin, tmp)
-        results = [bench(p, tmp, env, args) for p in (args.only or list(_PROJECTS))]
+        try:
+            results = [bench(p, tmp, env, args) for p in (args.only or list(_PROJECTS))]
+        except BenchError as err:
+            print(f"error: build failed, {err}\n{err.output.rstrip()}", file=sys.stderr)
+            return 1
         print(render(results))
         for path in tmp.rglob("*"):  # read-only trees: let the temporary directory go
             if path.is_dir() and not path.is_symlink():
