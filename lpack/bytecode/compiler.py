@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lpack import runtimes
 from lpack.bytecode.interpreters import find_interpreter
@@ -130,7 +131,7 @@ def compile_ahead(
 
     def run() -> None:
         # Only a head start: the bytecode step compiles whatever is missing, and says what failed.
-        with contextlib.suppress(OSError, ValueError, subprocess.SubprocessError):
+        with contextlib.suppress(OSError, ValueError, subprocess.SubprocessError, AuditError):
             _run_compiler(interpreter, plan)
 
     thread = threading.Thread(target=run, name="lpack-compile-ahead", daemon=True)
@@ -229,5 +230,19 @@ def _run_compiler(interpreter: str, plan: list[tuple[str, str, str]]) -> tuple[i
         )
         for _ in chunks
     ]
-    results = [json.loads(p.communicate(json.dumps(chunk))[0]) for p, chunk in zip(procs, chunks, strict=True)]
+    results = [_answer(interpreter, p, chunk) for p, chunk in zip(procs, chunks, strict=True)]
     return sum(int(r[0]) for r in results), [row for r in results for row in r[1]]
+
+
+def _answer(interpreter: str, proc: subprocess.Popen[str], chunk: list[tuple[str, str, str]]) -> list[Any]:
+    out = proc.communicate(json.dumps(chunk))[0]
+    try:
+        answer = json.loads(out) if proc.returncode == 0 else None
+    except ValueError:
+        answer = None
+    if not isinstance(answer, list) or len(answer) != 3:
+        raise AuditError(
+            f"{interpreter} failed while compiling bytecode (exit {proc.returncode})",
+            hint='pass --python with a working interpreter of the target\'s version, or set bytecode = "none"',
+        )
+    return answer

@@ -68,3 +68,14 @@ def test_without_an_interpreter_a_newer_target_only_warns(tmp_path: Path) -> Non
         pytest.skip("this interpreter is as new as the newest runtime")
     [warning] = check_own_code(tree, newer, none)
     assert warning.startswith("app.py, line 1:") and "python3.14" in warning
+
+
+def test_an_interpreter_that_crashes_while_compiling_is_one_error_line(tmp_path: Path) -> None:
+    # Answers the version question like the host, then fails on the compiler script (a broken install).
+    fake = tmp_path / "python-broken"
+    version = "{} {}".format(*sys.version_info[:2])
+    fake.write_text(f'#!/bin/sh\ncase "$2" in *version_info*) echo "{version}";; *) exit 3;; esac\n')
+    fake.chmod(0o755)
+    tree = _tree(tmp_path, {"app.py": ("code", "x = 1\n")})
+    with pytest.raises(AuditError, match=r"python-broken failed while compiling bytecode \(exit 3\)"):
+        compile_tree(tree, HOST, tmp_path / "pyc", root="/var/task", python=fake)
