@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from lpack.config.load import BuildConfig, FunctionConfig, Overrides, load_config
+from lpack.config.load import load_config
+from lpack.config.model import BuildConfig, FunctionConfig, Overrides
 from lpack.errors import LpackError
 from lpack.pipeline.build import BuildResult, Event, FunctionResult, build
 from lpack.version import __version__

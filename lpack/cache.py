@@ -21,11 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from lpack.errors import LpackError
+from lpack.errors import ConfigError, LpackError
 
 Kind = Literal["locks", "deps", "results"]
 KINDS: tuple[Kind, ...] = ("locks", "deps", "results")
 LAYOUT = "1"  # bump when an entry's layout changes: old entries are then simply never hit
+# The Cache Directory Tagging Specification (bford.info/cachedir): backup tools skip the directory, and
+# `lpack cache clean` removes only a directory carrying lpack's tag.
+CACHEDIR_TAG = "CACHEDIR.TAG"
+_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
+_TAG_TEXT = f"""{_SIGNATURE}
+# This file is a cache directory tag created by lpack.
+# For information about cache directory tags, see https://bford.info/cachedir/
+"""
 
 
 def default_root() -> Path:
@@ -123,14 +131,30 @@ class Cache:
         return CacheInfo(root=self.root, kinds=tuple(_kind_info(self.root / k, k) for k in KINDS))
 
     def clean(self) -> int:
-        """Remove every entry; returns the bytes freed. Builds running meanwhile redo their work."""
+        """Remove every entry; returns the bytes freed. Builds running meanwhile redo their work.
+
+        Only a directory lpack marked as its own (its CACHEDIR.TAG) is touched: ConfigError otherwise.
+        """
+        if not self.root.exists():
+            return 0
+        if not is_marked(self.root):
+            raise _not_a_cache(self.root)
         freed = self.info().bytes
         for name in (*KINDS, "interpreters", "tmp", "locks"):
-            shutil.rmtree(self.root / name, ignore_errors=True)
+            path = self.root / name
+            if path.is_symlink():
+                path.unlink()  # a link lpack never made: removed, never followed
+            else:
+                shutil.rmtree(path, ignore_errors=True)
         return freed
+
+    def ensure(self, name: str) -> Path:
+        """The cache's subdirectory `name`, made (and the cache marked as lpack's) when missing."""
+        return self._mkdir(self.root / name)
 
     def _mkdir(self, path: Path) -> Path:
         try:
+            _mark_if_new(self.root)
             path.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise LpackError(
@@ -138,6 +162,44 @@ class Cache:
                 hint="set LPACK_CACHE_DIR to a writable directory",
             ) from None
         return path
+
+
+def _mark_if_new(root: Path) -> None:
+    # The tag goes only into a directory lpack makes, or finds empty: a directory holding anything else (a
+    # project, a home directory named by mistake in LPACK_CACHE_DIR) is never claimed, so never cleaned.
+    if (root / CACHEDIR_TAG).is_file():
+        return
+    fresh = not root.exists() or (root.is_dir() and not any(root.iterdir()))
+    root.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        fd, tmp = tempfile.mkstemp(prefix=".CACHEDIR.TAG.", dir=root)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(_TAG_TEXT)
+        Path(tmp).replace(root / CACHEDIR_TAG)
+
+
+def is_marked(root: Path) -> bool:
+    """Whether `root` holds the CACHEDIR.TAG lpack writes when it makes a cache (a regular file, lpack's comment)."""
+    tag = root / CACHEDIR_TAG
+    if tag.is_symlink() or not tag.is_file():
+        return False
+    try:
+        with tag.open("rb") as fh:
+            head = fh.read(1024).decode("ascii", "replace")
+    except OSError:
+        return False
+    return head.startswith(_SIGNATURE) and "lpack" in head
+
+
+def _not_a_cache(root: Path) -> ConfigError:
+    named = f"LPACK_CACHE_DIR={root}" if os.environ.get("LPACK_CACHE_DIR") else str(root)
+    return ConfigError(
+        f"{named} is not an lpack cache (no {CACHEDIR_TAG} written by lpack): nothing removed",
+        hint=(
+            "point LPACK_CACHE_DIR at lpack's cache; a cache made by an lpack older than this check has no tag:"
+            " delete that directory by hand"
+        ),
+    )
 
 
 def _kind_info(directory: Path, kind: Kind) -> KindInfo:

@@ -87,6 +87,10 @@ class VerifyError(LpackError):
     """The handler does not import or fails when invoked from the built artifact."""
 
 
+class ArchiveError(LpackError):
+    """A zip from outside is unreadable or unsafe to unpack: a name leaving the tree, a bomb, corrupt data."""
+
+
 class InspectError(LpackError):
     """The file is not an artifact lpack can read (`lpack inspect`)."""
 

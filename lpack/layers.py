@@ -2,7 +2,8 @@
 
 Lambda extracts each layer into /opt: Python imports from /opt/python and
 /opt/python/lib/python3.X/site-packages, /opt/bin is on PATH and /opt/lib on LD_LIBRARY_PATH
-[docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html].
+[docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html]; every file in /opt/extensions is started as an
+external extension [lambda/latest/dg/lambda-extensions.html, "Extensions API"].
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lpack import runtimes
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.errors import ConfigError, EmitError, SizeLimitError
 from lpack.size import Finding, SizeReport
 from lpack.staging.tree import StagingTree, scan
@@ -49,21 +50,41 @@ def finish(fn: FunctionConfig, tree: StagingTree) -> tuple[StagingTree, list[str
         e if e.origin == "deps" and e.path.startswith("bin/") else dataclasses.replace(e, path=prefix(fn) + e.path)
         for e in tree
     )
-    extra = [_subtree(fn.bin_dir, "bin/"), _subtree(fn.lib_dir, "lib/")]
+    extra = [_subtree(fn.bin_dir, "bin/"), _subtree(fn.lib_dir, "lib/"), extensions(fn.extensions_dir)]
     layer = moved.merged(e for sub in extra for e in sub)
     if not len(layer):
         raise EmitError(
             f'layer "{fn.name}" is empty: Lambda rejects an empty layer',
-            hint="give it requirements, a source, or bin/lib directories",
+            hint="give it requirements, a source, or bin/lib/extensions directories",
         )
-    return layer, _warnings(fn, layer)
+    return layer, [*_warnings(fn, layer), *_extension_warnings(layer)]
+
+
+def extensions(directory: Path | None) -> StagingTree:
+    """A layer's `extensions` directory as extensions/: Lambda executes each file directly in it (0755)."""
+    found = _subtree(directory, "extensions/")
+    return StagingTree.of(dataclasses.replace(e, executable=True) if e.path.count("/") == 1 else e for e in found)
+
+
+def _extension_warnings(layer: StagingTree) -> list[str]:
+    # Lambda execs these: a file that is neither an ELF nor a #! script fails at init with "exec format error".
+    found = []
+    for e in layer:
+        if e.path.startswith("extensions/") and e.path.count("/") == 1:
+            with e.source.open("rb") as fh:
+                head = fh.read(4)
+            if head[:2] != b"#!" and head != b"\x7fELF":
+                found.append(f"{e.path}: neither an ELF nor a #! script: Lambda cannot start it as an extension")
+    return found
 
 
 def _subtree(directory: Path | None, under: str) -> StagingTree:
     if directory is None:
         return StagingTree.of([])
     if not directory.is_dir():
-        raise ConfigError(f"{directory.name}: directory not found", hint="fix `bin` / `lib` in the layer's table")
+        raise ConfigError(
+            f"{directory.name}: directory not found", hint="fix `bin` / `lib` / `extensions` in the layer's table"
+        )
     return StagingTree.of(dataclasses.replace(e, path=under + e.path) for e in scan(directory, "code"))
 
 

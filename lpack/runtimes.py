@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -12,7 +14,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags
 Arch = Literal["x86_64", "arm64"]
 ARCHES: tuple[Arch, ...] = ("x86_64", "arm64")  # Lambda's spelling; the config refuses amd64/aarch64
 Language = Literal["python", "node", "provided", "java", "dotnet", "ruby"]
-OS = Literal["al2", "al2023"]
+OS = Literal["al1", "al2", "al2023"]
 
 # --- Limits -------------------------------------------------------------------------------------------------
 # [docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html] unless noted.
@@ -53,7 +55,9 @@ RUNTIME_PROVIDED_NODE_SCOPES = ("@aws-sdk/", "@smithy/")
 # glibc of each Lambda OS. AL2 ships glibc 2.26; AL2023 ships 2.34 and keeps it for its whole life
 # [github.com/aws/aws-lambda-base-images issue 92: "The AL2023 image includes glibc version 2.34
 # (previously, version 2.26 was included in provided.al2)"; DESIGN.md; aws-lambda-builders PR 752].
-_GLIBC: dict[OS, tuple[int, int]] = {"al2": (2, 26), "al2023": (2, 34)}
+# Amazon Linux 1 (2018.03), the OS of python3.7, ships glibc 2.17 [lambda-runtimes.html lists python3.7 on
+# "Amazon Linux"; aws-lambda-builders PR 752 table].
+_GLIBC: dict[OS, tuple[int, int]] = {"al1": (2, 17), "al2": (2, 26), "al2023": (2, 34)}
 
 # Every runtime in the table runs on both architectures [lambda-runtimes.html; foundation-arch.html].
 _BOTH_ARCHES: tuple[Arch, ...] = ("x86_64", "arm64")
@@ -72,7 +76,9 @@ class Runtime:
     architectures: tuple[Arch, ...]
     layer_paths: tuple[str, ...]
     base_image: str | None
-    deprecated: str | None = None
+    deprecated: str | None = None  # the day security patches stopped (ISO date)
+    block_create: str | None = None  # from this day Lambda refuses CreateFunction with this runtime
+    block_update: str | None = None  # from this day it refuses updating functions that use it
 
     @property
     def python_tag(self) -> str:
@@ -88,17 +94,32 @@ def _python_version(runtime: Runtime) -> tuple[int, int]:
 
 
 # --- The runtime table --------------------------------------------------------------------------------------
-# Identifiers, OS and deprecation dates: [docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html], checked
-# 2026-11-23 against AWS Health notices quoted in public issues where the page itself was not retrievable.
-# "Current" = still accepted by CreateFunction/UpdateFunctionConfiguration today. Runtimes AWS has deprecated
-# but still lets you create or update carry `deprecated` (the date security patches stopped), so callers can
-# warn instead of saying "unknown runtime". Scheduled future deprecations are comments, not data.
+# Identifiers and OS: [docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html]. Deprecation, block-create and
+# block-update dates: the "Supported runtimes" and "Deprecated runtimes" tables of that page, as transcribed in
+# cfn-lint's src/cfnlint/data/AdditionalSpecs/LmbdRuntimeLifecycle.json (aws-cloudformation/cfn-lint, PR 4532
+# "Update Lambda runtime lifecycle dates from AWS docs", 2026-06; checked at its 2026-08-19 commit), which
+# records the 2026 bulk extension (most block dates moved to 2027-02-01 / 2027-03-03).
+# Lambda's deprecation policy [lambda-runtimes.html "Runtime deprecation policy"]: after the deprecation date
+# no security patches; from "block function create" no new functions; from "block function update" no code or
+# configuration updates either (existing functions keep running). Each phase starts at midnight Pacific time;
+# lpack compares UTC dates, so it may call a block a few hours early, never late.
+# `deprecated` is set only once the date has passed (as of the check above); scheduled future deprecations
+# are comments, so the tables elsewhere that skip deprecated runtimes keep offering them.
 # Layer paths: [lambda/latest/dg/packaging-layers.html "Layer paths for each Lambda runtime"]; bin/ and lib/
 # apply to every runtime and are handled by the layer emitter. Base images: gallery.ecr.aws/lambda/<language>
 # [images-create.html, python-image.html, nodejs-image.html, java-image.html].
+_Blocks = tuple[str, str] | None  # (block function create, block function update), ISO dates
+_EXTENDED = ("2027-02-01", "2027-03-03")  # the bulk-extended block dates shared by most deprecated runtimes
 
 
-def _python(minor: int, os: OS, *, deprecated: str | None = None) -> Runtime:
+def _python(
+    minor: int,
+    os: OS,
+    *,
+    deprecated: str | None = None,
+    blocks: _Blocks = None,
+    architectures: tuple[Arch, ...] = _BOTH_ARCHES,
+) -> Runtime:
     name = f"python3.{minor}"
     return Runtime(
         name=name,
@@ -106,15 +127,17 @@ def _python(minor: int, os: OS, *, deprecated: str | None = None) -> Runtime:
         version=(3, minor),
         os=os,
         glibc=_GLIBC[os],
-        architectures=_BOTH_ARCHES,
+        architectures=architectures,
         # "python" is on sys.path; the site-packages form is version-pinned, so it breaks on a runtime change.
         layer_paths=("python", f"python/lib/{name}/site-packages"),
         base_image=f"{_ECR}/python:3.{minor}",
         deprecated=deprecated,
+        block_create=blocks[0] if blocks else None,
+        block_update=blocks[1] if blocks else None,
     )
 
 
-def _node(major: int, os: OS, *, deprecated: str | None = None) -> Runtime:
+def _node(major: int, os: OS, *, deprecated: str | None = None, blocks: _Blocks = None) -> Runtime:
     return Runtime(
         name=f"nodejs{major}.x",
         language="node",
@@ -127,10 +150,12 @@ def _node(major: int, os: OS, *, deprecated: str | None = None) -> Runtime:
         layer_paths=("nodejs/node_modules", f"nodejs/node{major}/node_modules"),
         base_image=f"{_ECR}/nodejs:{major}",
         deprecated=deprecated,
+        block_create=blocks[0] if blocks else None,
+        block_update=blocks[1] if blocks else None,
     )
 
 
-def _provided(os: OS, *, deprecated: str | None = None) -> Runtime:
+def _provided(os: OS, *, deprecated: str | None = None, blocks: _Blocks = None) -> Runtime:
     return Runtime(
         name=f"provided.{os}",
         language="provided",
@@ -141,10 +166,14 @@ def _provided(os: OS, *, deprecated: str | None = None) -> Runtime:
         layer_paths=(),  # only bin/ and lib/; the function supplies a `bootstrap` executable.
         base_image=f"{_ECR}/provided:{os}",
         deprecated=deprecated,
+        block_create=blocks[0] if blocks else None,
+        block_update=blocks[1] if blocks else None,
     )
 
 
-def _java(name: str, major: int, os: OS, image_tag: str, *, deprecated: str | None = None) -> Runtime:
+def _java(
+    name: str, major: int, os: OS, image_tag: str, *, deprecated: str | None = None, blocks: _Blocks = None
+) -> Runtime:
     return Runtime(
         name=name,
         language="java",
@@ -155,10 +184,12 @@ def _java(name: str, major: int, os: OS, image_tag: str, *, deprecated: str | No
         layer_paths=("java/lib",),  # on CLASSPATH
         base_image=f"{_ECR}/java:{image_tag}",
         deprecated=deprecated,
+        block_create=blocks[0] if blocks else None,
+        block_update=blocks[1] if blocks else None,
     )
 
 
-def _dotnet(major: int, os: OS, *, deprecated: str | None = None) -> Runtime:
+def _dotnet(major: int, os: OS, *, deprecated: str | None = None, blocks: _Blocks = None) -> Runtime:
     return Runtime(
         name=f"dotnet{major}",
         language="dotnet",
@@ -169,10 +200,12 @@ def _dotnet(major: int, os: OS, *, deprecated: str | None = None) -> Runtime:
         layer_paths=(),  # packaging-layers.html lists no .NET-specific path; only bin/ and lib/
         base_image=f"{_ECR}/dotnet:{major}",
         deprecated=deprecated,
+        block_create=blocks[0] if blocks else None,
+        block_update=blocks[1] if blocks else None,
     )
 
 
-def _ruby(major: int, minor: int, os: OS, *, deprecated: str | None = None) -> Runtime:
+def _ruby(major: int, minor: int, os: OS, *, deprecated: str | None = None, blocks: _Blocks = None) -> Runtime:
     return Runtime(
         name=f"ruby{major}.{minor}",
         language="ruby",
@@ -184,30 +217,33 @@ def _ruby(major: int, minor: int, os: OS, *, deprecated: str | None = None) -> R
         layer_paths=(f"ruby/gems/{major}.{minor}.0", "ruby/lib"),
         base_image=f"{_ECR}/ruby:{major}.{minor}",
         deprecated=deprecated,
+        block_create=blocks[0] if blocks else None,
+        block_update=blocks[1] if blocks else None,
     )
 
 
 _TABLE: tuple[Runtime, ...] = (
-    # Python [lambda-python.html]: 3.12 and newer on AL2023, older on AL2.
+    # Python [lambda-python.html]: 3.12 and newer on AL2023, 3.8 to 3.11 on AL2, 3.7 on Amazon Linux 1.
     _python(14, "al2023"),  # deprecation scheduled 2029-06-30
     _python(13, "al2023"),  # deprecation scheduled 2029-06-30
     _python(12, "al2023"),  # deprecation scheduled 2028-10-31
-    # AL2 reached end of life 2026-06-30, but AWS extended python3.11 by a year (cfn-lint PR 4532, from
-    # lambda-runtimes.html, 2026-06): still supported, deprecation scheduled 2027-06-30.
+    # AL2 reached end of life 2026-06-30, but AWS extended python3.11 by a year: deprecation 2027-06-30.
     _python(11, "al2"),
-    # AWS Health notice: deprecated 2026-10-31, create blocked 2027-02-01, update blocked 2027-03-03.
-    _python(10, "al2", deprecated="2026-10-31"),
-    # AWS Health notice: deprecated 2025-12-15; block dates since moved to 2027-02-01 / 2027-03-03 with the
-    # bulk extension recorded in cfn-lint PR 4532.
-    _python(9, "al2", deprecated="2025-12-15"),
-    # Node.js [nodejs-image.html base image table]: 20 and newer on AL2023, 18 on AL2.
+    _python(10, "al2", deprecated="2026-10-31", blocks=_EXTENDED),
+    _python(9, "al2", deprecated="2025-12-15", blocks=_EXTENDED),
+    _python(8, "al2", deprecated="2024-10-14", blocks=_EXTENDED),
+    # python3.7 never ran on arm64: Graviton support began with python3.8 [foundation-arch.html].
+    _python(7, "al1", deprecated="2023-12-04", blocks=("2024-01-09", "2027-03-03"), architectures=("x86_64",)),
+    # Node.js [nodejs-image.html base image table]: 20 and newer on AL2023, 14 to 18 on AL2.
     _node(24, "al2023"),  # deprecation scheduled 2028-04-30
     _node(22, "al2023"),  # deprecation scheduled 2027-04-30
-    _node(20, "al2023", deprecated="2026-04-30"),  # AWS Health notice; nodejs-image.html
-    _node(18, "al2", deprecated="2025-09-01"),  # nodejs-image.html; create/update still allowed per PR 4532
+    _node(20, "al2023", deprecated="2026-04-30", blocks=_EXTENDED),
+    _node(18, "al2", deprecated="2025-09-01", blocks=_EXTENDED),
+    _node(16, "al2", deprecated="2024-06-12", blocks=_EXTENDED),
+    _node(14, "al2", deprecated="2023-12-04", blocks=("2024-01-09", "2027-03-03")),
     # OS-only runtimes [runtimes-provided.html].
     _provided("al2023"),  # deprecation scheduled 2029-06-30
-    _provided("al2", deprecated="2026-07-31"),  # AWS Health notice: "ending support ... on July 31, 2026"
+    _provided("al2", deprecated="2026-07-31", blocks=_EXTENDED),
     # Java [lambda-java.html]. java8.al2/11/17 on AL2 got the same one-year extension as python3.11.
     # The .al2023 variants shipped 2026-07 [aws-lambda-roadmap issue 86, linking
     # whats-new/2026/07/aws-lambda-java-amazon-linux]; image tags inferred from "java:11.al2023-x86_64".
@@ -221,15 +257,60 @@ _TABLE: tuple[Runtime, ...] = (
     _java("java8.al2", 8, "al2", "8.al2"),
     # .NET [lambda-csharp.html]; dotnet9 was container-only and has no zip runtime identifier.
     _dotnet(10, "al2023"),  # deprecation scheduled 2028-11-14
-    _dotnet(8, "al2023", deprecated="2026-11-10"),  # follows Microsoft's .NET 8 end of support
+    _dotnet(8, "al2023", deprecated="2026-11-10", blocks=_EXTENDED),  # follows Microsoft's .NET 8 end of support
     # Ruby [lambda-ruby.html]; ruby4.0 shipped 2026-04 [whats-new/2026/04/aws-lambda-adds-ruby].
     _ruby(4, 0, "al2023"),
     _ruby(3, 4, "al2023"),  # deprecation scheduled 2028-03-31
     _ruby(3, 3, "al2023"),  # deprecation scheduled 2027-03-31
-    _ruby(3, 2, "al2", deprecated="2026-03-31"),  # Ruby 3.2 upstream end of life
+    _ruby(3, 2, "al2", deprecated="2026-03-31", blocks=_EXTENDED),  # Ruby 3.2 upstream end of life
 )
 
 RUNTIMES: Mapping[str, Runtime] = MappingProxyType({runtime.name: runtime for runtime in _TABLE})
+
+
+# Runtimes whose "block function update" date has passed: (name, deprecated, block create, block update), same
+# sources as the table. Not in RUNTIMES, since nothing can be deployed for them; known, to give their dates.
+_RETIRED = (
+    ("python3.6", "2022-07-18", "2022-07-18", "2022-08-29"),
+    ("python2.7", "2021-07-15", "2021-07-15", "2022-05-30"),
+    ("nodejs12.x", "2023-03-31", "2023-03-31", "2023-04-30"),
+    ("nodejs10.x", "2021-07-30", "2021-07-30", "2022-02-14"),
+    ("nodejs8.10", "2020-03-06", "2020-02-04", "2020-03-06"),
+)
+RETIRED: Mapping[str, tuple[str, str, str]] = MappingProxyType({n: (d, c, u) for n, d, c, u in _RETIRED})
+
+
+def successor(name: str) -> str:
+    """The newest supported runtime of the same language as `name` ("python3.8" -> "python3.14")."""
+    family = re.match(r"[a-z]+", name)
+    prefix = family.group(0) if family else name
+    return next((r.name for r in _TABLE if r.name.startswith(prefix) and r.deprecated is None), "a supported runtime")
+
+
+def lifecycle_warning(runtime: Runtime, today: datetime.date) -> str | None:
+    """What Lambda's deprecation of `runtime` means on `today`; None while AWS still patches it."""
+    if runtime.deprecated is None or today < datetime.date.fromisoformat(runtime.deprecated):
+        return None
+    create = runtime.block_create or "a date AWS has not announced"
+    since = "since" if runtime.block_create and today >= datetime.date.fromisoformat(runtime.block_create) else "from"
+    return (
+        f"{runtime.name} is deprecated since {runtime.deprecated} (no security patches); Lambda refuses new "
+        f"functions {since} {create} and updates from {runtime.block_update or 'a date AWS has not announced'}: "
+        f"move to {successor(runtime.name)}"
+    )
+
+
+def update_blocked(name: str, today: datetime.date) -> str | None:
+    """Why a function on runtime `name` cannot be deployed on `today`; None while Lambda accepts updates."""
+    runtime = RUNTIMES.get(name)
+    dates = (runtime.deprecated, runtime.block_create, runtime.block_update) if runtime else RETIRED.get(name)
+    if dates is None or dates[2] is None or today < datetime.date.fromisoformat(dates[2]):
+        return None
+    deprecated, create, update = dates
+    return (
+        f"{name} was deprecated on {deprecated}; Lambda has refused new functions since {create} and updates to "
+        f"existing ones since {update} [lambda-runtimes.html]"
+    )
 
 
 def get_runtime(name: str) -> Runtime:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lpack import runtimes
-from lpack.config.load import Budget
+from lpack.config.model import Budget
 from lpack.staging.packages import Member, Package, packages
 from lpack.staging.tree import StagingTree
 from lpack.units import format_size

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig, SharedInclude
 from lpack.errors import ConfigError
+from lpack.resolve.committed import LOCK_DIR
 from lpack.staging.patterns import Patterns
 from lpack.staging.tree import StagingTree, scan
 
@@ -102,7 +103,54 @@ def select(fn: FunctionConfig, out_dir: Path) -> SourceSelection:
     if not fn.source.is_dir():
         raise ConfigError(f"source directory {fn.source} does not exist", hint="fix `source` in the config")
     prebuilt = fn.kind == "prebuilt"
-    return collect(fn.source, include=fn.include, exclude=fn.exclude, out_dir=out_dir, prebuilt=prebuilt)
+    exclude = (*fn.exclude, *_committed_locks(fn))
+    own = collect(fn.source, include=fn.include, exclude=exclude, out_dir=out_dir, prebuilt=prebuilt)
+    for shared in fn.shared:
+        own = _with_shared(own, shared, fn, out_dir)
+    return own
+
+
+def _committed_locks(fn: FunctionConfig) -> list[str]:
+    # The locks `lpack lock` commits belong to the build, not the code.
+    rel = _relative(fn.project_dir / LOCK_DIR, fn.source)
+    return [f"/{rel}/"] if rel is not None else []
+
+
+def _with_shared(own: SourceSelection, shared: SharedInclude, fn: FunctionConfig, out_dir: Path) -> SourceSelection:
+    # Shared code follows the source's rules: secrets and noise left out (named in the warning), the exclude
+    # patterns and its own .lpackignore apply, symlinks must stay inside it. It may not overwrite a file.
+    where = f'include {{ from = "{shared.source}", to = "{shared.target}" }}'
+    if shared.source.is_file():
+        if not shared.target:
+            raise ConfigError(f"{where}: a single file needs `to`, its path in the artifact", hint=_HINT)
+        entry = scan(shared.source.parent, "code", keep=lambda rel, d: rel == shared.source.name)
+        found = SourceSelection(tree=entry.mapped(lambda e: replace(e, path=shared.target)), skipped_sensitive=())
+    elif shared.source.is_dir():
+        found = collect(shared.source, include=(), exclude=fn.exclude, out_dir=out_dir)
+        found = _under(found, shared.target)
+    else:
+        raise ConfigError(f"{where}: no such file or directory", hint=_HINT)
+    clash = sorted(own.tree.paths() & found.tree.paths())
+    if clash:
+        raise ConfigError(
+            f"{where}: {', '.join(clash[:5])} already come from the function's own files",
+            hint="choose another `to`, or exclude one of them",
+        )
+    return SourceSelection(
+        tree=own.tree.merged(found.tree), skipped_sensitive=(*own.skipped_sensitive, *found.skipped_sensitive)
+    )
+
+
+_HINT = "fix `include` in the config: `from` is relative to the project directory, `to` to the artifact's root"
+
+
+def _under(selection: SourceSelection, target: str) -> SourceSelection:
+    if not target:
+        return selection
+    return SourceSelection(
+        tree=selection.tree.mapped(lambda e: replace(e, path=f"{target}/{e.path}")),
+        skipped_sensitive=tuple(f"{target}/{rel}" for rel in selection.skipped_sensitive),
+    )
 
 
 def add_sources(deps: StagingTree, selection: SourceSelection) -> tuple[StagingTree, list[str]]:

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from lpack.errors import ResolveError
+from lpack.resolve.esbuild import ESBUILD_VERSION, find_esbuild
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 WHEELS = FIXTURES / "wheels"
@@ -77,3 +80,22 @@ MakeProject = Callable[[str], Path]
 def project(tmp_path: Path) -> MakeProject:
     """project("name") -> a fresh copy of that fixture project in tmp_path."""
     return lambda name: copy_project(name, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def esbuild_binary(request: pytest.FixtureRequest) -> Path:
+    """The pinned esbuild, kept in pytest's cache directory across runs; installed there from npm's own cache
+    (offline), so a warm machine needs no registry. Skips when neither cache has it."""
+    if request.config.cache is None or shutil.which("npm") is None:
+        pytest.skip("needs npm and pytest's cache directory for esbuild")
+    try:
+        return find_esbuild(request.config.cache.mkdir("lpack-tools"), offline=True).path
+    except ResolveError:
+        pytest.skip(f"esbuild {ESBUILD_VERSION} is in no cache: run the network tests once (--run-network)")
+
+
+@pytest.fixture
+def with_esbuild(esbuild_binary: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Builds in this test bundle with that esbuild (LPACK_ESBUILD), not one installed into the test's cache."""
+    monkeypatch.setenv("LPACK_ESBUILD", str(esbuild_binary))
+    return esbuild_binary

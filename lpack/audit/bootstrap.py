@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.errors import AuditError, ConfigError
 from lpack.staging.tree import StagingTree
 

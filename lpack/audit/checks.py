@@ -12,7 +12,6 @@ import io
 import os
 import re
 import tempfile
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Literal
 from packaging.utils import canonicalize_name
 
 from lpack import runtimes
+from lpack.archive.reader import open_zip
 from lpack.audit import elf as _elf
 from lpack.config.model import AUDIT_CODES
 from lpack.runtimes import Arch, Runtime
@@ -105,12 +105,9 @@ def audit_zip(path: Path, runtime: Runtime, arch: Arch, *, waive: Iterable[str] 
     """The audit of a zip already built, by lpack or any tool (`lpack inspect`): unpacked to a scratch tree."""
     with tempfile.TemporaryDirectory(prefix="lpack-audit-") as tmp:
         root = Path(tmp)
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                target = Path(archive.extract(info, root))
-                if not info.is_dir():
-                    # The mode Lambda will give the file, as the zip records it.
-                    target.chmod(0o755 if (info.external_attr >> 16) & 0o111 else 0o644)
+        # The safe reader refuses a zip with unsafe members or over Lambda's size before writing anything.
+        with open_zip(path) as archive:
+            archive.extract(root)
         return audit(scan(root, "deps"), runtime, arch, waive=waive)
 
 

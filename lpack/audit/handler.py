@@ -6,7 +6,7 @@ import ast
 import re
 from pathlib import Path
 
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.errors import ConfigError
 from lpack.staging.tree import StagingTree
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lpack.audit.checks import AuditReport, audit
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.errors import AuditError
 from lpack.staging.tree import StagingTree
 

@@ -52,15 +52,10 @@ def find_interpreter(version: tuple[int, int], explicit: Path | None = None) -> 
     return _uv_find(version)
 
 
-def provide_interpreter(version: tuple[int, int], explicit: Path | None, cache_root: Path) -> Interpreter:
-    """find_interpreter's answer, remembered under `cache_root`; else one downloaded with `uv python install`
-    into `cache_root`/python, unless LPACK_OFFLINE=1 (or uv's UV_OFFLINE=1, UV_PYTHON_DOWNLOADS=never)."""
-    store = cache_root / "python"
-    memo = (
-        cache_root
-        / "interpreters"
-        / make_key("interpreter", repr(version), str(explicit), _path_var(), str(_downloads_off()))
-    )
+def provide_interpreter(version: tuple[int, int], explicit: Path | None, *, memo_dir: Path, store: Path) -> Interpreter:
+    """find_interpreter's answer, remembered in `memo_dir`; else one downloaded with `uv python install` into
+    `store`, unless LPACK_OFFLINE=1 (or uv's UV_OFFLINE=1, UV_PYTHON_DOWNLOADS=never)."""
+    memo = memo_dir / make_key("interpreter", repr(version), str(explicit), _path_var(), str(_downloads_off()))
     known = _recall(memo, version, store)
     if known is not None:
         return known
@@ -88,7 +83,6 @@ def _remember(memo: Path, result: Interpreter, stamp: str) -> None:
     data = {"path": str(result.path) if result.path else None, "reason": result.reason, "stamp": stamp}
     tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
     try:
-        memo.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps({**data, "time": time.time()}))
         tmp.replace(memo)
     except OSError:  # only a later build's search is slower

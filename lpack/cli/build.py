@@ -19,10 +19,13 @@ from lpack.cli.options import (
     write_report,
 )
 from lpack.cli.report import build_report, publish_report, verify_report
-from lpack.config.load import Overrides, load_config
+from lpack.config.load import load_config
+from lpack.config.model import Overrides
+from lpack.config.sam import load_sam, read_sam
 from lpack.errors import LpackError
 from lpack.tools.build import BuildOutcome, BuildSteps, build_with_steps
 from lpack.tools.publish import publish_project_layer
+from lpack.tools.sam import write_sam_build
 
 
 @click.command()
@@ -51,9 +54,27 @@ from lpack.tools.publish import publish_project_layer
 @click.option("--publish", "publish_layers", is_flag=True, help="Then publish every built layer (see lpack publish).")
 @publish_options
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Artifacts built at once [one per core].")
+@click.option(
+    "--locked",
+    is_flag=True,
+    help="Install only the locks `lpack lock` committed; exit 2 if one is missing or no longer matches its inputs.",
+)
 @click.option("--no-cache", is_flag=True, help="Neither read nor fill the cache (LPACK_CACHE_DIR, ~/.cache/lpack).")
 @output_options
 @click.option("--verify", "verify_after", is_flag=True, help="Import each handler from its artifact afterwards.")
+@click.option(
+    "--sam-template",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Build the zip functions and layers of this SAM template and write .aws-sam/build/ as sam build does.",
+)
+@click.option(
+    "--parameter",
+    "sam_parameters",
+    multiple=True,
+    metavar="NAME=VALUE",
+    callback=lambda _ctx, _param, values: _pairs(values),
+    help="With --sam-template: a template parameter's value instead of its Default (repeatable).",
+)
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -80,13 +101,34 @@ def build(
         use_cache=not no_cache,
         jobs=jobs,
     )
+    template_path, parameters = options.pop("sam_template"), options.pop("sam_parameters")
     overrides = Overrides(out_dir=out_dir.resolve() if out_dir else None, **options)
     try:
-        done = build_with_steps(load_config(project, overrides), steps, on_event=out.event, on_progress=out.upload)
+        template = read_sam(template_path, parameters) if template_path else None
+        config = load_sam(template, overrides) if template else load_config(project, overrides)
+        done = build_with_steps(config, steps, on_event=out.event, on_progress=out.upload)
+        verified = done.verification is None or done.verification.failure is None
+        # .aws-sam/build is what `sam deploy` ships: written only for artifacts that passed.
+        sam = write_sam_build(template, done.result) if template and verified else None
     except LpackError as err:
         fail(err, "build", report_file, json_mode, out)
-    write_report(_report(done), report_file, json_mode, out)
+    report = _report(done)
+    if sam is not None:
+        report["sam"] = {"template": str(sam.template), "resources": list(sam.resources)}
+    write_report(report, report_file, json_mode, out)
     _render(done, out)
+    if sam is not None:
+        out.sam_written(sam.template, sam.resources)
+
+
+def _pairs(values: tuple[str, ...]) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{value!r}: expected NAME=VALUE")
+        pairs[name] = text
+    return pairs
 
 
 def _report(done: BuildOutcome) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import click
 
 from lpack.cli.build import build, publish
 from lpack.cli.examine import check, diff, inspect
+from lpack.cli.lock import lock
 from lpack.cli.project import cache, init
 from lpack.cli.verify import verify_command
 from lpack.version import __version__
@@ -21,5 +22,5 @@ def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     ctx.obj = {"verbose": verbose, "quiet": quiet}
 
 
-for _command in (build, verify_command, check, inspect, diff, publish, init, cache):
+for _command in (build, lock, verify_command, check, inspect, diff, publish, init, cache):
     main.add_command(_command)

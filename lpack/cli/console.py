@@ -125,10 +125,11 @@ class Output:
             return
         arch = ", ".join(found.architectures) or "no native code"
         python = ", ".join(found.python_versions) or "unknown"
+        language = "Node.js" if found.language == "node" else f"python {python}"
         self.out.print(
             f"{escape(str(found.path))}: {found.shape}, {format_size(found.zipped_bytes)} zipped, "
             f"{format_size(found.unzipped_bytes)} unzipped, {found.files} files; "
-            f"python {python}; {arch}"
+            f"{language}; {arch}"
         )
         table = Table(title="packages (unzipped)", show_edge=False)
         for column in ("package", "version", "unzipped", "files"):
@@ -144,6 +145,13 @@ class Output:
         self.out.print(files)
         for finding in found.findings:
             self._finding(found.path.name, finding)
+        for problem in found.archive_findings:
+            line = f"{found.path.name}: {problem.describe()}"
+            if problem.severity == "error":
+                self.err.print(f"[bold red]error:[/] {escape(line)}")
+                self._annotate("error", line)
+            else:
+                self.warning(line)
 
     def diff(self, diffs: tuple[ArtifactDiff, ...]) -> None:
         if self.quiet:
@@ -152,6 +160,8 @@ class Output:
             self.out.print(
                 f"[bold]{escape(d.label)}[/]: zipped {_signed(d.zipped_delta)}, unzipped {_signed(d.unzipped_delta)}"
             )
+            for target in d.target_changes:
+                self.out.print(f"  [yellow]{escape(target)}[/]")
             for change in d.changes:
                 self.out.print(f"  {escape(describe(change))}")
             if not d.changes:
@@ -167,11 +177,12 @@ class Output:
         for where in (*image.outputs, *([image.pushed] if image.pushed else [])):
             self.out.print(f"  -> {escape(where)}")
 
-    def audit(self, report: AuditReport | None) -> None:
+    def audit(self, report: AuditReport | None, *, unsafe: bool = False) -> None:
         """Audit findings of an inspected zip; says so when no runtime was known to audit against."""
         if report is None:
+            why = "the zip is unsafe to unpack" if unsafe else "no single Python version in the zip; pass --runtime"
             if not self.quiet:
-                self.err.print("[dim]audit skipped: no single Python version in the zip; pass --runtime[/]")
+                self.err.print(f"[dim]audit skipped: {why}[/]")
             return
         for finding in report.findings:
             if finding.fails:
@@ -184,12 +195,21 @@ class Output:
 
     def verified(self, result: VerifyResult, *, show_result: bool) -> None:
         """The handler imported (and answered): init time on stderr, the handler's result on stdout."""
+        if not self.quiet and result.status == "partial":
+            self.err.print(f"[yellow]◐[/] {escape(result.handler)}: partial check of {escape(_shown(result.artifact))}")
+            for warning in result.warnings:
+                self.warning(warning)
+            return
         if not self.quiet:
             invoke = f", invoke {result.invoke_ms:.1f} ms" if result.invoke_ms is not None else ""
             self.err.print(
                 f"[green]✓[/] {escape(result.handler)} imports from {escape(_shown(result.artifact))} "
                 f"with {escape(result.runtime)}: init {result.init_ms:.1f} ms{invoke}"
             )
+            if result.isolation == "none":
+                self.err.print("[dim]network: not isolated (no usable bwrap or unshare here, or --network)[/]")
+            else:
+                self.err.print(f"[dim]network: none, isolated with {escape(result.isolation)}[/]")
             if self.verbose:
                 self.err.print(f"[dim]interpreter: {escape(result.interpreter)}[/]")
                 if result.output:
@@ -240,10 +260,22 @@ class Output:
         stream.write(f"::{level} title=lpack::{text}\n")
         stream.flush()
 
+    def sam_written(self, template: Path, resources: tuple[str, ...]) -> None:
+        if self.quiet:
+            return
+        self.out.print(f"[green]wrote[/] {escape(str(template))} with {len(resources)} built resources")
+        self.out.print("next: sam package / sam deploy (they read .aws-sam/build/template.yaml)")
+
     def created(self, directory: Path, written: list[Path]) -> None:
         for path in written:
             self.out.print(f"[green]created[/] {escape(str(path.relative_to(directory)))}")
         self.out.print(f"next: cd {escape(str(directory))} && lpack build")
+
+    def lines(self, lines: list[str]) -> None:
+        """Plain lines of a command's outcome (`lpack lock`'s files), not shown with --quiet or --json."""
+        if not self.quiet:
+            for line in lines:
+                self.out.print(escape(line))
 
     def upload(self, progress: UploadProgress) -> None:
         if self.quiet:

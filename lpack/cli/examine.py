@@ -10,7 +10,8 @@ import click
 
 from lpack.cli.options import fail, output, output_options, target_options, write_report
 from lpack.cli.report import audit_json, check_report, diff_report, inspect_report
-from lpack.config.load import Overrides, load_config
+from lpack.config.load import load_config
+from lpack.config.model import Overrides
 from lpack.errors import EXIT_FAILED, EXIT_TOO_BIG, LpackError
 from lpack.runtimes import Arch
 from lpack.tools.check import check as run_check
@@ -78,7 +79,9 @@ def inspect(
     report["audit"] = audit_json(audited) if audited is not None else None
     write_report(report, report_file, json_mode, out)
     out.inspection(found.inspection)
-    out.audit(audited)
+    out.audit(audited, unsafe=found.inspection.unsafe)
+    if found.inspection.unsafe:  # a hostile or broken zip outranks its size
+        sys.exit(EXIT_FAILED)
     if any(f.severity == "error" for f in found.inspection.findings):
         sys.exit(EXIT_TOO_BIG)
     if audited is not None and audited.errors:

@@ -11,6 +11,7 @@ from lpack.audit.checks import AuditReport, Finding
 from lpack.oci import ImageInfo
 from lpack.pipeline.build import BuildResult, FunctionResult
 from lpack.publish.layers import PublishResult
+from lpack.resolve.result import BundleReport
 from lpack.size import SizeReport
 from lpack.staging.packages import Package
 from lpack.tools.check import CheckResult
@@ -91,6 +92,22 @@ def _artifact(fn: FunctionResult) -> dict[str, Any]:
             }
         ),
         **({"image": _image(a.image)} if a.image is not None else {}),
+        **({"bundle": bundle_json(fn.bundle)} if fn.bundle is not None else {}),
+    }
+
+
+def bundle_json(bundle: BundleReport) -> dict[str, Any]:
+    # The metafile's package list: what esbuild inlined (bytes in the bundle) and what ships in node_modules.
+    return {
+        "entry": bundle.entry,
+        "output": bundle.output,
+        "format": bundle.format,
+        "target": bundle.target,
+        "esbuild": bundle.esbuild,
+        "bytes": bundle.bytes,
+        "sourcemap": bundle.sourcemap,
+        "bundled": [{"name": p.name, "version": p.version, "bytes": p.bytes} for p in bundle.bundled],
+        "external": [{"name": p.name, "version": p.version, "bytes": p.bytes} for p in bundle.external],
     }
 
 
@@ -130,6 +147,8 @@ def verify_report(result: VerifyResult) -> dict[str, Any]:
         "invoke_ms": None if result.invoke_ms is None else round(result.invoke_ms, 3),
         "result": result.result,
         "warnings": list(result.warnings),
+        "isolation": result.isolation,
+        "status": result.status,
     }
 
 
@@ -245,6 +264,7 @@ def inspect_report(found: Inspection) -> dict[str, Any]:
         "unzipped_bytes": found.unzipped_bytes,
         "files": found.files,
         "python_versions": list(found.python_versions),
+        "language": found.language,
         "architectures": list(found.architectures),
         "natives": [{"path": n.path, "machine": n.machine} for n in found.natives],
         "largest_files": [{"path": m.path, "bytes": m.size} for m in found.largest_files],
@@ -252,6 +272,10 @@ def inspect_report(found: Inspection) -> dict[str, Any]:
         "findings": [
             {"severity": f.severity, "limit": f.limit, "message": f.message, "actual": f.actual, "allowed": f.allowed}
             for f in found.findings
+        ],
+        "archive_findings": [
+            {"severity": f.severity, "code": f.code, "member": f.member, "message": f.message}
+            for f in found.archive_findings
         ],
         "limits": limits(),
     }
@@ -266,6 +290,7 @@ def diff_report(diffs: Iterable[ArtifactDiff]) -> dict[str, Any]:
                 "name": d.label,
                 "zipped_delta": d.zipped_delta,
                 "unzipped_delta": d.unzipped_delta,
+                "target_changes": list(d.target_changes),
                 "changes": [
                     {
                         "name": c.name,

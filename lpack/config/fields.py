@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import re
 from collections.abc import Mapping
@@ -13,9 +14,11 @@ from lpack import runtimes
 from lpack.config.model import (
     AUDIT_CODES,
     PRUNE_PROFILES,
+    SOURCE_MAPS,
     SSE_MODES,
     AuditConfig,
     Budget,
+    BundleConfig,
     PruneConfig,
     PublishConfig,
 )
@@ -102,6 +105,9 @@ def check_keys(table: Mapping[str, object], known: list[str], where: Where) -> N
 def parse_runtime(value: object, where: Where, key: str) -> runtimes.Runtime:
     """Any known runtime; whether lpack can build for it is checked with the function's `kind`."""
     name = expect(value, str, where, key, 'a runtime name like "python3.12"')
+    blocked = runtimes.update_blocked(name, datetime.datetime.now(datetime.timezone.utc).date())
+    if blocked is not None:
+        raise where.error(key, blocked, hint=f'use runtime = "{runtimes.successor(name)}"')
     try:
         runtime = runtimes.get_runtime(name)
     except KeyError:
@@ -211,3 +217,28 @@ def parse_audit(value: object, where: Where, key: str) -> AuditConfig:
                 hint='waive a code ("pth") or one file ("elf-glibc:pkg/_native.so"), as the build names them',
             )
     return AuditConfig(waive=waive)
+
+
+_NODE_TARGET = re.compile(r"^node\d+(\.\d+){0,2}$")
+_BUNDLE_KEYS = ["minify", "sourcemap", "target", "define", "banner", "require-shim"]
+
+
+def parse_bundle(value: object, where: Where, key: str) -> BundleConfig | None:
+    # `bundle = true` takes the defaults, `bundle = false` none; a table sets esbuild's options.
+    if isinstance(value, bool):
+        return BundleConfig() if value else None
+    table = table_of(value, where, key, "true, false or a table of bundle options")
+    sub = where.sub(key)
+    check_keys(table, _BUNDLE_KEYS, sub)
+    target = table.get("target")
+    if target is not None and not _NODE_TARGET.match(expect(target, str, sub, "target", "a string")):
+        raise sub.error("target", f'"{target}" is not a Node.js target', hint='e.g. target = "node20"')
+    define = table_of(table.get("define", {}), sub, "define", "a table of NAME = expression strings")
+    return BundleConfig(
+        minify=flag(table.get("minify", True), sub, "minify"),
+        sourcemap=choice(table.get("sourcemap", "off"), SOURCE_MAPS, sub, "sourcemap"),
+        target=target if isinstance(target, str) else None,
+        define=tuple((k, expect(v, str, sub, f"define.{k}", "an expression string")) for k, v in define.items()),
+        banner=expect(table.get("banner", ""), str, sub, "banner", "a string"),
+        require_shim=flag(table.get("require-shim", True), sub, "require-shim"),
+    )

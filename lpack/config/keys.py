@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TypedDict
 
 from lpack import runtimes
@@ -21,12 +21,14 @@ from lpack.config.fields import (
     parse_audit,
     parse_base,
     parse_budget,
+    parse_bundle,
     parse_compatible_arches,
     parse_compatible_runtimes,
     parse_prune,
     parse_publish,
     parse_runtime,
     str_list,
+    table_of,
 )
 from lpack.config.model import (
     BYTECODES,
@@ -37,6 +39,7 @@ from lpack.config.model import (
     LAYER_LAYOUTS,
     AuditConfig,
     Budget,
+    BundleConfig,
     Bytecode,
     EdgeEvent,
     Format,
@@ -52,6 +55,9 @@ from lpack.runtimes import Arch
 # FunctionConfig's arguments a table gives as they are (relative `bin` and `lib` resolved later).
 class Options(TypedDict, total=False):
     architecture: Arch
+    lock_extras: tuple[str, ...]
+    lock_groups: tuple[str, ...]
+    locked: bool
     include: tuple[str, ...]
     exclude: tuple[str, ...]
     exclude_runtime_provided: bool
@@ -63,6 +69,7 @@ class Options(TypedDict, total=False):
     compression: Compression
     layers: tuple[str, ...]
     node_scripts: bool
+    build_from_source: tuple[str, ...]
     kind: Kind
     allow_duplicate_versions: bool
     layout: LayerLayout
@@ -71,8 +78,12 @@ class Options(TypedDict, total=False):
     bin_dir: Path
     lib_dir: Path
     publish: PublishConfig
+    environment: tuple[tuple[str, str], ...]
     format: Format
     base: str
+    bundle: BundleConfig | None
+    external: tuple[str, ...]
+    extensions_dir: Path
 
 
 # What the loader checks or turns into other arguments once a function's tables are merged.
@@ -80,6 +91,7 @@ class Extra(TypedDict, total=False):
     runtime: runtimes.Runtime
     handler: str
     source: str
+    shared: tuple[tuple[str, str], ...]  # include's { from, to } tables, resolved against the project later
     requirements: str
     python: str
     index_url: str
@@ -99,6 +111,37 @@ class Values:
         return Values(options={**self.options, **other.options}, extra={**self.extra, **other.extra})
 
 
+def _include(value: object, where: Where, key: str) -> Values:
+    # Patterns select the source's own files; { from, to } tables bring files from outside it (shared code).
+    what = 'a list of patterns or { from = "../shared", to = "shared" } tables'
+    patterns: list[str] = []
+    tables: list[tuple[str, str]] = []
+    for item in expect(value, list, where, key, what):
+        if isinstance(item, str):
+            patterns.append(item)
+        else:
+            tables.append(_shared_entry(item, where, key))
+    return Values(options={"include": tuple(patterns)}, extra={"shared": tuple(tables)})
+
+
+def _shared_entry(item: object, where: Where, key: str) -> tuple[str, str]:
+    table = expect(item, dict, where, key, 'a pattern or a { from = "../shared", to = "shared" } table')
+    check_keys(table, ["from", "to"], where.sub(key))
+    if "from" not in table:
+        raise where.error(key, "an include table needs `from`", hint='e.g. { from = "../shared", to = "shared" }')
+    source = expect(table["from"], str, where.sub(key), "from", "a path relative to the project")
+    target = expect(table.get("to", ""), str, where.sub(key), "to", "a path inside the artifact")
+    parts = PurePosixPath(target).parts
+    if target.startswith("/") or "\\" in target or ".." in parts:
+        raise where.sub(key).error("to", f'"{target}" must be a relative path inside the artifact, without ".."')
+    return source, "/".join(p for p in parts if p != ".")
+
+
+def _environment(value: object, where: Where, key: str) -> tuple[tuple[str, str], ...]:
+    table = table_of(value, where, key, 'a table like { TABLE = "orders" }')
+    return tuple(sorted((k, expect(v, str, where.sub(key), k, "a string")) for k, v in table.items()))
+
+
 def _text(what: str) -> Callable[[object, Where, str], str]:
     return lambda v, w, k: expect(v, str, w, k, what)
 
@@ -111,7 +154,10 @@ _KEYS: dict[str, Callable[[object, Where, str], Values]] = {
     "handler": lambda v, w, k: Values(extra={"handler": _text('a handler like "app.handler"')(v, w, k)}),
     "source": lambda v, w, k: Values(extra={"source": _text("a directory path")(v, w, k)}),
     "requirements": lambda v, w, k: Values(extra={"requirements": _text("a file path")(v, w, k)}),
-    "include": lambda v, w, k: Values(options={"include": str_list(v, w, k)}),
+    "build-from-source": lambda v, w, k: Values(options={"build_from_source": str_list(v, w, k)}),
+    "extras": lambda v, w, k: Values(options={"lock_extras": str_list(v, w, k)}),
+    "groups": lambda v, w, k: Values(options={"lock_groups": str_list(v, w, k)}),
+    "include": _include,
     "exclude": lambda v, w, k: Values(options={"exclude": str_list(v, w, k)}),
     "exclude-runtime-provided": lambda v, w, k: Values(options={"exclude_runtime_provided": flag(v, w, k)}),
     "prune": lambda v, w, k: Values(options={"prune": parse_prune(v, w, k)}),
@@ -138,12 +184,20 @@ _KEYS: dict[str, Callable[[object, Where, str], Values]] = {
     "bin": lambda v, w, k: Values(options={"bin_dir": Path(_text("a directory path")(v, w, k))}),
     "lib": lambda v, w, k: Values(options={"lib_dir": Path(_text("a directory path")(v, w, k))}),
     "publish": lambda v, w, k: Values(options={"publish": parse_publish(v, w, k)}),
+    "environment": lambda v, w, k: Values(options={"environment": _environment(v, w, k)}),
     "format": lambda v, w, k: Values(options={"format": choice(v, FORMATS, w, k)}),
     "base": lambda v, w, k: Values(options={"base": parse_base(v, w, k)}),
+    "bundle": lambda v, w, k: Values(options={"bundle": parse_bundle(v, w, k)}),
+    "external": lambda v, w, k: Values(options={"external": str_list(v, w, k)}),
+    "extensions": lambda v, w, k: Values(options={"extensions_dir": Path(_text("a directory path")(v, w, k))}),
 }
 TOP_ONLY = ["functions", "out"]
-FUNCTION_ONLY = frozenset({"handler", "layers", "allow-duplicate-versions", "edge", "format", "base"})
-LAYER_ONLY = frozenset({"layout", "compatible-runtimes", "compatible-architectures", "bin", "lib", "publish"})
+FUNCTION_ONLY = frozenset(
+    {"handler", "layers", "allow-duplicate-versions", "edge", "format", "base", "environment", "bundle", "external"}
+)
+LAYER_ONLY = frozenset(
+    {"layout", "compatible-runtimes", "compatible-architectures", "bin", "lib", "publish", "extensions"}
+)
 # What a layer takes from the top-level defaults: the target and how to install, not a function's code.
 LAYERS_INHERIT = frozenset(
     {
@@ -158,6 +212,7 @@ LAYERS_INHERIT = frozenset(
         "no-index",
         "prune",
         "exclude-runtime-provided",
+        "build-from-source",
     }
 )
 

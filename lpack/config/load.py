@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lpack import runtimes
+from lpack.config.deps import with_dependencies
 from lpack.config.fields import Where, choice, did_you_mean, expect, parse_arch, parse_base, parse_runtime, table_of
 from lpack.config.keys import (
     FUNCTION_ONLY,
@@ -26,22 +27,13 @@ from lpack.config.model import (
     FORMATS,
     INSTALLERS,
     ArtifactRole,
-    AuditConfig,
     Budget,
     BuildConfig,
-    Bytecode,
-    EdgeEvent,
-    Format,
     FunctionConfig,
     ImageDelivery,
     IndexOptions,
-    Installer,
-    LayerLayout,
     Overrides,
-    PruneConfig,
-    PruneProfile,
-    PublishConfig,
-    SseMode,
+    SharedInclude,
 )
 from lpack.errors import ConfigError
 
@@ -50,29 +42,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-# Names other modules import from here, as before the model moved to lpack.config.model.
-__all__ = [
-    "ArtifactRole",
-    "AuditConfig",
-    "Budget",
-    "BuildConfig",
-    "Bytecode",
-    "EdgeEvent",
-    "Format",
-    "FunctionConfig",
-    "ImageDelivery",
-    "IndexOptions",
-    "Installer",
-    "LayerLayout",
-    "Overrides",
-    "PruneConfig",
-    "PruneProfile",
-    "PublishConfig",
-    "SseMode",
-    "find_config",
-    "load_config",
-    "read_toml",
-]
+__all__ = ["find_config", "load_config", "load_table", "read_toml"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _NODE_HANDLER_RE = re.compile(r"^[\w./-]+\.[A-Za-z_$][\w$]*$")  # "src/index.handler": file path, then export
@@ -109,9 +79,12 @@ def find_config(project_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any]
             )
         return lpack_toml, read_toml(lpack_toml), project_table
     if tool_table is None:
+        sam = next((t.name for t in (project_dir / "template.yaml", project_dir / "template.yml") if t.is_file()), None)
         raise ConfigError(
             f"{project_dir}: no lpack configuration found",
-            hint="add a [tool.lpack] table to pyproject.toml or create lpack.toml (see `lpack init`)",
+            hint=f"a SAM project: lpack build --sam-template {sam} (or lpack init --from-sam {sam})"
+            if sam
+            else "add a [tool.lpack] table to pyproject.toml or create lpack.toml (see `lpack init`)",
         )
     return pyproject, tool_table, project_table
 
@@ -121,8 +94,19 @@ def load_config(project_dir: Path | str = ".", overrides: Overrides | None = Non
     project_dir = Path(project_dir).resolve()
     if not project_dir.is_dir():
         raise ConfigError(f"{project_dir}: not a directory", hint="pass the project directory")
-    overrides = overrides or Overrides()
     file, table, project_table = find_config(project_dir)
+    return load_table(project_dir, file, table, project_table, overrides)
+
+
+def load_table(
+    project_dir: Path,
+    file: Path,
+    table: Mapping[str, Any],
+    project_table: Mapping[str, Any],
+    overrides: Overrides | None = None,
+) -> BuildConfig:
+    """A BuildConfig from an lpack table already read (from `file`, which errors name), e.g. made from a template."""
+    overrides = overrides or Overrides()
     top_where = Where(file, "tool.lpack" if file.name == "pyproject.toml" else "")
     table = dict(table)
     # `layers` is a table of layer definitions at the top, or a list of layer names for the one function.
@@ -143,7 +127,8 @@ def load_config(project_dir: Path | str = ".", overrides: Overrides | None = Non
         for name, sub, where in _named_tables(layer_tables, top_where, "layers")
     ]
     _check_references(functions, layers, file)
-    functions = [replace(f, exclude=(*f.exclude, *_not_code(f, layers))) for f in functions]
+    # Each function's dependency file (found when the config names none) is part of its build, not its code.
+    functions = [replace(f, exclude=(*f.exclude, *_not_code(f, layers))) for f in map(with_dependencies, functions)]
     functions, layers = _select(functions, layers, overrides, file)
     out = overrides.out_dir or project_dir / expect(table.get("out", "dist"), str, top_where, "out", "a path")
     return BuildConfig(
@@ -202,7 +187,8 @@ def _named_tables(raw: object, where: Where, kind: str) -> list[tuple[str, Mappi
 def _not_code(fn: FunctionConfig, layers: list[FunctionConfig]) -> list[str]:
     """What under a function's source belongs to its build, not its code: layers' directories and
     every requirements file the config names. Gitignore patterns anchored at the source root."""
-    paths = [p for layer in layers for p in (layer.bin_dir, layer.lib_dir, layer.requirements) if p is not None]
+    dirs = [(layer.bin_dir, layer.lib_dir, layer.extensions_dir, layer.requirements) for layer in layers]
+    paths = [p for found in dirs for p in found if p is not None]
     paths += [layer.source for layer in layers if layer.source_set]
     paths += [fn.requirements] if fn.requirements is not None else []
     found = []
@@ -282,6 +268,8 @@ def _make_layer(name: str, values: Values, where: Where, project_dir: Path, over
         options["bin_dir"] = (project_dir / options["bin_dir"]).resolve()
     if "lib_dir" in options:
         options["lib_dir"] = (project_dir / options["lib_dir"]).resolve()
+    if "extensions_dir" in options:
+        options["extensions_dir"] = (project_dir / options["extensions_dir"]).resolve()
     return _build_function(
         name, Values(options=options, extra=values.extra), project_dir, runtime=runtime, role="layer"
     )
@@ -290,6 +278,8 @@ def _make_layer(name: str, values: Values, where: Where, project_dir: Path, over
 def _make_function(name: str, values: Values, where: Where, project_dir: Path, overrides: Overrides) -> FunctionConfig:
     values = _with_overrides(values, overrides)
     runtime = _runtime(values, where)
+    if values.options.get("kind") == "prebuilt" and values.options.get("bundle") is not None:
+        raise where.error("bundle", "a prebuilt directory is packed as it is: it takes no bundle", hint="remove one")
     if values.options.get("kind") == "prebuilt":
         # provided.* runs `bootstrap`; Java, .NET and Ruby handlers are the toolchain's business.
         return _build_function(name, values, project_dir, runtime=runtime, role="function")
@@ -303,6 +293,14 @@ def _make_function(name: str, values: Values, where: Where, project_dir: Path, o
     if handler is None:
         raise where.error("handler", "missing", hint=f'set handler = "..." in {where.file.name}')
     node = runtime.language == "node"
+    if not node and values.options.get("bundle") is not None:
+        raise where.error("bundle", f"bundles Node.js functions; {runtime.name} is not one", hint="remove `bundle`")
+    if values.options.get("external") and values.options.get("bundle") is None:
+        raise where.error(
+            "external",
+            "names packages left out of a bundle, but this function is not bundled",
+            hint="add bundle = true, or remove `external`",
+        )
     if not (_NODE_HANDLER_RE if node else _HANDLER_RE).match(handler):
         example = "index.handler" if node else "app.handler"
         raise where.error("handler", f'"{handler}" is not "module.function"', hint=f'e.g. handler = "{example}"')
@@ -328,6 +326,8 @@ def _with_overrides(values: Values, overrides: Overrides) -> Values:
         extra["find_links"] = (*values.extra.get("find_links", ()), *links)
     if overrides.no_index:
         extra["no_index"] = True
+    if overrides.locked:
+        options["locked"] = True
     if overrides.format:
         options["format"] = choice(overrides.format, FORMATS, cli, "--format")
     return values | Values(options=options, extra=extra)
@@ -358,6 +358,7 @@ def _build_function(
         # whether `source`/`include` were given (a built wheel then adds sources)
         source_set="source" in extra or "include" in options,
         requirements=(project_dir / requirements) if requirements else None,
+        shared=tuple(SharedInclude(source=(project_dir / f).resolve(), target=t) for f, t in extra.get("shared", ())),
         python=Path(python) if python else None,
         index=index,
         **options,
@@ -375,6 +376,3 @@ def _local_base(project_dir: Path, base: str) -> str:
 def _link(project_dir: Path, link: str) -> str:
     # Relative find-links are relative to the project, as in a requirements file.
     return link if "://" in link else str((project_dir / link).resolve())
-
-
-_read_toml = read_toml  # the old name, which lpack.resolve._inputs imports

@@ -30,6 +30,8 @@ EdgeEvent = Literal["viewer", "origin"]
 EDGE_EVENTS: tuple[EdgeEvent, ...] = ("viewer", "origin")
 SseMode = Literal["AES256", "aws:kms"]
 SSE_MODES: tuple[SseMode, ...] = ("AES256", "aws:kms")
+SourceMap = Literal["off", "inline", "file"]
+SOURCE_MAPS: tuple[SourceMap, ...] = ("off", "inline", "file")
 
 # Every audit finding a user can waive: `audit = { waive = ["elf-glibc"] }` or one file, "elf-glibc:path/in/zip".
 # Here, not in lpack.audit (a later stage), because the config checks them; lpack.audit.checks uses these.
@@ -81,6 +83,19 @@ class AuditConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BundleConfig:
+    """A Node.js function's `bundle` table: esbuild's options (`bundle = true` means these defaults)."""
+
+    minify: bool = True
+    sourcemap: SourceMap = "off"
+    target: str | None = None  # esbuild's target ("node20"); None: the runtime's Node.js version
+    define: tuple[tuple[str, str], ...] = ()  # identifier -> replacement expression
+    banner: str = ""  # text put at the top of the bundle
+    # ESM output: define `require` with createRequire, so bundled CommonJS code can require Node's modules.
+    require_shim: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IndexOptions:
     """Where packages come from; empty means the installer's own defaults and environment."""
 
@@ -88,6 +103,14 @@ class IndexOptions:
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     no_index: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SharedInclude:
+    """An `include = [{ from = "../shared", to = "shared" }]` entry: files from outside the function's source."""
+
+    source: Path  # absolute: `from`, relative to the project directory; a directory or one file
+    target: str  # POSIX path inside the artifact it lands under ("" = the root)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,7 +123,23 @@ class FunctionConfig:
     source: Path
     source_set: bool = False  # whether `source`/`include` were given (a built wheel then adds sources)
     requirements: Path | None = None
+    # What the build says about the dependency files (lpack.config.deps): which one was found when the config
+    # names none, and files that exist but are not used.
+    dependency_note: str = ""
+    dependency_warnings: tuple[str, ...] = ()
+    # Packages whose source distributions may be built on this machine even though they are not pure Python.
+    build_from_source: tuple[str, ...] = ()
+    # What a uv.lock, poetry.lock or pylock.toml named by `requirements` contributes besides the main
+    # dependencies: extras and dependency groups (a dev group never).
+    lock_extras: tuple[str, ...] = ()
+    lock_groups: tuple[str, ...] = ()
+    # `lpack build --locked`: a lock committed by `lpack lock` must exist and match its inputs, or exit 2.
+    locked: bool = False
     include: tuple[str, ...] = ()
+    shared: tuple[SharedInclude, ...] = ()  # include's { from, to } tables
+    # The function's environment variables (`environment = { TABLE = "orders" }`, or a SAM template's
+    # Environment.Variables): `build --verify` imports the handler with them, as Lambda would.
+    environment: tuple[tuple[str, str], ...] = ()
     exclude: tuple[str, ...] = ()
     exclude_runtime_provided: bool = False
     prune: PruneConfig = field(default_factory=PruneConfig)
@@ -130,6 +169,11 @@ class FunctionConfig:
     publish: PublishConfig = field(default_factory=PublishConfig)
     format: Format = "zip"
     base: str | None = None  # image base: registry reference, oci:DIR[:tag] or docker-archive:FILE
+    # Node.js: one esbuild bundle instead of the sources (None: not bundled); packages left out of it
+    # (installed into node_modules), besides the native ones found; a layer's Lambda extensions directory.
+    bundle: BundleConfig | None = None
+    external: tuple[str, ...] = ()
+    extensions_dir: Path | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,6 +221,7 @@ class Overrides:
     index_url: str | None = None
     find_links: tuple[str, ...] = ()  # added to the config's, relative to the current directory
     no_index: bool = False
+    locked: bool = False
     format: str | None = None
     outputs: tuple[str, ...] = ()
     push: str | None = None

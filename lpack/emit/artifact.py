@@ -14,7 +14,7 @@ from pathlib import Path
 from lpack import layers
 from lpack.archive import writer as _archive
 from lpack.archive.zipformat import RawMember
-from lpack.config.load import FunctionConfig, ImageDelivery
+from lpack.config.model import FunctionConfig, ImageDelivery
 from lpack.emit import get_emitter
 from lpack.emit.base import Artifact
 from lpack.emit.zip import ZipEmitter

@@ -10,13 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from lpack import sources
 from lpack.cache import Cache, make_key
-from lpack.config.load import BuildConfig, FunctionConfig
+from lpack.config.model import BuildConfig, FunctionConfig
 from lpack.emit.artifact import artifact_path
 from lpack.errors import LpackError
 from lpack.pipeline import reuse as _reuse
 from lpack.pipeline.results import BuildResult, Event, EventHandler, FunctionResult
 from lpack.pipeline.run import Settings, run
 from lpack.resolve import keys as _keys
+from lpack.resolve.node_cache import project_digest
 from lpack.resolve.runner import Runner, run_subprocess
 
 __all__ = ["BuildResult", "Event", "EventHandler", "FunctionResult", "artifact_path", "build"]
@@ -88,6 +89,8 @@ def _build_one(fn: FunctionConfig, settings: Settings, used: Sequence[FunctionRe
     selection = sources.select(fn, settings.out_dir)
     # A function's findings include its layers', and `lpack check` builds without enforcing limits.
     context = [f"enforce={settings.enforce}", *(u.artifact.sha256 for u in used)]
+    if fn.bundle is not None:  # a bundle reads any project file its imports reach, inside `source` or not
+        context.append(project_digest(fn, settings.out_dir))
     key = make_key(_keys.inputs_key(fn, settings.out_dir, selection.tree), *context)
     dest = artifact_path(fn, settings.out_dir)
     previous = _reuse.reused_result(fn, dest, cache, key)

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from lpack.audit.checks import AuditReport
 from lpack.bytecode import BytecodeResult
-from lpack.config.load import ArtifactRole
+from lpack.config.model import ArtifactRole
 from lpack.emit.base import Artifact
 from lpack.prune.rules import PruneReport
+from lpack.resolve.result import BundleReport
 from lpack.size import SizeReport
 
 
@@ -43,6 +44,7 @@ class FunctionResult:
     layers: tuple[str, ...] = ()  # a function's layers, whose bytes its size findings include
     compatible_runtimes: tuple[str, ...] = ()  # a layer's, for PublishLayerVersion
     compatible_architectures: tuple[str, ...] = ()
+    bundle: BundleReport | None = None  # a Node.js function bundled with esbuild: what went in, what stayed out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

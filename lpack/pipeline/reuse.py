@@ -29,7 +29,7 @@ from lpack.archive.writer import write_zip
 from lpack.archive.zipformat import RawMember, read_members
 from lpack.bytecode import BytecodeResult, Interpreter, compile_ahead, compile_tree, provide_interpreter
 from lpack.cache import Cache, make_key
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.pipeline.results import FunctionResult
 from lpack.prune.python import file_imports
 from lpack.resolve import _inputs
@@ -66,6 +66,7 @@ def resolve_cached(fn: FunctionConfig, work: Path, runner: Runner, cache: Cache)
         direct=inputs.direct,
         installer=str(meta["installer"]),
         notes=(*inputs.notes, *meta["notes"], how),
+        warnings=inputs.warnings,
     )
     return Deps(resolved=resolved, directory=entry / "site", entry=entry)
 
@@ -104,8 +105,8 @@ def site_tree(entry: Path, scan_site: Callable[[], StagingTree]) -> StagingTree:
 
 
 def interpreter(cache: Cache, version: tuple[int, int], explicit: Path | None) -> Interpreter:
-    """provide_interpreter with the cache's directory: found (remembered), or downloaded into the cache."""
-    return provide_interpreter(version, explicit, cache.root)
+    """provide_interpreter with the cache's directories: found (remembered), or downloaded into the cache."""
+    return provide_interpreter(version, explicit, memo_dir=cache.ensure("interpreters"), store=cache.ensure("python"))
 
 
 def compile_cached(

@@ -8,18 +8,19 @@ compressed members, the modules they import).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import tempfile
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from lpack import layers, sources
+from lpack import layers, runtimes, sources
 from lpack.audit.checks import AuditReport
 from lpack.audit.stage import audit_artifact
 from lpack.bytecode import BytecodeResult, check_own_code, compile_tree, sourceless
 from lpack.cache import Cache
-from lpack.config.load import FunctionConfig, ImageDelivery
+from lpack.config.model import FunctionConfig, ImageDelivery
 from lpack.emit.artifact import Emitted, emit_artifact
 from lpack.pipeline import reuse as _reuse
 from lpack.pipeline.languages import Language, language_for
@@ -52,11 +53,14 @@ def run(
 ) -> FunctionResult:
     """Build `fn` afresh; `used` are its layers' results, `selection` its files if already collected."""
     lang, notify = language_for(fn), settings.notify
-    warnings: list[str] = []
+    warnings: list[str] = list(fn.dependency_warnings)
+    deprecation = runtimes.lifecycle_warning(fn.runtime, datetime.datetime.now(datetime.timezone.utc).date())
+    warnings += [deprecation] if deprecation else []
     with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:
         work = Path(tmp)
         notify(Event(function=fn.name, stage="resolve", detail=target_label(fn)))
         deps = lang.resolve(fn, work, settings.runner, settings.cache)
+        warnings += deps.resolved.warnings
         tree = _stage(fn, lang, deps, work, settings, selection=selection, warnings=warnings)
         with _compiling(fn, lang, tree, deps, settings.cache):  # dependencies' pyc while pruning and auditing
             notify(Event(function=fn.name, stage="prune"))
@@ -96,6 +100,8 @@ def _stage(
     tree = normalize_scripts(_deps_tree(lang, deps), work / "scripts")
     if (deps.resolved.built_wheel or fn.role == "layer") and not fn.source_set:
         return tree  # the project's own wheel carries its code; a layer has code only when told
+    if deps.resolved.bundle is not None:
+        return tree  # a Node.js bundle carries the code
     settings.notify(Event(function=fn.name, stage="sources", detail=str(fn.source)))
     tree, found = sources.add_sources(tree, selection or sources.select(fn, settings.out_dir))
     warnings += found
@@ -201,4 +207,5 @@ def _result(
         layers=fn.layers,
         compatible_runtimes=fn.compatible_runtimes,
         compatible_architectures=fn.compatible_architectures,
+        bundle=deps.resolved.bundle,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from lpack.config.load import PruneConfig
+from lpack.config.model import PruneConfig
 from lpack.staging.tree import Entry, StagingTree
 
 ImportsOf = Callable[[Entry], frozenset[str]]

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from lpack.config.load import PruneConfig
+from lpack.config.model import PruneConfig
 from lpack.prune.base import ImportsOf, Removals, stale_bytecode
 from lpack.staging.tree import Entry, StagingTree
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import PurePosixPath
 
-from lpack.config.load import PruneConfig
+from lpack.config.model import PruneConfig
 from lpack.prune.base import ImportsOf, Removals, is_bytecode, stale_bytecode
 from lpack.staging import dists as _dists
 from lpack.staging.tree import Entry, StagingTree

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from lpack.config.load import PruneConfig
+from lpack.config.model import PruneConfig
 from lpack.prune import python as _python
 from lpack.prune.base import ImportsOf, Profile, Removals
 from lpack.prune.python import file_imports

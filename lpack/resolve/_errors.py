@@ -6,7 +6,7 @@ import re
 
 from packaging.utils import canonicalize_name
 
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.errors import ResolveError
 from lpack.resolve import _offered
 from lpack.resolve.runner import target_label
@@ -15,6 +15,8 @@ NO_MATCHING_TAG = re.compile(
     r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==(?P<version>[^\s`]+))? has no wheels with a matching "
     r"(?P<what>platform|Python ABI|Python implementation|Python version)? ?tag"
 )
+# What uv says under --only-binary when a package offers no wheel at all for the target (only an sdist).
+NO_USABLE_WHEELS = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==(?P<version>[^\s`]+))? has no usable wheels")
 _PIP_NO_MATCH = re.compile(
     r"No matching distribution found for (?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==(?P<version>[^\s,;)]+))?"
 )
@@ -38,7 +40,7 @@ def explain_failure(fn: FunctionConfig, output: str, where: str, command: str) -
             "target elsewhere and add the wheel with find-links",
             details=details,
         )
-    if match := (NO_MATCHING_TAG.search(output) or _PIP_NO_MATCH.search(output)):
+    if match := (NO_MATCHING_TAG.search(output) or NO_USABLE_WHEELS.search(output) or _PIP_NO_MATCH.search(output)):
         version = match.groupdict().get("version") or pinned_version(match.group("name"), output)
         return _no_wheel_error(fn, match.group("name"), version, where, details)
     if match := _NOT_FOUND.search(output):
@@ -62,10 +64,14 @@ def explain_failure(fn: FunctionConfig, output: str, where: str, command: str) -
 def _no_wheel_error(fn: FunctionConfig, name: str, version: str | None, where: str, details: str) -> ResolveError:
     offered = _offered.offered_files(name, fn.index, fn.project_dir)
     summary = _offered.describe(name, version, offered, fn.runtime, fn.architecture)
+    # lpack builds nothing for this machine unless told: say how, for a package that truly needs it.
+    own = canonicalize_name(name)
+    vouched = {canonicalize_name(n) for n in fn.build_from_source}
+    build = f'; or build-from-source = ["{own}"] (built on this machine: only if that runs on {fn.runtime.name})'
     return ResolveError(
-        f"resolving {where}: no wheel of '{canonicalize_name(name)}' fits {target_label(fn)} "
+        f"resolving {where}: no wheel of '{own}' fits {target_label(fn)} "
         f"(glibc {fn.runtime.glibc[0]}.{fn.runtime.glibc[1]}); {summary.message}",
-        hint=summary.hint,
+        hint=summary.hint + (build if "offers no wheels" in summary.message and own not in vouched else ""),
         details=details,
     )
 

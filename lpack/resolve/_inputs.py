@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.parser import HeaderParser
 from pathlib import Path
 from typing import Protocol
@@ -13,10 +13,17 @@ from typing import Protocol
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from lpack.config.load import FunctionConfig, _read_toml
+from lpack.config.deps import kind_of
+from lpack.config.load import read_toml
+from lpack.config.model import FunctionConfig
 from lpack.errors import ConfigError, ResolveError
+from lpack.resolve import committed as _committed
+from lpack.resolve._binary import newer_releases, run_binary_only
 from lpack.resolve._errors import explain_failure
+from lpack.resolve._local import reach, read_lines, refresh_args
 from lpack.resolve._pip import pip_fallback_note, pip_lock, uv_falls_short
+from lpack.resolve.locks import export as export_lock
+from lpack.resolve.locks import lock_format
 from lpack.resolve.runner import Runner, index_args, installer_env, target_label, uv_bin, uv_env, uv_target_args
 
 
@@ -27,6 +34,7 @@ class Inputs:
     label: str = ""  # what the user wrote: "requirements.in", "pyproject.toml [project] dependencies"
     wheels: tuple[Path, ...] = ()  # the project's own wheel, installed with --no-deps after the lock
     notes: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())  # what the user should act on (an outdated committed lock)
 
 
 class Locker(Protocol):
@@ -43,7 +51,7 @@ def lock_fresh(
     """The Locker that always runs the resolver; the pipeline may wrap it in a cache."""
     notes = [f"locked {what} with hashes"]
     lock_requirements(fn, infile, lock, runner, what=what, notes=notes)
-    return notes
+    return notes + newer_releases(fn, lines, lock)
 
 
 def display(path: Path, root: Path) -> str:
@@ -57,32 +65,89 @@ def has_hashes(lock: Path) -> bool:
     return "--hash=" in lock.read_text(encoding="utf-8")
 
 
-def gather(fn: FunctionConfig, work: Path, runner: Runner, *, locker: Locker = lock_fresh) -> Inputs:
-    """The lock to install (made by `locker` for the target) and the project's own wheel."""
-    if fn.requirements is not None:
-        return _from_requirements(fn, fn.requirements, work, runner, locker)
-    pyproject = fn.project_dir / "pyproject.toml"
-    data = _read_toml(pyproject) if pyproject.is_file() else {}
-    project = data.get("project") if isinstance(data.get("project"), dict) else None
-    if project is None:
+def gather(
+    fn: FunctionConfig, work: Path, runner: Runner, *, locker: Locker = lock_fresh, committed: bool = True
+) -> Inputs:
+    """The lock to install (made by `locker` for the target) and the project's own wheel.
+
+    With `committed`, a lock `lpack lock` wrote into the project stands in for `locker` while it matches its
+    inputs (and must, with `fn.locked`).
+    """
+    warnings: list[str] = []
+    if committed:
+        locker = _committed_first(locker, warnings)
+    inputs = _gather(fn, work, runner, locker, warnings if committed else None)
+    if warnings:
+        inputs = replace(inputs, warnings=(*inputs.warnings, *warnings))
+    return replace(inputs, notes=(fn.dependency_note, *inputs.notes)) if fn.dependency_note else inputs
+
+
+def _committed_first(inner: Locker, warnings: list[str]) -> Locker:
+    def locked(
+        fn: FunctionConfig, lines: list[str], infile: Path, lock: Path, runner: Runner, *, what: str
+    ) -> list[str]:
+        if _committed.use_committed(fn, _committed.lines_digest(fn, lines, infile), lock, warnings):
+            return [f"installed {_committed.shown(_committed.committed_path(fn), fn)}, locked from {what}"]
+        return inner(fn, lines, infile, lock, runner, what=what)
+
+    return locked
+
+
+def _gather(fn: FunctionConfig, work: Path, runner: Runner, locker: Locker, warnings: list[str] | None) -> Inputs:
+    # Without a file from the config or discovery (a layer, a config built in code): the project's pyproject.
+    path = fn.requirements or fn.project_dir / "pyproject.toml"
+    if fn.requirements is None and not path.is_file():
         return Inputs(lock=None, direct=frozenset())
-    if "build-system" in data and not fn.source_set:
-        return _from_built_wheel(fn, project, work, runner, locker)
-    deps = [str(d) for d in project.get("dependencies", [])]
-    return _locked(fn, deps, work, runner, "pyproject.toml [project] dependencies", locker=locker)
+    if kind_of(path) == "pyproject":
+        return _from_pyproject(fn, path, work, runner, locker)
+    return _from_requirements(fn, path, work, runner, locker, warnings=warnings)
 
 
-def _from_requirements(fn: FunctionConfig, path: Path, work: Path, runner: Runner, locker: Locker) -> Inputs:
+def _from_pyproject(fn: FunctionConfig, path: Path, work: Path, runner: Runner, locker: Locker) -> Inputs:
     if not path.is_file():
         raise ConfigError(
             f"{display(path, fn.project_dir)}: requirements file not found",
             hint="fix `requirements` in the config, or create the file",
         )
-    if path.suffix == ".in":
+    data = read_toml(path)
+    project = data.get("project") if isinstance(data.get("project"), dict) else None
+    if project is None:
+        return Inputs(lock=None, direct=frozenset())
+    if "build-system" in data and not fn.source_set and path.parent.resolve() == fn.project_dir.resolve():
+        return _from_built_wheel(fn, project, work, runner, locker)
+    deps = [str(d) for d in project.get("dependencies", [])]
+    what = f"{display(path, fn.project_dir)} [project] dependencies"
+    return _locked(fn, deps, work, runner, what, locker=locker)
+
+
+def _from_requirements(
+    fn: FunctionConfig, path: Path, work: Path, runner: Runner, locker: Locker, *, warnings: list[str] | None
+) -> Inputs:
+    if not path.is_file():
+        raise ConfigError(
+            f"{display(path, fn.project_dir)}: requirements file not found",
+            hint="fix `requirements` in the config, or create the file",
+        )
+    if lock_format(path) is not None:
+        if warnings is not None:
+            _committed.check_committed(fn, _committed.lock_file_digest(fn, path), warnings)
+        return _from_lock(fn, path, work, runner)
+    if kind_of(path) == "requirements-in":
         # The .in is the user's intent; lock it for this target, as pip-compile would, with hashes.
         lines = _requirement_lines(path)
         return _locked(fn, lines, work, runner, display(path, fn.project_dir), source=path, locker=locker)
     return Inputs(lock=path, direct=direct_names(path), label=display(path, fn.project_dir))
+
+
+def _from_lock(fn: FunctionConfig, path: Path, work: Path, runner: Runner) -> Inputs:
+    # Another tool's lock: its pins and hashes for this target, written as requirements for the installer.
+    lines, direct = export_lock(path, fn, runner)
+    label = display(path, fn.project_dir)
+    if not lines:
+        return Inputs(lock=None, direct=direct, label=label)
+    lock = work / "requirements.lock.txt"
+    lock.write_text("\n".join(lines) + "\n")
+    return Inputs(lock=lock, direct=direct, label=label, notes=(f"pins and hashes from {label}",))
 
 
 def _requirement_lines(path: Path) -> list[str]:
@@ -136,14 +201,15 @@ def lock_requirements(
         "--quiet",
         *uv_target_args(fn),
         *index_args(fn.index),
+        *refresh_args(reach(read_lines(infile), infile.parent, fn.project_dir), read_lines(infile)),
     ]
-    proc = runner(cmd, env=uv_env(), cwd=fn.project_dir)
+    proc, _ = run_binary_only(fn, lambda extra: runner([*cmd, *extra], env=uv_env(), cwd=fn.project_dir))
     if proc.returncode == 0:
         return
-    where = f"locking {what} for {target_label(fn)}"
+    where = f"{what} for {target_label(fn)}"
     output = proc.stdout + proc.stderr
     if not uv_falls_short(fn, output):
-        raise explain_failure(fn, output, where, " ".join(cmd))
+        raise explain_failure(fn, output, where, " ".join(proc.args))
     pip_lock(fn, infile, lock, runner, where, uv_output=output)
     notes.append(pip_fallback_note(fn, "locked"))
 

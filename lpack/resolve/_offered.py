@@ -13,7 +13,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from lpack import runtimes
-from lpack.config.load import IndexOptions
+from lpack.config.model import IndexOptions
 from lpack.runtimes import Arch
 
 _DEFAULT_INDEX = "https://pypi.org/simple"

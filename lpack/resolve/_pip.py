@@ -13,7 +13,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from lpack import runtimes
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.errors import ResolveError
 from lpack.resolve._errors import NO_MATCHING_TAG, explain_failure
 from lpack.resolve.runner import Runner, index_args, installer_env

@@ -14,7 +14,11 @@ from pathlib import Path
 
 from lpack.archive.writer import source_date_epoch
 from lpack.cache import make_key
-from lpack.config.load import FunctionConfig
+from lpack.config.deps import kind_of
+from lpack.config.load import read_toml
+from lpack.config.model import FunctionConfig
+from lpack.resolve import _local
+from lpack.resolve.committed import committed_path
 from lpack.resolve.runner import index_args
 from lpack.staging.tree import StagingTree
 
@@ -51,25 +55,37 @@ def _target(fn: FunctionConfig) -> str:
 
 
 def lock_key(fn: FunctionConfig, lines: list[str], infile: Path | None) -> str:
-    """A lock depends on the requirements, files they pull in with -r/-c, the target and the index."""
+    """A lock depends on the requirements, what they reach on this machine (-r/-c files at any depth, local
+    packages' content, find-links directories), the target and the index."""
+    base = infile.parent if infile else fn.project_dir
     return make_key(
-        "lock", "\n".join(lines), *_referenced(lines, infile), _target(fn), tool_versions(), installer_env()
+        "lock",
+        "\n".join(lines),
+        *_local.fingerprint(_local.reach(lines, base, fn.project_dir)),
+        _target(fn),
+        *_links(fn),
+        tool_versions(),
+        installer_env(),
     )
 
 
-def _referenced(lines: list[str], infile: Path | None) -> list[bytes]:
-    base = infile.parent if infile else Path.cwd()
-    found: list[bytes] = []
-    for line in lines:
-        option, _, value = line.partition(" ")
-        if option in ("-r", "-c", "--requirement", "--constraint") and (base / value.strip()).is_file():
-            found.append((base / value.strip()).read_bytes())
-    return found
-
-
 def deps_key(fn: FunctionConfig, lock: Path) -> str:
-    """An installed tree depends on the lock, the target, the installer and its version."""
-    return make_key("deps", lock.read_bytes(), _target(fn), fn.installer, tool_versions(), installer_env())
+    """An installed tree depends on the lock and what it reaches (a local package's code is in no pin),
+    the target, the installer and its version."""
+    return make_key(
+        "deps",
+        lock.read_bytes(),
+        *_local.fingerprint(lock_reach(fn, lock)),
+        _target(fn),
+        *_links(fn),
+        fn.installer,
+        tool_versions(),
+        installer_env(),
+    )
+
+
+def lock_reach(fn: FunctionConfig, lock: Path) -> _local.Reached:
+    return _local.reach(_local.read_lines(lock), lock.parent, fn.project_dir)
 
 
 def inputs_key(fn: FunctionConfig, out_dir: Path, code: StagingTree) -> str:
@@ -77,8 +93,12 @@ def inputs_key(fn: FunctionConfig, out_dir: Path, code: StagingTree) -> str:
     files = [fn.project_dir / "pyproject.toml", fn.project_dir / "lpack.toml", fn.project_dir / ".lpackignore"]
     if fn.requirements is not None:
         files.append(fn.requirements)
+    # A lock committed by `lpack lock` is installed instead of a fresh one (lpack.resolve.committed.LOCK_DIR).
+    files.append(committed_path(fn))
+    if fn.requirements is not None and fn.requirements.suffix in (".lock", ".toml"):
+        # Another tool's lock is checked against its pyproject (uv lock --check), and a workspace member's own.
+        files += [fn.requirements.parent / "pyproject.toml", fn.source / "pyproject.toml"]
     listed = [f"{f}\0{f.read_bytes().hex() if f.is_file() else '-'}" for f in files]
-    links = [_listing(Path(link)) for link in fn.index.find_links if "://" not in link]
     return make_key(
         "artifact",
         repr(fn),
@@ -87,20 +107,25 @@ def inputs_key(fn: FunctionConfig, out_dir: Path, code: StagingTree) -> str:
         tool_versions(),
         installer_env(),
         *listed,
-        *(_referenced(_lines(fn.requirements), fn.requirements) if fn.requirements else []),
-        *links,
+        *_local.fingerprint(_requirements_reach(fn)),
+        *_links(fn),
         code.content_hash(),
     )
 
 
-def _lines(path: Path) -> list[str]:
-    if not path.is_file():
-        return []
-    return [ln.split(" #")[0].strip() for ln in path.read_text(encoding="utf-8", errors="replace").splitlines()]
+def _requirements_reach(fn: FunctionConfig) -> _local.Reached:
+    path = fn.requirements
+    if path is None or not path.is_file():
+        return _local.Reached()
+    if kind_of(path) == "pyproject":
+        project = read_toml(path).get("project")
+        deps = project.get("dependencies") if isinstance(project, dict) else None
+        lines = [str(d) for d in deps] if isinstance(deps, list) else []
+    else:
+        lines = _local.read_lines(path)
+    return _local.reach(lines, path.parent, fn.project_dir)
 
 
-def _listing(directory: Path) -> str:
+def _links(fn: FunctionConfig) -> list[str]:
     # A local wheelhouse: a new or rebuilt wheel there may change what an unpinned lock resolves to.
-    if not directory.is_dir():
-        return f"{directory}: absent"
-    return "\n".join(f"{p.name} {p.stat().st_size}" for p in sorted(directory.iterdir()) if p.is_file())
+    return [_local.listing(Path(link)) for link in fn.index.find_links if "://" not in link]

@@ -12,8 +12,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from lpack.config.load import FunctionConfig
-from lpack.resolve import _inputs
+from lpack.config.model import FunctionConfig
+from lpack.resolve import _inputs, _local
+from lpack.resolve._binary import check_built, run_binary_only
 from lpack.resolve._errors import explain_failure
 from lpack.resolve._pip import pip_fallback_note, pip_install, uv_falls_short
 from lpack.resolve.result import Resolved
@@ -47,14 +48,19 @@ def resolve(fn: FunctionConfig, dest: Path, work: Path, *, runner: Runner = run_
 def install(fn: FunctionConfig, inputs: _inputs.Inputs, dest: Path, runner: Runner) -> Resolved:
     """Install what `inputs` names (a lock, then the project's own wheel) into `dest`."""
     if inputs.lock is None and not inputs.wheels:
-        return Resolved(lock=None, direct=inputs.direct, installer="none")
+        return Resolved(lock=None, direct=inputs.direct, installer="none", warnings=inputs.warnings)
     installer, notes = "none", list(inputs.notes)
     if inputs.lock is not None:
         installer = _install_lock(fn, inputs, dest, runner, notes)
     for wheel in inputs.wheels:
         _run_uv(fn, ["--no-deps", str(wheel)], dest, runner, context=wheel.name)
     return Resolved(
-        lock=inputs.lock, direct=inputs.direct, installer=installer, built_wheel=bool(inputs.wheels), notes=tuple(notes)
+        lock=inputs.lock,
+        direct=inputs.direct,
+        installer=installer,
+        built_wheel=bool(inputs.wheels),
+        notes=tuple(notes),
+        warnings=inputs.warnings,
     )
 
 
@@ -62,14 +68,23 @@ def _install_lock(fn: FunctionConfig, inputs: _inputs.Inputs, dest: Path, runner
     assert inputs.lock is not None
     lock = inputs.lock
     args = ["-r", str(lock)]
-    if _inputs.has_hashes(lock):
+    reached = _local.reach(_local.read_lines(lock), lock.parent, fn.project_dir)
+    # A local directory has no hash to pin: uv still checks every hash the lock gives.
+    if _inputs.has_hashes(lock) and not any(path.is_dir() for _, path in reached.packages):
         args.insert(0, "--require-hashes")
+    refresh = _local.refresh_args(reached, _local.read_lines(lock))
     where = f"{inputs.label} for {target_label(fn)}"
     if fn.installer == "pip":
         pip_install(fn, args, dest, runner, where)
         return "pip"
-    proc = _run_uv(fn, args, dest, runner, context=where, check=False)
+
+    def attempt(extra: list[str]) -> subprocess.CompletedProcess[str]:
+        _clear(dest)  # a run that stopped to ask for a build installed nothing, but make sure
+        return _run_uv(fn, [*extra, *refresh, *args], dest, runner, context=where, check=False)
+
+    proc, built = run_binary_only(fn, attempt)
     if proc.returncode == 0:
+        notes += check_built(fn, dest, built)
         return "uv"
     output = proc.stdout + proc.stderr
     if uv_falls_short(fn, output):

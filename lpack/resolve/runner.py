@@ -13,7 +13,7 @@ from uv import find_uv_bin
 
 from lpack import runtimes
 from lpack.archive.writer import source_date_epoch
-from lpack.config.load import FunctionConfig, IndexOptions
+from lpack.config.model import FunctionConfig, IndexOptions
 
 log = logging.getLogger("lpack")
 

@@ -6,6 +6,7 @@ artifacts or two reports) all name packages the same way.
 
 from __future__ import annotations
 
+import configparser
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -65,7 +66,21 @@ class _Owners:
     requires: dict[str, frozenset[str]]  # name -> canonical names in Requires-Dist, any marker or extra
 
     def owner(self, rel: str) -> str | None:
-        return self.files.get(rel) or self.tops.get(rel.split("/", 1)[0]) or self.tops.get(_top_module(rel))
+        found = self.files.get(rel) or self.tops.get(rel.split("/", 1)[0]) or self.tops.get(_top_module(rel))
+        return found or self._guess(rel.split("/", 1)[0])
+
+    def _guess(self, top: str) -> str | None:
+        # Without RECORD (pruned: it is not reproducible) or top_level.txt (only setuptools writes one), a
+        # directory may still be a known distribution's: auditwheel's vendored libraries ("numpy.libs",
+        # "pillow.libs"), and import names that are the distribution's name less a common affix (attr ->
+        # attrs, yaml -> pyyaml, dateutil -> python-dateutil).
+        stem = str(canonicalize_name(top.removesuffix(".libs")))
+        if top.endswith(".libs") and stem in self.versions:
+            return stem
+        for candidate in (f"{stem}s", f"py{stem}", f"python-{stem}", f"{stem}-python"):
+            if candidate in self.versions and top == _top_module(top):
+                return candidate
+        return None
 
 
 def python_owners(members: list[Member], read: Reader) -> _Owners:
@@ -98,6 +113,10 @@ def _requirement_names(lines: list[str]) -> set[str]:
 
 
 def _claim(owners: _Owners, dist_info: str, name: str, by_rel: dict[str, str], read: Reader) -> None:
+    entry_points = by_rel.get(f"{dist_info}/entry_points.txt")
+    if entry_points is not None:  # console scripts: bin/<name> belongs to the distribution that declares it
+        for script in _console_scripts(read(entry_points).decode("utf-8", "replace")):
+            owners.files.setdefault(f"bin/{script}", name)
     record = by_rel.get(f"{dist_info}/RECORD")
     if record is not None:  # exact, when the pruner kept it
         for line in read(record).decode("utf-8", "replace").splitlines():
@@ -107,6 +126,16 @@ def _claim(owners: _Owners, dist_info: str, name: str, by_rel: dict[str, str], r
     names = {n.strip() for n in read(top_level).decode("utf-8", "replace").splitlines()} if top_level else set()
     for top in {n for n in names if n and "/" not in n} or {name.replace("-", "_")}:
         owners.tops.setdefault(top, name)
+
+
+def _console_scripts(text: str) -> list[str]:
+    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # script names are case-sensitive
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return []
+    return list(parser["console_scripts"]) if parser.has_section("console_scripts") else []
 
 
 def _top_module(rel: str) -> str:
@@ -158,7 +187,7 @@ def _classify(
 def _node_version(package_json: str, read: Reader) -> str | None:
     try:
         data = json.loads(read(package_json))
-    except (KeyError, ValueError, OSError):
+    except (KeyError, ValueError, OSError, RecursionError):  # a zip from outside: any package.json at all
         return None
     version = data.get("version") if isinstance(data, dict) else None
     return version if isinstance(version, str) else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lpack.config.load import BuildConfig
+from lpack.config.model import BuildConfig
 from lpack.pipeline.build import BuildResult, EventHandler, build
 from lpack.publish.layers import ProgressHandler, PublishResult
 from lpack.tools.publish import PublishOptions, create_repository, publish_built

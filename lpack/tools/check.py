@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lpack import runtimes
-from lpack.config.load import BuildConfig, FunctionConfig
+from lpack.config.model import BuildConfig, FunctionConfig
 from lpack.emit.base import Artifact
 from lpack.pipeline.build import EventHandler, FunctionResult, build
 from lpack.resolve.runner import Runner, run_subprocess

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from lpack.errors import DiffError
 from lpack.staging.packages import Package
-from lpack.tools.inspect import inspect_artifact
+from lpack.tools.inspect import detected_runtime, inspect_artifact
 from lpack.tools.reports import read_artifacts
 
 Change = Literal["added", "removed", "changed", "resized"]
@@ -20,6 +20,8 @@ class Snapshot:
     zipped_bytes: int
     unzipped_bytes: int
     packages: tuple[Package, ...]
+    runtime: str | None = None  # when the report says, or the zip's bytecode does
+    architecture: str | None = None  # when the report says, or the zip's native code does
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,6 +46,8 @@ class ArtifactDiff:
     old: Snapshot | None
     new: Snapshot | None
     changes: tuple[PackageChange, ...]  # largest size change first
+    # "architecture x86_64 → arm64", "runtime python3.11 → python3.12": a new target, whatever the sizes say
+    target_changes: tuple[str, ...] = ()
 
 
 def load(path: Path) -> list[Snapshot]:
@@ -53,10 +57,18 @@ def load(path: Path) -> list[Snapshot]:
     if path.suffix == ".json":
         return _from_report(path)
     found = inspect_artifact(path)
-    label = path.stem
+    unsafe = [f for f in found.archive_findings if f.severity == "error"]
+    if unsafe:
+        raise DiffError(f"{path}: {unsafe[0].describe()}", hint="`lpack inspect` lists what is wrong with it")
+    runtime = detected_runtime(found)
     return [
         Snapshot(
-            label=label, zipped_bytes=found.zipped_bytes, unzipped_bytes=found.unzipped_bytes, packages=found.packages
+            label=path.stem,
+            zipped_bytes=found.zipped_bytes,
+            unzipped_bytes=found.unzipped_bytes,
+            packages=found.packages,
+            runtime=runtime.name if runtime else None,
+            architecture=found.architectures[0] if len(found.architectures) == 1 else None,
         )
     ]
 
@@ -64,7 +76,7 @@ def load(path: Path) -> list[Snapshot]:
 def _from_report(path: Path) -> list[Snapshot]:
     try:
         return [_snapshot(a) for a in read_artifacts(path)]
-    except (ValueError, KeyError, TypeError) as err:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
         raise DiffError(
             f"{path}: not an lpack report ({err})", hint="write one with `lpack build --report FILE`"
         ) from None
@@ -81,11 +93,20 @@ def _snapshot(artifact: dict[str, Any]) -> Snapshot:
         )
         for p in artifact["packages"]
     )
+    # A Node.js bundle's packages are inside one file: the report keeps them from esbuild's metafile.
+    bundled = artifact.get("bundle", {}).get("bundled", [])
+    packages += tuple(
+        Package(name=f"{p['name']} (bundled)", version=p.get("version"), kind="node", bytes=p["bytes"], files=0)
+        for p in bundled
+        if p["name"] != "(project)"
+    )
     return Snapshot(
         label=artifact["name"],
         zipped_bytes=artifact["zipped_bytes"],
         unzipped_bytes=artifact["unzipped_bytes"],
         packages=packages,
+        runtime=artifact.get("runtime"),
+        architecture=artifact.get("architecture"),
     )
 
 
@@ -112,7 +133,15 @@ def _compare(label: str, old: Snapshot | None, new: Snapshot | None) -> Artifact
         old=old,
         new=new,
         changes=tuple(changes),
+        target_changes=_target_changes(old, new),
     )
+
+
+def _target_changes(old: Snapshot | None, new: Snapshot | None) -> tuple[str, ...]:
+    if old is None or new is None:
+        return ()
+    pairs = (("architecture", old.architecture, new.architecture), ("runtime", old.runtime, new.runtime))
+    return tuple(f"{what} {a} → {b}" for what, a, b in pairs if a and b and a != b)
 
 
 def _change(name: str, old: Package | None, new: Package | None) -> PackageChange | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lpack.config.load import BuildConfig, FunctionConfig, Overrides, load_config
+from lpack.config.load import load_config
+from lpack.config.model import BuildConfig, FunctionConfig, Overrides
 from lpack.errors import ConfigError
 from lpack.pipeline.build import BuildResult, EventHandler, build
 from lpack.publish.layers import ProgressHandler, PublishResult, prepare_ecr_push, publish_layer, target_for

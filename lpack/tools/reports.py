@@ -9,6 +9,10 @@ from typing import Any
 
 from lpack.errors import ConfigError
 from lpack.runtimes import Runtime, get_runtime
+from lpack.units import format_size
+
+# A report lists packages, not files: even hundreds of functions stay a few MB. Past this it is not one.
+_MAX_REPORT = 64 << 20
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,9 +29,14 @@ def read_artifacts(path: Path) -> list[dict[str, Any]]:
     Raises ValueError saying what is wrong; each caller words its own error around it.
     """
     try:
-        entries = json.loads(path.read_text())["artifacts"]
+        size = path.stat().st_size
+        if size > _MAX_REPORT:
+            raise ValueError(f"{format_size(size)}, far more than any report lpack writes")
+        entries = json.loads(path.read_bytes())["artifacts"]
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ValueError(str(err)) from None
+        raise ValueError(str(err).splitlines()[0][:200]) from None
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ValueError("'artifacts' is not a list of objects")
     return entries

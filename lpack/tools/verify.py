@@ -12,29 +12,30 @@ import json
 import platform
 import subprocess
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from lpack import runtimes
 from lpack.bytecode import find_interpreter
-from lpack.config.load import BuildConfig
+from lpack.config.model import BuildConfig
 from lpack.errors import ConfigError, LpackError, NoInterpreterError, VerifyError
 from lpack.oci import ImageInfo
 from lpack.pipeline.build import BuildResult
 from lpack.runtimes import Runtime
+from lpack.tools import verify_arch
 from lpack.tools import verify_node as _verify_node
 from lpack.tools.inspect import detected_runtime, inspect_artifact
 from lpack.tools.reports import ReportedTarget, reported_target, runtime_named
+from lpack.tools.sandbox import NONE, Isolation, network_isolation
+from lpack.tools.verify_env import env_warnings, lambda_env, sys_path
 from lpack.tools.verify_tree import unpack_image, unpack_zips, writable
 
 # Lambda stops an on-demand init phase after 10 s and retries it inside the first invoke [lambda-runtime-
 # environment.html "Init phase"]: an import that slow is worth a warning.
 INIT_LIMIT_MS = 10_000
 _CHILD_TIMEOUT_S = 300
-# What dlopen says for a library of another machine (it reports a present file as missing) or ELF class.
-_FOREIGN_LIBRARY = ("cannot open shared object file", "wrong ELF class", "invalid ELF header", "Exec format error")
 
 # Runs inside the target interpreter. Lambda's Python bootstrap imports the handler module (init), then
 # calls handler(event, context) per invoke; sys.path is the task root, then the layer paths.
@@ -102,6 +103,9 @@ class VerifyResult:
     result: JsonValue  # the handler's return value, decoded from JSON; None when not invoked
     output: str  # what the handler printed
     warnings: tuple[str, ...]
+    isolation: str = "none"  # how the handler was kept off the network: "bwrap", "unshare" or "none"
+    # "partial": native code for another architecture could not load here, so only the pure-Python part ran
+    status: Literal["verified", "partial"] = "verified"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,6 +140,7 @@ def verify_build(config: BuildConfig, result: BuildResult) -> BuildVerification:
                 layers=[built[name].path for name in fn.layers],
                 python=fn.python,
                 image=artifact.image,
+                env=dict(fn.environment),
             )
         except LpackError as err:
             failure = err.prefixed(f"verify {fn.name}") if len(config.functions) > 1 else err
@@ -153,21 +158,30 @@ def verify_artifact(
     layers: Sequence[Path] = (),
     event: str | None = None,
     python: Path | None = None,
+    network: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> VerifyResult:
-    """`lpack verify`: what is not given comes from the build `report`, else the zip's bytecode tags."""
+    """`lpack verify`: what is not given comes from the build `report`, else the zip's bytecode tags.
+
+    The handler is the artifact's code, run here: without `network` it runs in a network namespace where
+    the system offers one (VerifyResult.isolation says which). `env` (from verify_env.user_env) is set for
+    the handler on top of the variables Lambda defines.
+    """
     _require_zip(artifact)
     from_report = reported_target(report, artifact) if report else ReportedTarget()
     name = runtime_name or from_report.runtime
-    runtime = runtime_named(name) if name else detect_runtime(artifact)
+    handler = handler or from_report.handler
+    runtime = runtime_named(name) if name else detect_runtime(artifact) or _verify_node.node_runtime(artifact, handler)
     if runtime is None:
         raise ConfigError(
             f"{artifact.name}: cannot tell which runtime it is for (no single python3.X bytecode tag)",
             hint="pass --runtime python3.X or --report with lpack's build report",
         )
-    handler = handler or from_report.handler
     if not handler:
         raise ConfigError("which handler? pass --handler module.function", hint="or --report with the build report")
-    return verify(artifact, handler=handler, runtime=runtime, layers=layers, event=event, python=python)
+    return verify(
+        artifact, handler=handler, runtime=runtime, layers=layers, event=event, python=python, network=network, env=env
+    )
 
 
 def _require_zip(artifact: Path) -> None:
@@ -188,6 +202,8 @@ def verify(
     python: Path | None = None,
     function_name: str | None = None,
     image: ImageInfo | None = None,
+    network: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> VerifyResult:
     """Import `handler` from `artifact` (plus `layers`) with `runtime`'s interpreter; invoke it with `event`.
 
@@ -195,9 +211,13 @@ def verify(
     layers are its task root. Raises NoInterpreterError when no interpreter of the runtime's version is here,
     VerifyError when the handler does not import or raises.
     """
-    for path in (*layers, *(() if image else (artifact,))):
+    zips = [*layers, *(() if image else (artifact,))]
+    for path in zips:
         _require_zip(path)
-    interpreter = _interpreter(runtime, python)
+    foreign = verify_arch.foreign_code(zips)
+    launcher = _emulator(runtime, python, foreign)  # [qemu, python] for an interpreter of the artifact's machine
+    interpreter = launcher.pop() if launcher else _interpreter(runtime, python)
+    isolation = NONE if network else network_isolation()
     with tempfile.TemporaryDirectory(prefix="lpack-verify-") as tmp:
         work = Path(tmp)
         task, opt = work / "task", work / "opt"
@@ -208,10 +228,54 @@ def verify(
                 unpack_image(artifact, image, task)
             unpack_zips(layers, opt)
             name = function_name or artifact.stem
-            outcome, output = _run(interpreter, work, handler=handler, runtime=runtime, event=event, name=name)
+            given = dict(env or {})
+            run = [*launcher, interpreter]
+            outcome, output = _run(
+                run, work, handler=handler, runtime=runtime, event=event, name=name, env=given, isolation=isolation
+            )
         finally:
             writable(work)
-    return _result(artifact, runtime, interpreter, handler, outcome=outcome, output=output)
+    here = foreign if foreign and not launcher else None  # another machine's code, not run under qemu
+    if here and verify_arch.blocked(outcome, here):
+        partial = _partial(artifact, runtime, interpreter, handler, outcome=outcome, output=output, notes=[here.note()])
+        return replace(partial, isolation=isolation.name)
+    notes = [here.unloaded()] if here else []
+    found = _result(artifact, runtime, interpreter, handler, outcome=outcome, output=output)
+    return replace(found, warnings=(*found.warnings, *notes, *env_warnings(given)), isolation=isolation.name)
+
+
+def _emulator(runtime: Runtime, python: Path | None, foreign: verify_arch.ForeignCode | None) -> list[str]:
+    if python is None or foreign is None or runtime.version is None:
+        return []
+    if verify_arch.elf_machine(python) != foreign.machine:
+        return []
+    return verify_arch.emulated(python, foreign, runtime.version)
+
+
+def _partial(
+    artifact: Path,
+    runtime: Runtime,
+    interpreter: str,
+    handler: str,
+    *,
+    outcome: dict[str, Any],
+    output: str,
+    notes: list[str],
+) -> VerifyResult:
+    stopped = f"the handler's import stopped at {outcome.get('module') or 'native code'}, as expected here"
+    return VerifyResult(
+        artifact=artifact,
+        runtime=runtime.name,
+        interpreter=interpreter,
+        handler=handler,
+        init_ms=0.0,
+        invoked=False,
+        invoke_ms=None,
+        result=None,
+        output=output,
+        warnings=(*notes, stopped),
+        status="partial",
+    )
 
 
 def _interpreter(runtime: Runtime, python: Path | None) -> str:
@@ -239,63 +303,38 @@ def _interpreter(runtime: Runtime, python: Path | None) -> str:
     return found
 
 
-def _lambda_env(runtime: Runtime, task: Path, opt: Path, handler: str, name: str) -> dict[str, str]:
-    # The variables Lambda defines [lambda/latest/dg/configuration-envvars.html "Defined runtime environment
-    # variables"], pointed at the unpacked tree; nothing from this machine's environment leaks in.
-    return {
-        "LAMBDA_TASK_ROOT": str(task),
-        "_HANDLER": handler,
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime.name}",
-        "AWS_LAMBDA_FUNCTION_NAME": name,
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "lpack-verify",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "LANG": "en_US.UTF-8",
-        "TZ": ":UTC",
-        "PATH": f"{opt / 'bin'}:/usr/local/bin:/usr/bin:/bin",
-        "LD_LIBRARY_PATH": f"{task / 'lib'}:{opt / 'lib'}",
-        **_language_env(runtime, task, opt),
-    }
-
-
-def _language_env(runtime: Runtime, task: Path, opt: Path) -> dict[str, str]:
-    if runtime.language == "node":
-        # Lambda's NODE_PATH: the layers' node_modules (version-specific first), then the task root.
-        return {"NODE_PATH": ":".join([*_layer_dirs(runtime, opt), str(task)])}
-    return {"PYTHONHASHSEED": "0"}
-
-
-def _layer_dirs(runtime: Runtime, opt: Path) -> list[str]:
-    # layer_paths lists the general path first; Lambda searches the version-specific one first.
-    return [str(opt / p) for p in reversed(runtime.layer_paths)]
-
-
-def _sys_path(runtime: Runtime, task: Path, opt: Path) -> list[str]:
-    # Lambda's order: the function, then each layer path of the runtime (python/lib/python3.X/site-packages
-    # before python/) [packaging-layers.html].
-    return [str(task), *_layer_dirs(runtime, opt)]
-
-
 def _run(
-    interpreter: str, work: Path, *, handler: str, runtime: Runtime, event: str | None, name: str
+    run: list[str],
+    work: Path,
+    *,
+    handler: str,
+    runtime: Runtime,
+    event: str | None,
+    name: str,
+    env: dict[str, str],
+    isolation: Isolation,
 ) -> tuple[dict[str, Any], str]:
     task, opt = work / "task", work / "opt"
     out, event_file = work / "outcome.json", work / "event.json"
     if event is not None:
         event_file.write_text(event)
     event_arg = event_file if event is not None else None
+    *launcher, interpreter = run
     if runtime.language == "node":
-        args = _verify_node.command(interpreter, out, handler, event_arg, task)
+        args = [*launcher, *_verify_node.command(interpreter, out, handler, event_arg, task)]
     else:
-        paths = json.dumps(_sys_path(runtime, task, opt))
-        args = [interpreter, "-I", "-S", "-c", _CHILD, str(out), handler, str(event_arg or ""), paths]
-    env = _lambda_env(runtime, task, opt, handler, name)
+        paths = json.dumps(sys_path(runtime, task, opt))
+        args = [*run, "-I", "-S", "-c", _CHILD, str(out), handler, str(event_arg or ""), paths]
+    env = {**lambda_env(runtime, task, opt, handler, name), **env}  # the user's win, as Lambda's config does
     try:
         proc = subprocess.run(
-            args, cwd=task, env=env, capture_output=True, text=True, timeout=_CHILD_TIMEOUT_S, check=False
+            [*isolation.prefix, *args],
+            cwd=task,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=_CHILD_TIMEOUT_S,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         raise VerifyError(f"{handler}: no answer after {_CHILD_TIMEOUT_S} s", hint="does init block?") from None
@@ -340,7 +379,7 @@ def _failure(handler: str, runtime: Runtime, outcome: dict[str, Any], output: st
     hint = None
     if outcome["error"] in ("ModuleNotFoundError", "MODULE_NOT_FOUND", "ERR_MODULE_NOT_FOUND") and module:
         hint = _missing_hint(str(module), runtime)
-    elif any(sign in first for sign in _FOREIGN_LIBRARY):
+    elif any(sign in first for sign in verify_arch.FOREIGN_LIBRARY):
         hint = (
             f"a native library did not load on this {platform.machine()} machine; if the artifact is for the "
             "other architecture that is expected here: verify it on a matching machine"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
+
+from lpack import runtimes
 
 # Runs inside `node`. Like Lambda's Node.js runtime: the handler "dir/file.fn" names file.js, .mjs or .cjs
 # under the task root and the export `fn`; import() loads CommonJS and ES modules alike. An async handler
@@ -79,3 +82,24 @@ def _major(node: str) -> int | None:
 def command(node: str, out: Path, handler: str, event_file: Path | None, task: Path) -> list[str]:
     event = str(event_file) if event_file else ""
     return [node, "-e", CHILD, str(out), handler, event, str(task)]
+
+
+def node_runtime(artifact: Path, handler: str | None) -> runtimes.Runtime | None:
+    """The Node.js runtime to verify a zip with when none is given, or None when it is not a Node.js zip.
+
+    A Node.js zip has package.json, node_modules/ or the handler's .js/.mjs/.cjs file. A zip does not say
+    which nodejsNN.x it was built for, so: the newest one whose `node` is on PATH, else the newest supported one.
+    """
+    try:
+        with zipfile.ZipFile(artifact) as archive:
+            names = set(archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return None
+    stem = handler.rpartition(".")[0] if handler and "." in handler else None
+    code = {f"{stem}{ext}" for ext in (".js", ".mjs", ".cjs")} if stem else set()
+    if not ("package.json" in names or any(n.startswith("node_modules/") for n in names) or names & code):
+        return None
+    node = [r for r in runtimes.RUNTIMES.values() if r.language == "node"]  # newest first
+    here = [r for r in node if r.version is not None and find_node(r.version[0]) is not None]
+    found = here or [r for r in node if r.deprecated is None]
+    return found[0] if found else None

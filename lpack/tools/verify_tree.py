@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 import stat
-import zipfile
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path, PurePosixPath
 
-from lpack.errors import ConfigError
+from lpack import runtimes
+from lpack.archive.reader import open_zip, refuse_unsafe
+from lpack.errors import ConfigError, SizeLimitError, VerifyError
 from lpack.oci import ImageInfo
 from lpack.tools.image_files import own_files
 from lpack.tools.image_files import read as read_image_file
+from lpack.units import format_size
 
 
 def unpack_zips(archives: Sequence[Path], dest: Path) -> None:
+    """Unpack `archives` into `dest` with the safe reader: an unsafe zip, or all of them together over Lambda's
+    unzipped limit, is refused (ArchiveError, SizeLimitError) before a byte is written."""
     # Later layers overwrite earlier ones, as Lambda merges them into /opt in order.
     dest.mkdir(parents=True, exist_ok=True)
-    for archive_path in archives:
+    with ExitStack() as stack:
+        opened = [stack.enter_context(open_zip(path)) for path in archives]
+        for safe in opened:
+            refuse_unsafe(safe.listing)
+        total = sum(safe.listing.unzipped_bytes for safe in opened)
+        if total > runtimes.MAX_UNZIPPED:
+            raise SizeLimitError(
+                f"{', '.join(p.name for p in archives)}: {format_size(total)} unzipped together, over Lambda's "
+                f"{format_size(runtimes.MAX_UNZIPPED)} for a function and its layers",
+                hint="make the function or its layers smaller (lpack inspect shows what is big)",
+            )
         try:
-            with zipfile.ZipFile(archive_path) as archive:
-                for info in archive.infolist():
-                    target = Path(archive.extract(info, dest))
-                    mode = (info.external_attr >> 16) & 0o777
-                    if mode and not info.is_dir():
-                        target.chmod(mode)
-        except (OSError, zipfile.BadZipFile) as err:
-            raise ConfigError(f"{archive_path}: cannot unpack: {err}", hint="pass a zip that lpack built") from None
+            for safe in opened:
+                safe.extract(dest)
+        except OSError as err:
+            raise VerifyError(f"cannot unpack into a temporary directory: {err}", hint="is the disk full?") from None
     read_only(dest)
 
 

@@ -45,7 +45,20 @@ _FLAGS = frozenset(
         "--no-index",
     }
 )
-_VALUED = frozenset({"-o", "-r", "--target", "--python-version", "--python-platform", "--link-mode", "--find-links"})
+_VALUED = frozenset(
+    {
+        "-o",
+        "-r",
+        "--target",
+        "--python-version",
+        "--python-platform",
+        "--link-mode",
+        "--find-links",
+        "--only-binary",  # lpack passes ":all:": the fake installs wheels only anyway
+        "--no-binary",
+        "--refresh-package",  # the fake has no cache to refresh
+    }
+)
 # uv's console-script launcher, as uv 0.13 writes it.
 _SCRIPT = """#!{python}
 # -*- coding: utf-8 -*-

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 from pathlib import Path
 
-from lpack import build, load_config
+import pytest
+
+from lpack import build, load_config, runtimes
 from lpack.cache import Cache
 from tests.conftest import MakeProject, copy_project
 from tests.functional.fake_uv import FakeUv
@@ -80,3 +83,17 @@ def test_two_builds_in_other_places_are_byte_identical(tmp_path: Path) -> None:
         assert a[name] == b[name], name  # names the first member that differs
     assert one.artifact.path.read_bytes() == two.artifact.path.read_bytes()
     assert one.artifact.sha256 == two.artifact.sha256
+
+
+def test_a_deprecated_runtime_builds_with_a_warning_giving_the_dates(
+    tmp_path: Path, fake_uv: FakeUv, cache: Cache
+) -> None:
+    if runtimes.update_blocked("python3.8", datetime.date.today()):
+        pytest.skip("python3.8 is past its block-update date: the config refuses it (tested in unit tests)")
+    (tmp_path / "lpack.toml").write_text('runtime = "python3.8"\nhandler = "app.handler"\n')
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    [fn] = build(load_config(tmp_path), runner=fake_uv, cache=cache).functions
+    assert fn.artifact.path.is_file()
+    [warning] = [w for w in fn.warnings if "deprecated" in w]
+    assert "python3.8 is deprecated since 2024-10-14" in warning
+    assert "2027-02-01" in warning and "2027-03-03" in warning

@@ -31,15 +31,20 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("template", available())
-def test_every_template_builds_and_passes_its_own_test(template: str, tmp_path: Path) -> None:
+def test_every_template_builds_and_passes_its_own_test(
+    template: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     root = tmp_path / "orders-api"
     result = lpack("init", "--template", template, root)
     assert result.exit_code == 0, result.output
     assert (root / ".pre-commit-config.yaml").is_file() and (root / ".github" / "workflows" / "lambda.yml").is_file()
     node = (root / "package.json").is_file()
     own_test = ["npm", "test", "--silent"] if node else [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    tests = subprocess.run(own_test, cwd=root, capture_output=True, text=True, check=False)
-    assert tests.returncode == 0, tests.stdout + tests.stderr
+    if template == "node-ts":  # bundled with esbuild; its test needs its dev tools (test_typescript_template_*)
+        request.getfixturevalue("with_esbuild")
+    else:
+        tests = subprocess.run(own_test, cwd=root, capture_output=True, text=True, check=False)
+        assert tests.returncode == 0, tests.stdout + tests.stderr
     if template == "image":  # the default base is on public.ecr.aws: build on a synthetic one here
         config = root / "pyproject.toml"
         base = make_base(tmp_path / "base")
@@ -54,12 +59,23 @@ def test_every_template_builds_and_passes_its_own_test(template: str, tmp_path: 
         assert artifact["name"] == "orders-api"  # named after the directory
 
 
+@pytest.mark.network
+def test_typescript_template_type_checks_tests_and_runs_bundled(tmp_path: Path, with_esbuild: Path) -> None:
+    root = tmp_path / "orders-api"
+    assert lpack("init", "--template", "node-ts", root).exit_code == 0
+    for step in (["npm", "ci", "--silent"], ["npm", "run", "typecheck", "--silent"], ["npm", "test", "--silent"]):
+        done = subprocess.run(step, cwd=root, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+    [artifact] = build_json(root)["artifacts"]
+    assert artifact["bundle"]["output"] == "src/index.mjs" and artifact["files"] == 1
+
+
 def test_init_never_overwrites(tmp_path: Path) -> None:
     root = tmp_path / "fn"
     root.mkdir()
     (root / "app.py").write_text("mine\n")
     result = lpack("init", root)
-    assert result.exit_code == 2 and "would overwrite app.py" in result.stderr
+    assert result.exit_code == 2 and "not empty (app.py)" in result.stderr
     assert (root / "app.py").read_text() == "mine\n" and not (root / "pyproject.toml").exists()
 
 

@@ -135,3 +135,26 @@ def test_stack_arithmetic_and_version_skew() -> None:
     bigger = Part(name="shared", unzipped_bytes=262_144_000 - 99, packages={})
     with pytest.raises(SizeLimitError):
         check_stack(fn, own, [bigger], enforce=True)
+
+
+def test_extensions_directory_goes_to_extensions_executable(tmp_path: Path) -> None:
+    (tmp_path / "ext" / "my-ext-files").mkdir(parents=True)
+    (tmp_path / "ext" / "my-ext").write_text("#!/bin/sh\nexec /opt/extensions/my-ext-files/run\n")  # not 0755 here
+    (tmp_path / "ext" / "my-ext-files" / "conf.txt").write_text("data")
+    (tmp_path / "ext" / "notes.txt").write_text("not a program")
+    (tmp_path / "lpack.toml").write_text('runtime = "provided.al2023"\n[layers.ext]\nextensions = "ext"\n')
+    report = build_json(tmp_path)
+    listing = subprocess.run(
+        ["unzip", "-Z", str(tmp_path / "dist" / "ext-layer.zip")], capture_output=True, text=True, check=True
+    ).stdout
+    modes = {line.split()[-1]: line.split()[0] for line in listing.splitlines() if line.startswith(("-", "d"))}
+    assert modes["extensions/my-ext"] == "-rwxr-xr-x"  # Lambda executes every file in /opt/extensions
+    assert modes["extensions/my-ext-files/conf.txt"] == "-rw-r--r--"
+    assert any("extensions/notes.txt: neither an ELF nor a #! script" in w for w in report["warnings"])
+
+
+def test_extensions_is_a_layer_key(tmp_path: Path) -> None:
+    (tmp_path / "lpack.toml").write_text('runtime = "nodejs20.x"\nhandler = "index.handler"\nextensions = "ext"\n')
+    result = lpack("build", tmp_path)
+    assert result.exit_code == 2
+    assert "extensions: not a key for a function here" in result.output

@@ -90,7 +90,8 @@ def test_missing_lock_and_out_of_sync_lock_are_clear_errors(project: MakeProject
     result = lpack("build", root)
     assert result.exit_code == 1 and "out of sync" in result.stderr and "npm install" in result.stderr
     (root / "package-lock.json").unlink()
-    result = lpack("build", root)
+    # Without a lock a build locks package.json's ranges (test_node_lock.py); --locked refuses instead.
+    result = lpack("build", root, "--locked")
     assert result.exit_code == 2 and "package-lock.json not found" in result.stderr
     assert not (root / "dist").exists()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from lpack import runtimes
-from lpack.config.load import FunctionConfig, IndexOptions
+from lpack.config.model import FunctionConfig, IndexOptions
 from lpack.errors import ResolveError
 from lpack.resolve._errors import explain_failure, pinned_version
 from lpack.resolve._inputs import direct_names, has_hashes

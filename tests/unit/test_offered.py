@@ -6,7 +6,7 @@ import pytest
 from packaging.utils import parse_wheel_filename
 
 from lpack import runtimes
-from lpack.config.load import IndexOptions
+from lpack.config.model import IndexOptions
 from lpack.resolve._offered import describe, fits, offered_files
 from lpack.runtimes import Arch
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from lpack.config.load import PruneConfig
+from lpack.config.model import PruneConfig
 from lpack.prune.python import file_imports
 from lpack.prune.rules import PruneReport, prune
 from lpack.staging.tree import Entry, Origin, StagingTree, scan

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from lpack import load_config, runtimes
+from lpack.errors import ConfigError
 from lpack.runtimes import Arch
 
 
@@ -21,16 +22,19 @@ def _tags(name: str, arch: Arch) -> list[str]:
 # --- table --------------------------------------------------------------------------------------------------
 
 
-def test_python_runtimes_are_3_9_to_3_14_newest_first() -> None:
+def test_python_runtimes_are_3_7_to_3_14_newest_first() -> None:
     names = [runtime.name for runtime in runtimes.python_runtimes()]
-    assert names == ["python3.14", "python3.13", "python3.12", "python3.11", "python3.10", "python3.9"]
+    assert names == [f"python3.{minor}" for minor in range(14, 6, -1)]
 
 
 @pytest.mark.parametrize(
     ("name", "os"),
     [
+        ("python3.7", "al1"),
+        ("python3.8", "al2"),
         ("python3.9", "al2"),
         ("python3.11", "al2"),
+        ("nodejs16.x", "al2"),
         ("python3.12", "al2023"),
         ("python3.14", "al2023"),
         ("nodejs18.x", "al2"),
@@ -46,7 +50,7 @@ def test_runtime_os(name: str, os: str) -> None:
 
 # glibc per Lambda OS, from AWS (DESIGN.md): AL2 2.26, AL2023 2.34. Checked through what the table is for, the
 # wheels a build may install, so a wrong entry or a wrong derivation fails here.
-_GLIBC_MINOR = {"al2": 26, "al2023": 34}
+_GLIBC_MINOR = {"al1": 17, "al2": 26, "al2023": 34}
 
 
 @pytest.mark.parametrize("runtime", runtimes.python_runtimes(), ids=lambda r: r.name)
@@ -69,8 +73,10 @@ def test_wheels_install_up_to_the_glibc_of_the_runtimes_os_and_no_further(
 def test_every_python_runtime_targets_each_architecture_with_that_machines_wheels_only(
     runtime: runtimes.Runtime,
 ) -> None:
-    for arch, machine, other in (("x86_64", "x86_64", "aarch64"), ("arm64", "aarch64", "x86_64")):
-        assert arch in runtime.architectures
+    # Every Python runtime runs on both, except python3.7, which predates Graviton support [foundation-arch.html].
+    assert runtime.architectures == (("x86_64",) if runtime.name == "python3.7" else ("x86_64", "arm64"))
+    pairs: tuple[tuple[Arch, str, str], ...] = (("x86_64", "x86_64", "aarch64"), ("arm64", "aarch64", "x86_64"))
+    for arch, machine, other in pairs:
         platforms = runtimes.manylinux_platforms(runtime, arch)
         assert platforms and all(p.endswith(f"_{machine}") for p in platforms)
         assert runtimes.uv_platform(runtime, arch).startswith(f"{machine}-")
@@ -85,7 +91,76 @@ def test_deprecated_is_an_iso_date_in_the_past() -> None:
             assert datetime.date.fromisoformat(runtime.deprecated) <= checked_on, runtime.name
 
 
-@pytest.mark.parametrize("name", ["python3.9", "nodejs18.x"])
+# --- deprecation (lambda-runtimes.html, as transcribed by cfn-lint's LmbdRuntimeLifecycle.json) ------------
+
+
+def test_every_deprecated_runtime_has_ordered_block_dates() -> None:
+    for runtime in runtimes.RUNTIMES.values():
+        if runtime.deprecated is None:
+            assert runtime.block_create is None and runtime.block_update is None, runtime.name
+            continue
+        assert runtime.block_create and runtime.block_update, runtime.name
+        dates = [datetime.date.fromisoformat(d) for d in (runtime.block_create, runtime.block_update)]
+        assert dates[0] < dates[1], runtime.name
+
+
+@pytest.mark.parametrize(
+    ("name", "dates"),
+    [
+        ("python3.8", ("2024-10-14", "2027-02-01", "2027-03-03")),
+        ("python3.7", ("2023-12-04", "2024-01-09", "2027-03-03")),
+        ("nodejs18.x", ("2025-09-01", "2027-02-01", "2027-03-03")),
+        ("nodejs16.x", ("2024-06-12", "2027-02-01", "2027-03-03")),
+    ],
+)
+def test_deprecated_runtimes_carry_the_dates_aws_publishes(name: str, dates: tuple[str, str, str]) -> None:
+    runtime = runtimes.get_runtime(name)
+    assert (runtime.deprecated, runtime.block_create, runtime.block_update) == dates
+
+
+def test_the_warning_gives_the_dates_and_the_successor() -> None:
+    py38 = runtimes.get_runtime("python3.8")
+    text = runtimes.lifecycle_warning(py38, datetime.date(2026, 11, 29))
+    assert text is not None
+    assert "deprecated since 2024-10-14" in text
+    assert "new functions from 2027-02-01" in text and "updates from 2027-03-03" in text
+    assert text.endswith("move to python3.14")
+    later = runtimes.lifecycle_warning(py38, datetime.date(2027, 2, 10))
+    assert later is not None and "new functions since 2027-02-01" in later
+
+
+def test_no_warning_for_a_supported_runtime_or_before_the_date() -> None:
+    assert runtimes.lifecycle_warning(runtimes.get_runtime("python3.12"), datetime.date(2026, 11, 29)) is None
+    assert runtimes.lifecycle_warning(runtimes.get_runtime("python3.10"), datetime.date(2026, 10, 30)) is None
+
+
+def test_updates_are_blocked_from_the_block_update_date_on() -> None:
+    assert runtimes.update_blocked("python3.8", datetime.date(2027, 3, 2)) is None
+    text = runtimes.update_blocked("python3.8", datetime.date(2027, 3, 3))
+    assert text is not None and "updates to existing ones since 2027-03-03" in text
+    assert runtimes.update_blocked("python3.12", datetime.date(2027, 3, 3)) is None
+    assert runtimes.update_blocked("python9.9", datetime.date(2027, 3, 3)) is None  # unknown: config says so
+
+
+@pytest.mark.parametrize("name", ["python3.6", "python2.7", "nodejs12.x"])
+def test_a_retired_runtime_is_refused_with_its_dates(tmp_path: Path, name: str) -> None:
+    (tmp_path / "lpack.toml").write_text(f'runtime = "{name}"\nhandler = "app.handler"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.exit_code == 2
+    deprecated, create, update = runtimes.RETIRED[name]
+    assert f"was deprecated on {deprecated}" in str(caught.value)
+    assert f"since {create}" in str(caught.value) and f"since {update}" in str(caught.value)
+    assert "unknown runtime" not in str(caught.value)
+    assert caught.value.hint == f'use runtime = "{runtimes.successor(name)}"'
+
+
+def test_successor_is_the_newest_supported_runtime_of_the_language() -> None:
+    assert runtimes.successor("python2.7") == "python3.14"
+    assert runtimes.successor("nodejs12.x") == "nodejs24.x"
+
+
+@pytest.mark.parametrize("name", ["python3.9", "nodejs18.x", "python3.8", "nodejs16.x"])
 def test_a_deprecated_runtime_still_loads_in_a_project(tmp_path: Path, name: str) -> None:
     # Lambda still accepts updates to functions on deprecated runtimes: lpack builds them, it does not refuse.
     assert runtimes.get_runtime(name).deprecated is not None

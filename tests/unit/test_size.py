@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from lpack.config.load import Budget
+from lpack.config.model import Budget
 from lpack.size import Contributor, SizeReport, largest, measure
 from lpack.staging.tree import Entry, StagingTree
 

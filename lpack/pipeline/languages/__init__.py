@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.pipeline.languages.base import Language
 from lpack.pipeline.languages.node import Node
+from lpack.pipeline.languages.node_bundle import NodeBundle
 from lpack.pipeline.languages.prebuilt import Prebuilt
 from lpack.pipeline.languages.python import Python
 from lpack.prune.base import generic
 
 _BY_RUNTIME: dict[str, Language] = {"python": Python(), "node": Node()}
 _PREBUILT: Language = Prebuilt()
+_NODE_BUNDLE: Language = NodeBundle()
 
 
 def language_for(fn: FunctionConfig) -> Language:
     if fn.kind == "prebuilt":
         return _PREBUILT
+    if fn.runtime.language == "node" and fn.bundle is not None and fn.role == "function":
+        return _NODE_BUNDLE
     found = _BY_RUNTIME.get(fn.runtime.language)
     if found is not None:
         return found

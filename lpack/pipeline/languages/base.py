@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Protocol
 
 from lpack.cache import Cache
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.prune.base import Profile
 from lpack.resolve.result import Deps
 from lpack.resolve.runner import Runner

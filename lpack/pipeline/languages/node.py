@@ -6,7 +6,7 @@ from pathlib import Path
 
 from lpack.audit.handler import check_node_handler
 from lpack.cache import Cache
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.prune.node import PROVIDED_SCOPES, profile
 from lpack.resolve.node import resolve_node_deps
 from lpack.resolve.result import Deps
@@ -21,7 +21,7 @@ class Node:
     bytecode = False
 
     def resolve(self, fn: FunctionConfig, work: Path, runner: Runner, cache: Cache | None) -> Deps:
-        return Deps(resolved=resolve_node_deps(fn, work / "deps", runner=runner), directory=work / "deps")
+        return Deps(resolved=resolve_node_deps(fn, work / "deps", runner=runner, cache=cache), directory=work / "deps")
 
     def keep(self, rel: str, is_dir: bool) -> bool:
         # Only the installed tree: not the package.json copies npm ran in, nor npm's own state and its

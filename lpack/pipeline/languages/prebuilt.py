@@ -6,7 +6,7 @@ from pathlib import Path
 
 from lpack.audit.bootstrap import check_bootstrap
 from lpack.cache import Cache
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.prune.base import as_built
 from lpack.resolve.result import NOTHING, Deps
 from lpack.resolve.runner import Runner

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lpack.audit.handler import check_python_handler
 from lpack.cache import Cache
-from lpack.config.load import FunctionConfig
+from lpack.config.model import FunctionConfig
 from lpack.pipeline import reuse
 from lpack.prune.base import Profile
 from lpack.prune.python import profile as python_profile
