@@ -16,8 +16,9 @@ PruneProfile = Literal["safe", "none"]
 PRUNE_PROFILES: tuple[PruneProfile, ...] = ("safe", "none")
 Installer = Literal["uv", "pip"]
 INSTALLERS: tuple[Installer, ...] = ("uv", "pip")
-Bytecode = Literal["auto", "none"]
-BYTECODES: tuple[Bytecode, ...] = ("auto", "none")
+# "only": dependencies as .pyc alone (the sourceless layout), for functions near the unzipped limit.
+Bytecode = Literal["auto", "none", "only"]
+BYTECODES: tuple[Bytecode, ...] = ("auto", "none", "only")
 ArtifactRole = Literal["function", "layer"]
 LayerLayout = Literal["default", "site-packages", "versioned"]
 LAYER_LAYOUTS: tuple[LayerLayout, ...] = ("default", "site-packages", "versioned")

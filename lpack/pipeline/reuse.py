@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lpack import runtimes
-from lpack.bytecode import BytecodeResult, compile_tree, find_interpreter
+from lpack.bytecode import BytecodeResult, Interpreter, compile_tree, provide_interpreter
 from lpack.cache import Cache, CorruptEntry, make_key, read_sealed, write_sealed
 from lpack.config.model import FunctionConfig
 from lpack.pipeline import stored
@@ -226,18 +226,9 @@ def _listing_rows(data: Any, digests: dict[str, str]) -> list[tuple[str, str, in
     return rows
 
 
-def interpreter(cache: Cache, version: tuple[int, int], explicit: Path | None) -> Path | None:
-    """find_interpreter's answer, remembered: asking each candidate costs a process (a pyenv shim, 0.2 s)."""
-    key = make_key("interpreter", repr(version), str(explicit), os.environ.get("PATH", ""))
-    memo = cache.root / "interpreters" / key
-    known = read_sealed(memo)
-    if known is not None and Path(known.decode(errors="replace")).is_file():
-        return Path(known.decode())
-    found = find_interpreter(version, explicit)
-    if found is not None:
-        cache.ensure("interpreters")
-        _write_atomic(memo, found)
-    return Path(found) if found else None
+def interpreter(cache: Cache, version: tuple[int, int], explicit: Path | None) -> Interpreter:
+    """provide_interpreter with the cache's directories: found (remembered), or downloaded into the cache."""
+    return provide_interpreter(version, explicit, memo_dir=cache.ensure("interpreters"), store=cache.ensure("python"))
 
 
 def compile_cached(
@@ -336,8 +327,10 @@ def reused_result(fn: FunctionConfig, dest: Path, cache: Cache, key: str) -> Fun
     previous = load_result(cache, key, FunctionResult)
     if previous is None or not dest.is_file() or previous.artifact.path != dest:
         return None
-    if fn.bytecode == "auto" and fn.runtime.language == "python" and previous.bytecode.interpreter is None:
-        return None  # an interpreter may have appeared since
+    if fn.bytecode != "none" and fn.runtime.language == "python" and previous.bytecode.interpreter is None:
+        assert fn.runtime.version is not None
+        if interpreter(cache, fn.runtime.version, fn.python).path is not None:
+            return None  # an interpreter has appeared since (or was downloaded): build with bytecode
     if file_sha256(dest) != previous.artifact.sha256:
         return None  # edited or replaced by something else
     # The earlier notes said how that build resolved ("installed into the cache"): nothing ran this time.

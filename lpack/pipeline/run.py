@@ -7,6 +7,7 @@ compressed members, the modules they import).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import tempfile
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from pathlib import Path
 from lpack import layers, runtimes, sources
 from lpack.audit.checks import AuditReport
 from lpack.audit.stage import audit_artifact
-from lpack.bytecode import BytecodeResult, compile_tree
+from lpack.bytecode import BytecodeResult, check_own_code, compile_tree, sourceless
 from lpack.cache import Cache
 from lpack.config.model import FunctionConfig, ImageDelivery
 from lpack.emit.artifact import Emitted, emit_artifact
@@ -78,6 +79,8 @@ def run(
         tree, bytecode = _bytecode(fn, lang, tree, work / "pyc", entry=deps.entry, cache=settings.cache)
         if bytecode.reason:
             warnings.append(bytecode.reason)
+        if lang.bytecode:  # a module of the function's own that does not compile fails the build
+            warnings += check_own_code(tree, fn.runtime, bytecode)
         if fn.role == "layer":
             tree, layer_warnings = layers.finish(fn, tree)
             warnings += layer_warnings
@@ -142,10 +145,18 @@ def _bytecode(
         return tree, BytecodeResult(compiled=0, failed=0, interpreter=None, reason=None)
     assert fn.runtime.version is not None
     root = layers.run_root(fn)
-    python = (_reuse.interpreter(cache, fn.runtime.version, fn.python) if cache else None) or fn.python
+    # Without a cache (--no-cache) too: a downloaded interpreter is a tool kept in the cache's directory.
+    found = _reuse.interpreter(cache or Cache.default(), fn.runtime.version, fn.python)
+    python = found.path or fn.python
     if entry is None or cache is None:
-        return compile_tree(tree, fn.runtime, work, root=root, python=python)
-    return _reuse.compile_cached(cache, tree, fn.runtime, work, entry, root=root, python=python)
+        tree, done = compile_tree(tree, fn.runtime, work, root=root, python=python)
+    else:
+        tree, done = _reuse.compile_cached(cache, tree, fn.runtime, work, entry, root=root, python=python)
+    if done.interpreter is None:
+        return tree, dataclasses.replace(done, reason=found.reason or done.reason)
+    if fn.bytecode == "only":
+        tree = sourceless(tree, fn.runtime)
+    return tree, dataclasses.replace(done, note=found.note)
 
 
 def _emit(
@@ -196,7 +207,12 @@ def _result(
         bytecode=bytecode,
         audit=audited,
         installer=deps.resolved.installer,
-        notes=(*deps.resolved.notes, *notes, *(f.describe() for f in audited.findings if f.severity == "info")),
+        notes=(
+            *deps.resolved.notes,
+            *notes,
+            *(f.describe() for f in audited.findings if f.severity == "info"),
+            *([bytecode.note] if bytecode.note else []),
+        ),
         warnings=tuple(warnings),
         role=fn.role,
         layers=fn.layers,

@@ -199,8 +199,8 @@ SOURCE_CASES = [
         name="sources/syntax-error",
         setup=project({"bad.py": "def (:\n"}),
         argv=BUILD,
-        exit_code=0,
-        warning="not compiled",
+        exit_code=1,
+        error="bad.py, line 1",
     ),
 ]
 

@@ -279,3 +279,43 @@ def test_python_template_builds(tmp_path: Path) -> None:
     shutil.copytree(Path(__file__).resolve().parents[2] / "templates" / "python", root)
     report = build_json(root)
     assert names(Path(report["artifacts"][0]["path"]))[:2] == ["__pycache__/", "__pycache__/app.cpython-312.pyc"]
+
+
+def test_syntax_error_in_the_functions_code_fails_naming_file_and_line(project: MakeProject) -> None:
+    root = project("no-deps")
+    (root / "helpers.py").write_text("def helper(:\n    return 1\n")
+    result = lpack("build", root)
+    assert result.exit_code == 1, result.output
+    assert "error: " in result.stderr and "helpers.py, line 1" in result.stderr
+    assert not list((root / "dist").glob("*.zip"))  # nothing written
+
+
+_ORIGINS = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import app, lp_pure_a
+print(json.dumps({"result": app.handler({}, None), "app": app.__spec__.cached, "dep": lp_pure_a.__file__}))
+"""
+
+
+@needs_py312
+def test_bytecode_only_ships_dependencies_sourceless_and_they_import(project: MakeProject, tmp_path: Path) -> None:
+    root = project("with-tests-dir")
+    config = root / "lpack.toml"
+    config.write_text(
+        config.read_text().replace('handler = "app.handler"\n', 'handler = "app.handler"\nbytecode = "only"\n')
+    )
+    listed = names(Path(build_json(root)["artifacts"][0]["path"]))
+    assert "lp_pure_a/__init__.pyc" in listed and "lp_pure_a/__init__.py" not in listed
+    assert not [n for n in listed if n.startswith("lp_pure_a/") and "__pycache__" in n]
+    # The function's own code keeps its source, and its pyc where the runtime looks for it.
+    assert {"app.py", "__pycache__/app.cpython-312.pyc", "lib/util.py"} <= set(listed)
+    task = unzip_read_only(Path(build_json(root)["artifacts"][0]["path"]), tmp_path / "task")
+    assert PY312 is not None
+    before = sorted(task.rglob("*"))
+    proc = subprocess.run([PY312, "-I", "-c", _ORIGINS, str(task)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["result"] == ["a+b", 42, 4]
+    assert out["app"].endswith("__pycache__/app.cpython-312.pyc") and out["dep"].endswith("lp_pure_a/__init__.pyc")
+    assert sorted(task.rglob("*")) == before

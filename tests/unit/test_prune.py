@@ -312,3 +312,20 @@ def test_without_runtime_provided_boto3_stays(tmp_path: Path) -> None:
     }
     tree, _ = prune(_tree(tmp_path / "deps", files), SAFE)
     assert {"boto3/__init__.py", "boto3-1.0.dist-info/METADATA"} <= tree.paths()
+
+
+@pytest.mark.parametrize(
+    ("source", "imports"),
+    [
+        ("import pkg.tests.helpers\n", {"pkg.tests.helpers"}),
+        ("try: from pkg import tests\nexcept ImportError: pass\n", {"pkg", "pkg.tests"}),
+        ("from pkg import \\\n    tests\n", {"pkg", "pkg.tests"}),
+        ("from pkg import (  # (a comment with parentheses)\n    a,\n    tests,\n)\n", {"pkg", "pkg.a", "pkg.tests"}),
+        ('"""Run the tests with pytest."""\nfrom typing import (\n    Any,  # not tests\n)\n', set()),
+    ],
+)
+def test_file_imports_finds_every_way_to_import_a_test_package(tmp_path: Path, source: str, imports: set[str]) -> None:
+    path = tmp_path / "mod.py"
+    path.write_text(source)
+    entry = Entry(path="mod.py", source=path, size=len(source), executable=False, origin="deps")
+    assert file_imports(entry) == frozenset(imports)
