@@ -97,7 +97,7 @@ def test_offline_no_interpreter_skips_with_the_reason_and_a_rebuild_is_reused(
     assert names(Path(first["path"])) == ["handler.py"]
     assert "LPACK_OFFLINE is set" in first["bytecode"]["skipped_reason"]
     [second] = build_json(root)["artifacts"]
-    assert second["notes"] == ["reused no-deps.zip: no input changed"]
+    assert second["notes"][0] == "reused no-deps.zip: no input changed"
     # An interpreter appears (pyenv's, here): the next no-change build is no longer reused, and compiles.
     monkeypatch.undo()
     monkeypatch.setenv("LPACK_OFFLINE", "1")
