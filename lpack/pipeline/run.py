@@ -11,10 +11,12 @@ import dataclasses
 import datetime
 import tempfile
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from lpack import layers, runtimes, sources
+from lpack.archive.zipformat import RawMember
 from lpack.audit.checks import AuditReport
 from lpack.audit.stage import audit_artifact
 from lpack.bytecode import BytecodeResult, check_own_code, compile_tree, sourceless
@@ -163,25 +165,28 @@ def _emit(
     fn: FunctionConfig, tree: StagingTree, settings: Settings, used: Sequence[FunctionResult], entry: Path | None
 ) -> Emitted:
     # Zip members the dependency cache already holds compressed are copied, not compressed again.
-    cached = entry is not None and settings.cache is not None and fn.format != "image"
-    reuse = _store.reusable_members(entry, tree, fn.compression) if cached and entry else {}
-    if entry is not None:  # every other file the artifact reads from the entry is checked against its manifest
-        _reuse.check_entry_files(entry, tree, reuse)
-    stack = [layers.part(u.name, u.size, u.compatible_runtimes) for u in used]
-    hook = settings.before_replace
-    emitted = emit_artifact(
-        fn,
-        tree,
-        settings.out_dir,
-        delivery=settings.delivery,
-        stack=stack,
-        enforce=settings.enforce,
-        reuse=reuse,
-        check=(lambda tmp: hook(fn, tmp, used)) if hook else None,
+    cache = settings.cache if entry is not None and fn.format != "image" else None
+    members: AbstractContextManager[dict[Path, RawMember]] = (
+        _store.reusable_members(cache, entry, tree, fn.compression) if cache and entry else nullcontext({})
     )
-    if cached and entry and settings.cache:
+    with members as reuse:
+        if entry is not None:  # every other file the artifact reads from the entry is checked against its manifest
+            _reuse.check_entry_files(entry, tree, reuse)
+        stack = [layers.part(u.name, u.size, u.compatible_runtimes) for u in used]
+        hook = settings.before_replace
+        emitted = emit_artifact(
+            fn,
+            tree,
+            settings.out_dir,
+            delivery=settings.delivery,
+            stack=stack,
+            enforce=settings.enforce,
+            reuse=reuse,
+            check=(lambda tmp: hook(fn, tmp, used)) if hook else None,
+        )
+    if cache and entry:
         artifact = emitted.artifact.path
-        _store.remember_members(settings.cache, entry, tree, artifact=artifact, mode=fn.compression, reused=reuse)
+        _store.remember_members(cache, entry, tree, artifact=artifact, mode=fn.compression, reused=reuse)
     return emitted
 
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from lpack.archive.deflate import Compression
@@ -33,19 +37,44 @@ def _store(entry: Path, mode: Compression) -> Path:
     return entry / f"members-{mode}.zip"
 
 
-def reusable_members(entry: Path, tree: StagingTree, mode: Compression) -> dict[Path, RawMember]:
-    """Compressed bytes already in the entry's store for `tree`'s files that come from the entry."""
+@contextlib.contextmanager
+def reusable_members(
+    cache: Cache, entry: Path, tree: StagingTree, mode: Compression
+) -> Iterator[dict[Path, RawMember]]:
+    """Compressed bytes already in the entry's store for `tree`'s files that come from the entry.
+
+    They are read from a hard link to the store taken under the entry's lock: another build of the same
+    dependencies may replace the store (by rename) while this one copies from it, and offsets into the new
+    file would copy the wrong bytes. The link keeps this build's inode; it goes when the block ends.
+    """
+    snapshot, raw = _snapshot(cache, entry, mode)
+    try:
+        found: dict[Path, RawMember] = {}
+        for e in tree:
+            rel = inside(entry, e.source)
+            member = raw.get(rel) if rel else None
+            if member is not None and member.size == e.size:
+                found[e.source] = member
+        yield found
+    finally:
+        if snapshot is not None:
+            snapshot.unlink(missing_ok=True)
+
+
+def _snapshot(cache: Cache, entry: Path, mode: Compression) -> tuple[Path | None, dict[str, RawMember]]:
     store = _store(entry, mode)
-    if not store.is_file():
-        return {}
-    raw = _indexed_members(store)
-    found: dict[Path, RawMember] = {}
-    for e in tree:
-        rel = inside(entry, e.source)
-        member = raw.get(rel) if rel else None
-        if member is not None and member.size == e.size:
-            found[e.source] = member
-    return found
+    with cache.locked("deps", entry.name):
+        if not store.is_file():
+            return None, {}
+        members = _indexed_members(store)  # checked against the index while no writer can replace it
+        if not members:
+            return None, {}
+        snapshot = entry / f".{store.stem}-{os.getpid()}-{secrets.token_hex(4)}.zip"
+        try:
+            os.link(store, snapshot)
+        except OSError:  # no hard links here: compress again rather than copy from a file that may change
+            return None, {}
+    return snapshot, {name: replace(m, zip=snapshot) for name, m in members.items()}
 
 
 def remember_members(
