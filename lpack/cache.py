@@ -161,8 +161,14 @@ class Cache:
             return 0
         if not is_marked(self.root):
             raise _not_a_cache(self.root)
-        freed = self.info().bytes
-        for name in (*KINDS, "interpreters", "tmp", "locks"):
+        # Everything lpack keeps here: entries, memos, downloaded interpreters (python/) and tools (esbuild).
+        names = (*KINDS, "interpreters", "python", "tools", "tmp", "locks")
+        freed = sum(
+            _du(self.root / name)
+            for name in names
+            if (self.root / name).is_dir() and not (self.root / name).is_symlink()
+        )
+        for name in names:
             path = self.root / name
             if path.is_symlink():
                 path.unlink()  # a link lpack never made: removed, never followed

@@ -139,10 +139,14 @@ def test_cache_clean_empties_a_tagged_cache_and_keeps_the_rest(tmp_path: Path, m
     shutil.rmtree(root / "locks")
     (root / "locks").symlink_to(outside)  # planted: a link is removed, never followed
     (root / "mine.txt").write_text("not lpack's\n")
+    for kept in ("python/cpython-3.14/bin/python3", "tools/esbuild-0.28.2/esbuild"):  # downloads lpack keeps
+        (root / kept).parent.mkdir(parents=True)
+        (root / kept).write_bytes(b"\x7fELF")
     monkeypatch.setenv("LPACK_CACHE_DIR", str(root))
     result = lpack("cache", "clean")
     assert result.exit_code == 0, result.stderr
     assert not (root / "deps").exists() and not (root / "locks").exists()
+    assert not (root / "python").exists() and not (root / "tools").exists()
     assert (outside / "keep.txt").read_text() == "precious\n"
     assert (root / "mine.txt").exists() and is_marked(root)
 
