@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -298,6 +299,18 @@ def lifecycle_warning(runtime: Runtime, today: datetime.date) -> str | None:
         f"functions {since} {create} and updates from {runtime.block_update or 'a date AWS has not announced'}: "
         f"move to {successor(runtime.name)}"
     )
+
+
+def today() -> datetime.date:
+    """The date lifecycle checks use: UTC today, or LPACK_TODAY=YYYY-MM-DD (to rerun a past build's decision, and
+    for tests, which must not start failing the day a runtime's block-update date passes)."""
+    given = os.environ.get("LPACK_TODAY", "").strip()
+    if given:
+        try:
+            return datetime.date.fromisoformat(given)
+        except ValueError:
+            pass  # an unreadable override is ignored rather than trusted: today's date applies
+    return datetime.datetime.now(datetime.timezone.utc).date()
 
 
 def update_blocked(name: str, today: datetime.date) -> str | None:

@@ -54,6 +54,8 @@ def _isolated_installers(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
     monkeypatch.setenv("UV_NO_CONFIG", "1")
     # No interpreter downloads (they come from GitHub, not a package index); tests of the download unset it.
     monkeypatch.setenv("LPACK_OFFLINE", "1")
+    # Runtime lifecycle checks on a fixed day: the suite must not start failing when a block-update date passes.
+    monkeypatch.setenv("LPACK_TODAY", "2026-11-29")
     # lpack's own cache: one per test, so no test sees another's entries and none touches ~/.cache.
     monkeypatch.setenv("LPACK_CACHE_DIR", str(tmp_path_factory.mktemp("lpack-cache")))
 

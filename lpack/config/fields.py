@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime
 import difflib
 import re
 from collections.abc import Mapping
@@ -105,7 +104,7 @@ def check_keys(table: Mapping[str, object], known: list[str], where: Where) -> N
 def parse_runtime(value: object, where: Where, key: str) -> runtimes.Runtime:
     """Any known runtime; whether lpack can build for it is checked with the function's `kind`."""
     name = expect(value, str, where, key, 'a runtime name like "python3.12"')
-    blocked = runtimes.update_blocked(name, datetime.datetime.now(datetime.timezone.utc).date())
+    blocked = runtimes.update_blocked(name, runtimes.today())
     if blocked is not None:
         raise where.error(key, blocked, hint=f'use runtime = "{runtimes.successor(name)}"')
     try:

@@ -8,7 +8,6 @@ compressed members, the modules they import).
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -60,7 +59,7 @@ def run(
     """Build `fn` afresh; `used` are its layers' results, `selection` its files if already collected."""
     lang, notify = language_for(fn), settings.notify
     warnings: list[str] = list(fn.dependency_warnings)
-    deprecation = runtimes.lifecycle_warning(fn.runtime, datetime.datetime.now(datetime.timezone.utc).date())
+    deprecation = runtimes.lifecycle_warning(fn.runtime, runtimes.today())
     warnings += [deprecation] if deprecation else []
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:

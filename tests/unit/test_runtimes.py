@@ -300,3 +300,15 @@ def test_supported_tags_for_al2_exclude_newer_glibc() -> None:
 def test_supported_tags_refuses_non_python_runtimes() -> None:
     with pytest.raises(ValueError, match=r"provided\.al2023"):
         runtimes.supported_tags(runtimes.get_runtime("provided.al2023"), "x86_64")
+
+
+def test_lifecycle_checks_use_lpack_today(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "lpack.toml").write_text('runtime = "python3.9"\nhandler = "app.handler"\n')
+    update = runtimes.get_runtime("python3.9").block_update
+    assert update is not None
+    blocked = datetime.date.fromisoformat(update)
+    monkeypatch.setenv("LPACK_TODAY", (blocked - datetime.timedelta(days=1)).isoformat())
+    assert load_config(tmp_path).functions[0].runtime.name == "python3.9"
+    monkeypatch.setenv("LPACK_TODAY", blocked.isoformat())
+    with pytest.raises(ConfigError, match=r"python3\.9 was deprecated"):
+        load_config(tmp_path)
