@@ -197,7 +197,7 @@ def test_has_hashes(tmp_path: Path) -> None:
 # --- explain_failure ----------------------------------------------------------------------------------------
 
 UV_NO_PLATFORM_TAG = """\
-Using CPython 3.11.7 interpreter at: /root/.pyenv/versions/3.11.7/bin/python
+Using CPython 3.11.7 interpreter at: /usr/local/bin/python3.11
 error: No solution found when resolving dependencies
   cause: Because lp-new-glibc==1.0 has no wheels with a matching platform tag (e.g., `manylinux_2_17_x86_64`) \
 and you require lp-new-glibc==1.0, we can conclude that your requirements are unsatisfiable.
@@ -207,7 +207,7 @@ hint: Wheels are available for `lp-new-glibc` (v1.0) on the following platforms:
 """
 
 UV_NO_IMPLEMENTATION_TAG = """\
-Using CPython 3.11.7 interpreter at: /root/.pyenv/versions/3.11.7/bin/python
+Using CPython 3.11.7 interpreter at: /usr/local/bin/python3.11
 error: No solution found when resolving dependencies
   cause: Because foo-native==2.0 has no wheels with a matching Python implementation tag (e.g., `cp312`) and you \
 require foo-native==2.0, we can conclude that your requirements are unsatisfiable.
@@ -217,20 +217,20 @@ Python implementation tag: `cp313`
 """
 
 PIP_NO_MATCH = """\
-Looking in links: /work/main/fixtures/wheels
+Looking in links: /src/app/wheels
 ERROR: Could not find a version that satisfies the requirement lp-new-glibc==1.0 (from versions: none)
 ERROR: No matching distribution found for lp-new-glibc==1.0
 """
 
 UV_NOT_FOUND = """\
-Using CPython 3.11.7 interpreter at: /root/.pyenv/versions/3.11.7/bin/python
+Using CPython 3.11.7 interpreter at: /usr/local/bin/python3.11
 error: No solution found when resolving dependencies
   cause: Because no-such-pkg was not found in the provided package locations and you require no-such-pkg==1.0, \
 we can conclude that your requirements are unsatisfiable.
 """
 
 UV_HASH_MISMATCH = """\
-Using CPython 3.11.7 interpreter at: /root/.pyenv/versions/3.11.7/bin/python
+Using CPython 3.11.7 interpreter at: /usr/local/bin/python3.11
 Resolved 1 package in 1ms
 error: Failed to download `six==1.0.0`
   cause: Hash mismatch for `six==1.0.0`
@@ -243,18 +243,18 @@ error: Failed to download `six==1.0.0`
 """
 
 PIP_HASH_MISMATCH = """\
-Looking in links: /work/main/fixtures/wheels
-Processing /work/main/fixtures/wheels/six-1.0.0-py3-none-any.whl (from -r d.txt (line 1))
+Looking in links: /src/app/wheels
+Processing /src/app/wheels/six-1.0.0-py3-none-any.whl (from -r d.txt (line 1))
 ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE. If you have updated the package \
 versions, please update the hashes. Otherwise, examine the package contents carefully; someone may have tampered \
 with them.
-    six==1.0.0 from file:///work/main/fixtures/wheels/six-1.0.0-py3-none-any.whl (from -r d.txt (line 1)):
+    six==1.0.0 from file:///src/app/wheels/six-1.0.0-py3-none-any.whl (from -r d.txt (line 1)):
         Expected sha256 0000000000000000000000000000000000000000000000000000000000000000
              Got        48ab35f5efac24825a836a354e00c59c3f60879b3a0ce669796726591f15634b
 """
 
 UV_NATIVE_SDIST = """\
-Using CPython 3.11.7 interpreter at: /root/.pyenv/versions/3.11.7/bin/python
+Using CPython 3.11.7 interpreter at: /usr/local/bin/python3.11
 Resolved 1 package in 1ms
    Building lp-sdist-native==1.0
       Built lp-sdist-native==1.0
