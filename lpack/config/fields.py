@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TypeGuard, TypeVar, overload
 
-from lpack import runtimes
+from lpack import lifecycle, runtimes
 from lpack.config.model import (
     AUDIT_CODES,
     PRUNE_PROFILES,
@@ -104,9 +104,9 @@ def check_keys(table: Mapping[str, object], known: list[str], where: Where) -> N
 def parse_runtime(value: object, where: Where, key: str) -> runtimes.Runtime:
     """Any known runtime; whether lpack can build for it is checked with the function's `kind`."""
     name = expect(value, str, where, key, 'a runtime name like "python3.12"')
-    blocked = runtimes.update_blocked(name, runtimes.today())
+    blocked = lifecycle.update_blocked(name, lifecycle.today())
     if blocked is not None:
-        raise where.error(key, blocked, hint=f'use runtime = "{runtimes.successor(name)}"')
+        raise where.error(key, blocked, hint=f'use runtime = "{lifecycle.successor(name)}"')
     try:
         runtime = runtimes.get_runtime(name)
     except KeyError:

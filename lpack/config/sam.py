@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lpack import runtimes
+from lpack import lifecycle, runtimes
 from lpack.config.intrinsics import Resolver, load_template
 from lpack.config.load import load_table
 from lpack.config.model import BuildConfig, Overrides
@@ -138,7 +138,7 @@ def _layer(resource: Mapping[str, Any], root: Path, resolver: Resolver, where: s
         entry["compatible-runtimes"] = list(compatible)
     # BuildMethod names the runtime SAM builds the layer for ("python3.12"); without one SAM zips ContentUri
     # as it is, which lpack's "prebuilt" kind does.
-    runtime = method if method in runtimes.RUNTIMES or method in runtimes.RETIRED else None
+    runtime = method if method in runtimes.RUNTIMES or method in lifecycle.RETIRED else None
     if method in (None, "makefile") and not compatible:
         raise ConfigError(
             f"{resolver.file}: {where}: a layer without Metadata.BuildMethod or CompatibleRuntimes",

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from lpack import layers, runtimes, sources
+from lpack import layers, lifecycle, sources
 from lpack.archive.zipformat import RawMember
 from lpack.audit.checks import AuditReport
 from lpack.audit.stage import audit_artifact
@@ -59,7 +59,7 @@ def run(
     """Build `fn` afresh; `used` are its layers' results, `selection` its files if already collected."""
     lang, notify = language_for(fn), settings.notify
     warnings: list[str] = list(fn.dependency_warnings)
-    deprecation = runtimes.lifecycle_warning(fn.runtime, runtimes.today())
+    deprecation = lifecycle.lifecycle_warning(fn.runtime, lifecycle.today())
     warnings += [deprecation] if deprecation else []
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lpack-") as tmp:

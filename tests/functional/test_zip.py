@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lpack import build, load_config, runtimes
+from lpack import build, lifecycle, load_config
 from lpack.cache import Cache
 from tests.conftest import MakeProject, copy_project
 from tests.functional.fake_uv import FakeUv
@@ -88,7 +88,7 @@ def test_two_builds_in_other_places_are_byte_identical(tmp_path: Path) -> None:
 def test_a_deprecated_runtime_builds_with_a_warning_giving_the_dates(
     tmp_path: Path, fake_uv: FakeUv, cache: Cache
 ) -> None:
-    if runtimes.update_blocked("python3.8", datetime.date.today()):
+    if lifecycle.update_blocked("python3.8", datetime.date.today()):
         pytest.skip("python3.8 is past its block-update date: the config refuses it (tested in unit tests)")
     (tmp_path / "lpack.toml").write_text('runtime = "python3.8"\nhandler = "app.handler"\n')
     (tmp_path / "app.py").write_text("def handler(event, context):\n    return 1\n")

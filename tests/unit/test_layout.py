@@ -26,7 +26,7 @@ MAX_LINES = 400
 # The pipeline's order, low to high: a module may import from its own top package or a lower level.
 LEVELS: Mapping[str, int] = {
     **dict.fromkeys(("errors", "redact", "runtimes", "units", "version"), 0),
-    **dict.fromkeys(("staging", "cache"), 1),
+    **dict.fromkeys(("staging", "cache", "lifecycle"), 1),
     "archive": 2,  # writes staging trees
     "config": 3,
     "resolve": 4,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lpack import load_config, runtimes
+from lpack import lifecycle, load_config, runtimes
 from lpack.errors import ConfigError
 from lpack.runtimes import Arch
 
@@ -120,26 +120,26 @@ def test_deprecated_runtimes_carry_the_dates_aws_publishes(name: str, dates: tup
 
 def test_the_warning_gives_the_dates_and_the_successor() -> None:
     py38 = runtimes.get_runtime("python3.8")
-    text = runtimes.lifecycle_warning(py38, datetime.date(2026, 11, 29))
+    text = lifecycle.lifecycle_warning(py38, datetime.date(2026, 11, 29))
     assert text is not None
     assert "deprecated since 2024-10-14" in text
     assert "new functions from 2027-02-01" in text and "updates from 2027-03-03" in text
     assert text.endswith("move to python3.14")
-    later = runtimes.lifecycle_warning(py38, datetime.date(2027, 2, 10))
+    later = lifecycle.lifecycle_warning(py38, datetime.date(2027, 2, 10))
     assert later is not None and "new functions since 2027-02-01" in later
 
 
 def test_no_warning_for_a_supported_runtime_or_before_the_date() -> None:
-    assert runtimes.lifecycle_warning(runtimes.get_runtime("python3.12"), datetime.date(2026, 11, 29)) is None
-    assert runtimes.lifecycle_warning(runtimes.get_runtime("python3.10"), datetime.date(2026, 10, 30)) is None
+    assert lifecycle.lifecycle_warning(runtimes.get_runtime("python3.12"), datetime.date(2026, 11, 29)) is None
+    assert lifecycle.lifecycle_warning(runtimes.get_runtime("python3.10"), datetime.date(2026, 10, 30)) is None
 
 
 def test_updates_are_blocked_from_the_block_update_date_on() -> None:
-    assert runtimes.update_blocked("python3.8", datetime.date(2027, 3, 2)) is None
-    text = runtimes.update_blocked("python3.8", datetime.date(2027, 3, 3))
+    assert lifecycle.update_blocked("python3.8", datetime.date(2027, 3, 2)) is None
+    text = lifecycle.update_blocked("python3.8", datetime.date(2027, 3, 3))
     assert text is not None and "updates to existing ones since 2027-03-03" in text
-    assert runtimes.update_blocked("python3.12", datetime.date(2027, 3, 3)) is None
-    assert runtimes.update_blocked("python9.9", datetime.date(2027, 3, 3)) is None  # unknown: config says so
+    assert lifecycle.update_blocked("python3.12", datetime.date(2027, 3, 3)) is None
+    assert lifecycle.update_blocked("python9.9", datetime.date(2027, 3, 3)) is None  # unknown: config says so
 
 
 @pytest.mark.parametrize("name", ["python3.6", "python2.7", "nodejs12.x"])
@@ -148,16 +148,16 @@ def test_a_retired_runtime_is_refused_with_its_dates(tmp_path: Path, name: str) 
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path)
     assert caught.value.exit_code == 2
-    deprecated, create, update = runtimes.RETIRED[name]
+    deprecated, create, update = lifecycle.RETIRED[name]
     assert f"was deprecated on {deprecated}" in str(caught.value)
     assert f"since {create}" in str(caught.value) and f"since {update}" in str(caught.value)
     assert "unknown runtime" not in str(caught.value)
-    assert caught.value.hint == f'use runtime = "{runtimes.successor(name)}"'
+    assert caught.value.hint == f'use runtime = "{lifecycle.successor(name)}"'
 
 
 def test_successor_is_the_newest_supported_runtime_of_the_language() -> None:
-    assert runtimes.successor("python2.7") == "python3.14"
-    assert runtimes.successor("nodejs12.x") == "nodejs24.x"
+    assert lifecycle.successor("python2.7") == "python3.14"
+    assert lifecycle.successor("nodejs12.x") == "nodejs24.x"
 
 
 @pytest.mark.parametrize("name", ["python3.9", "nodejs18.x", "python3.8", "nodejs16.x"])
