@@ -246,6 +246,12 @@ def select(fn: FunctionConfig, out_dir: Path) -> SourceSelection:
         )
     if not fn.source.is_dir():
         raise ConfigError(f"source directory {fn.source} does not exist", hint="fix `source` in the config")
+    if out_dir.resolve() == fn.source.resolve():
+        # Every build would pack the previous artifact into the next one: the zip grows and never repeats.
+        raise ConfigError(
+            f"the output directory {out_dir} is the function's source directory",
+            hint="write artifacts elsewhere (--out dist, the default), outside or below the source",
+        )
     prebuilt = fn.kind == "prebuilt"
     exclude = (*fn.exclude, *_committed_locks(fn))
     selection = collect(fn.source, include=fn.include, exclude=exclude, out_dir=out_dir, prebuilt=prebuilt)

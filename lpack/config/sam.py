@@ -36,13 +36,24 @@ class SamTemplate:
         return (*self.table.get("functions", {}), *self.table.get("layers", {}))
 
 
+def _globals(path: Path, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    section = data.get("Globals") or {}
+    function = section.get("Function") if isinstance(section, dict) else None
+    if not isinstance(section, dict) or not isinstance(function or {}, dict):
+        raise ConfigError(
+            f"{path.name}: Globals{'.Function' if isinstance(section, dict) else ''} is not a mapping",
+            hint="Globals.Function holds properties every function shares, e.g. Runtime: python3.12",
+        )
+    return function or {}
+
+
 def read_sam(path: Path, parameters: Mapping[str, str] | None = None) -> SamTemplate:
     """The template at `path` as an lpack table; `parameters` override the templates' parameter defaults."""
     path = path.resolve()
     data = load_template(path)
     resolver = Resolver.of(path.name, data, parameters or {})
     resources: Mapping[str, Any] = data["Resources"]
-    globals_ = (data.get("Globals") or {}).get("Function") or {}
+    globals_ = _globals(path, data)
     functions: dict[str, Any] = {}
     layers: dict[str, Any] = {}
     for logical_id, resource in resources.items():

@@ -10,7 +10,7 @@ import sysconfig
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from lpack import sources
+from lpack import lifecycle, sources
 from lpack.cache import Cache, CorruptEntry, make_key
 from lpack.config.model import BuildConfig, FunctionConfig
 from lpack.emit.artifact import artifact_path
@@ -94,7 +94,9 @@ def _build_one(fn: FunctionConfig, settings: Settings, used: Sequence[FunctionRe
     # The project's files are walked once: for the key here, and by the run if it needs them.
     selection = sources.select(fn, settings.out_dir)
     # A function's findings include its layers', and `lpack check` builds without enforcing limits.
-    context = [f"enforce={settings.enforce}", *(u.artifact.sha256 for u in used)]
+    # The runtime's lifecycle warning depends on the day: a result from before a deprecation date is not reused.
+    lifecycle_note = lifecycle.lifecycle_warning(fn.runtime, lifecycle.today()) or ""
+    context = [f"enforce={settings.enforce}", lifecycle_note, *(u.artifact.sha256 for u in used)]
     if fn.bundle is not None:  # a bundle reads any project file its imports reach, inside `source` or not
         context.append(project_digest(fn, settings.out_dir))
     key = make_key(_keys.inputs_key(fn, settings.out_dir, selection.tree), *context)

@@ -43,7 +43,11 @@ def user_env(pairs: Mapping[str, str], env_file: Path | None = None) -> dict[str
     """
     found: dict[str, str] = {}
     if env_file is not None:
-        for key, value in dotenv_values(env_file).items():
+        try:
+            values = dotenv_values(env_file)
+        except UnicodeDecodeError:
+            raise ConfigError(f"{env_file.name}: not UTF-8", hint="save the .env file as UTF-8") from None
+        for key, value in values.items():
             if value is None:
                 raise ConfigError(f"{env_file.name}: {key} has no value", hint="write KEY=VALUE (KEY= for empty)")
             found[key] = value

@@ -273,6 +273,14 @@ OUTPUT_CASES = [
         argv=("build", "{project}", "--out", "{out}/sub"),
         as_nobody=True,
     ),
+    # Found in review: the previous artifact was packed into the next one, growing the zip on every build.
+    bad_build(
+        "outputs/out-is-the-source-directory",
+        lambda _t: None,
+        2,
+        "is the function's source directory",
+        argv=("build", "{project}", "--out", "{project}"),
+    ),
 ]
 
 DEPENDENCY_CASES = [

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from lpack import build, load_config
 from lpack.cache import Cache
 from tests.conftest import MakeProject
@@ -67,3 +69,17 @@ def test_a_dependency_change_installs_again(project: MakeProject, cache: Cache) 
     runner, path, _ = _build(root, cache)
     assert [c[2] for c in runner.calls] == ["compile", "install"]
     assert not [n for n in files(path) if n.startswith("lp_keeps_tests")]
+
+
+def test_a_result_from_before_a_deprecation_date_is_not_reused_after_it(
+    project: MakeProject, cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project("no-deps")
+    config = root / "lpack.toml"
+    config.write_text(config.read_text().replace('"python3.12"', '"python3.10"'))
+    monkeypatch.setenv("LPACK_TODAY", "2026-10-01")  # python3.10 is deprecated from 2026-10-31
+    [before] = build(load_config(root), runner=FakeUv(), cache=cache).functions
+    assert not any("deprecated" in w for w in before.warnings)
+    monkeypatch.setenv("LPACK_TODAY", "2026-11-15")
+    [after] = build(load_config(root), runner=FakeUv(), cache=cache).functions
+    assert any("python3.10 is deprecated" in w for w in after.warnings)

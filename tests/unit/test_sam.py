@@ -252,3 +252,25 @@ def test_the_environment_key_in_lpack_toml(tmp_path: Path) -> None:
     (tmp_path / "lpack.toml").write_text('runtime = "python3.12"\nhandler = "app.handler"\nenvironment = { N = 1 }\n')
     with pytest.raises(ConfigError, match=r"\[environment\] N: expected a string"):
         load_config(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("globals_", "named"), [("Globals: [1]\n", "Globals"), ("Globals:\n  Function: [1]\n", "Function")]
+)
+def test_globals_that_are_not_a_mapping_are_a_config_error(tmp_path: Path, globals_: str, named: str) -> None:
+    text = globals_ + (
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      CodeUri: src/\n      Handler: app.handler\n      Runtime: python3.12\n"
+    )
+    (tmp_path / "src").mkdir()
+    with pytest.raises(ConfigError, match=f"{named} is not a mapping"):
+        read_sam(_write(tmp_path, text))
+
+
+def test_an_env_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    from lpack.tools.verify_env import user_env  # noqa: PLC0415 - verify's helper, tested beside the SAM env keys
+
+    bad = tmp_path / "bad.env"
+    bad.write_bytes(b"A=\xff\xfe\n")
+    with pytest.raises(ConfigError, match=r"bad\.env: not UTF-8"):
+        user_env({}, bad)
