@@ -152,6 +152,15 @@ def fingerprint(reached: Reached) -> list[str]:
     return parts
 
 
+def portable_fingerprint(reached: Reached) -> list[str]:
+    """The content of the files and local packages reached, without paths or times: the same project gives the
+    same parts on every machine (a committed lock's inputs digest). Find-links listings are left out: their times
+    differ between checkouts, and the lock pins each wheel by hash anyway."""
+    parts = [f"file\n{_sha256(p)}" for p in reached.files]
+    parts += [f"package {n}\n{_tree_digest(p) if p.is_dir() else _sha256(p)}" for n, p in reached.packages]
+    return parts
+
+
 def listing(directory: Path) -> str:
     """A wheelhouse: names, sizes and times (hashing a large one on every build would cost too much)."""
     if not directory.is_dir():

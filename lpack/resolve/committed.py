@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lpack.config.model import FunctionConfig
 from lpack.errors import ConfigError
+from lpack.resolve._local import portable_fingerprint, reach
 from lpack.resolve.runner import target_label
 from lpack.version import __version__
 
@@ -48,18 +49,11 @@ def digest(fn: FunctionConfig, what: str, parts: Sequence[bytes]) -> str:
 
 
 def lines_digest(fn: FunctionConfig, lines: list[str], infile: Path) -> str:
-    """What a lock made by the resolver depends on: the requirement lines and the files they include."""
-    return digest(fn, "requirements", ["\n".join(lines).encode(), *_included(lines, infile)])
-
-
-def _included(lines: list[str], infile: Path) -> list[bytes]:
-    # Files pulled in with -r / -c, relative to the requirements file, as pip reads them.
-    found = []
-    for line in lines:
-        option, _, value = line.partition(" ")
-        if option in ("-r", "-c", "--requirement", "--constraint") and (infile.parent / value.strip()).is_file():
-            found.append((infile.parent / value.strip()).read_bytes())
-    return found
+    """What a lock made by the resolver depends on: the requirement lines, the files they include with -r/-c
+    (at any depth) and the content of the local packages they name."""
+    reached = reach(lines, infile.parent, fn.project_dir)
+    included = [part.encode() for part in portable_fingerprint(reached)]
+    return digest(fn, "requirements", ["\n".join(lines).encode(), *included])
 
 
 def lock_file_digest(fn: FunctionConfig, lock: Path) -> str:

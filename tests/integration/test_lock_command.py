@@ -98,3 +98,16 @@ def test_locked_checks_a_committed_selection_of_another_tools_lock(project: Make
     lock.write_text(lock.read_text() + "\n")  # any change to the lock: re-run `lpack lock`
     result = lpack("build", root, "--locked")
     assert result.exit_code == 2 and "uv-lock-python3.12-arm64.txt no longer matches" in " ".join(result.output.split())
+
+
+def test_locked_sees_a_change_in_a_file_included_two_levels_down(project: MakeProject) -> None:
+    # Found in review: the inputs digest followed -r one level only, so this built the old pins with exit 0.
+    root = project("with-tests-dir")
+    (root / "requirements.in").write_text("-r base.in\n")
+    (root / "base.in").write_text("-r more.in\n")
+    (root / "more.in").write_text("lp-pure-a\n")
+    _lock_json(root)
+    assert lpack("build", root, "--locked").exit_code == 0
+    (root / "more.in").write_text("lp-pure-a\nlp-pure-b\n")
+    stale = lpack("build", root, "--locked")
+    assert stale.exit_code == 2 and "no longer matches its inputs" in " ".join(stale.output.split())
