@@ -257,11 +257,6 @@ def select(fn: FunctionConfig, out_dir: Path) -> SourceSelection:
     selection = collect(fn.source, include=fn.include, exclude=exclude, out_dir=out_dir, prebuilt=prebuilt)
     for shared in fn.shared:
         selection = _with_shared(selection, shared, fn, out_dir)
-    if fn.strict_secrets and selection.secrets:
-        raise AuditError(
-            f"{fn.name}: a packed file looks like it holds a secret: {_listed(selection.secrets, 3)}",
-            hint="move the secret out of the code (environment, Secrets Manager), or exclude the file",
-        )
     return selection
 
 
@@ -317,9 +312,27 @@ def _under(selection: SourceSelection, target: str) -> SourceSelection:
     )
 
 
-def add_sources(deps: StagingTree, selection: SourceSelection) -> tuple[StagingTree, list[str]]:
+def check_secrets(fn: FunctionConfig, found: tuple[str, ...]) -> list[str]:
+    """What the content scan found in files being packed: a warning, or AuditError with `--strict`. Called where
+    files are packed (sources added, a bundle written), so the cache and --no-cache decide alike."""
+    if not found:
+        return []
+    if fn.strict_secrets:
+        raise AuditError(
+            f"{fn.name}: a packed file looks like it holds a secret: {_listed(found, 3)}",
+            hint="move the secret out of the code (environment, Secrets Manager), or exclude the file",
+        )
+    return [f"packed, and looks like a secret (--strict fails the build): {_listed(found, 5)}"]
+
+
+def scan_tree(tree: StagingTree) -> tuple[str, ...]:
+    """The content scan over `tree`'s files (a bundle's output, for one)."""
+    return tuple(f for e in tree for f in _secrets_in(e.path, e.source))
+
+
+def add_sources(fn: FunctionConfig, deps: StagingTree, selection: SourceSelection) -> tuple[StagingTree, list[str]]:
     """The dependencies with the project's files over them, and warnings for what was left out or replaced."""
-    warnings = []
+    warnings = check_secrets(fn, selection.secrets)
     skipped = selection.skipped_sensitive
     if skipped:
         warnings.append(f"not packed (list them in `include` to pack them): {_listed(skipped, 8)}")
@@ -328,8 +341,6 @@ def add_sources(deps: StagingTree, selection: SourceSelection) -> tuple[StagingT
             f"packed because `include` lists them, though they may hold secrets: "
             f"{_listed(selection.forced_sensitive, 8)}"
         )
-    if selection.secrets:
-        warnings.append(f"packed, and looks like a secret (--strict fails the build): {_listed(selection.secrets, 5)}")
     shadowed = sorted(deps.paths() & selection.tree.paths())
     if shadowed:
         warnings.append(f"project files replace files from dependencies: {', '.join(shadowed[:5])}")

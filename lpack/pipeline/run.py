@@ -106,11 +106,13 @@ def _stage(
     tree = normalize_scripts(_deps_tree(lang, deps), work / "scripts")
     if (deps.resolved.built_wheel or fn.role == "layer") and not fn.source_set:
         return tree  # the project's own wheel carries its code; a layer has code only when told
-    if deps.resolved.bundle is not None:
-        return tree  # a Node.js bundle carries the code
+    if deps.resolved.bundle is not None:  # a Node.js bundle carries the code: scan what it inlined
+        bundled = StagingTree(entries=tuple(e for e in tree if e.path == deps.resolved.bundle.output))
+        warnings += sources.check_secrets(fn, sources.scan_tree(bundled))
+        return tree
     settings.notify(Event(function=fn.name, stage="sources", detail=str(fn.source)))
     selection = selection or sources.select(fn, settings.out_dir)
-    tree, found = sources.add_sources(tree, selection)
+    tree, found = sources.add_sources(fn, tree, selection)
     warnings += found
     left_out = sources.outputs_note(selection)
     if left_out:

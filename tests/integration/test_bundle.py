@@ -266,3 +266,16 @@ def test_esbuild_warnings_become_build_warnings(project: MakeProject) -> None:
     (root / "src" / "handler.js").write_text("exports.main = async (e) => ({ zero: e.n === -0 });\n")
     report = build_json(root)
     assert any(w.startswith("node-cjs-bundle: esbuild: ") and "-0" in w for w in report["warnings"]), report["warnings"]
+
+
+def test_a_secret_inlined_into_a_bundle_is_found_like_one_in_the_sources(project: MakeProject) -> None:
+    # Found in review: a bundle skipped the content scan, so --strict passed a token that the zip carried.
+    root = project("node-cjs-bundle")
+    handler = root / "src" / "handler.js"
+    token = "ghp_" + "a1B2" * 9
+    handler.write_text(handler.read_text() + f'\nexports.token = "{token}";\n')
+    warned = lpack("build", root)
+    assert warned.exit_code == 0 and "looks like a secret" in " ".join(warned.output.split())
+    strict = lpack("build", root, "--strict", "--no-cache")
+    assert strict.exit_code == 1 and "holds a secret" in " ".join(strict.output.split())
+    assert token not in strict.output
