@@ -276,7 +276,9 @@ def _with_shared(own: SourceSelection, shared: SharedInclude, fn: FunctionConfig
         entry = scan(shared.source.parent, "code", keep=lambda rel, d: rel == shared.source.name)
         tree = entry.mapped(lambda e: replace(e, path=shared.target))
         secrets = tuple(f for e in tree for f in _secrets_in(e.path, e.source))
-        found = SourceSelection(tree=tree, skipped_sensitive=(), secrets=secrets)
+        # Named in `include` itself, so packed: with the warning any sensitive file forced in gets.
+        forced = (shared.target,) if Patterns(list(SENSITIVE)).match(shared.source.name) else ()
+        found = SourceSelection(tree=tree, skipped_sensitive=(), forced_sensitive=forced, secrets=secrets)
     elif shared.source.is_dir():
         found = collect(shared.source, include=(), exclude=fn.exclude, out_dir=out_dir)
         found = _under(found, shared.target)

@@ -115,3 +115,11 @@ def test_bad_include_tables_name_the_key(tmp_path: Path, entry: str, message: st
         load_config(root)
     assert message in str(caught.value)
     assert str(caught.value).startswith("lpack.toml: ") and "include" in str(caught.value)
+
+
+def test_a_sensitive_single_file_brought_in_by_include_is_packed_with_a_warning(tmp_path: Path, cache: Cache) -> None:
+    root = _project(tmp_path, '[{ from = "../../shared/.env", to = "config/.env" }]')
+    (tmp_path / "repo" / "shared" / ".env").write_text("STAGE=dev\n")
+    path, _, warnings = _build(root, cache)
+    assert "config/.env" in files(path)
+    assert any("may hold secrets" in w and "config/.env" in w for w in warnings)
