@@ -203,7 +203,7 @@ def collect(
         return is_dir or included is None or explicitly
 
     tree = scan(source, "code", keep=keep)
-    found = tuple(f for e in tree for f in _secrets_in(e.path, e.source))
+    found = scan_tree(tree)
     return SourceSelection(
         tree=tree,
         skipped_sensitive=tuple(skipped),
@@ -275,7 +275,7 @@ def _with_shared(own: SourceSelection, shared: SharedInclude, fn: FunctionConfig
             raise ConfigError(f"{where}: a single file needs `to`, its path in the artifact", hint=_HINT)
         entry = scan(shared.source.parent, "code", keep=lambda rel, d: rel == shared.source.name)
         tree = entry.mapped(lambda e: replace(e, path=shared.target))
-        secrets = tuple(f for e in tree for f in _secrets_in(e.path, e.source))
+        secrets = scan_tree(tree)
         # Named in `include` itself, so packed: with the warning any sensitive file forced in gets.
         forced = (shared.target,) if Patterns(list(SENSITIVE)).match(shared.source.name) else ()
         found = SourceSelection(tree=tree, skipped_sensitive=(), forced_sensitive=forced, secrets=secrets)

@@ -21,6 +21,8 @@ from urllib.request import url2pathname
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from lpack.staging.tree import file_sha256
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
@@ -146,8 +148,8 @@ def named_packages(lines: list[str]) -> dict[Path, str]:
 
 def fingerprint(reached: Reached) -> list[str]:
     """The content of everything reached: file bytes, each local package's files, find-links listings."""
-    parts = [f"file {p}\n{_sha256(p)}" for p in reached.files]
-    parts += [f"package {p}\n{_tree_digest(p) if p.is_dir() else _sha256(p)}" for _, p in reached.packages]
+    parts = [f"file {p}\n{file_sha256(p)}" for p in reached.files]
+    parts += [f"package {p}\n{_tree_digest(p) if p.is_dir() else file_sha256(p)}" for _, p in reached.packages]
     parts += [f"links {p}\n{listing(p)}" for p in reached.links]
     return parts
 
@@ -156,8 +158,8 @@ def portable_fingerprint(reached: Reached) -> list[str]:
     """The content of the files and local packages reached, without paths or times: the same project gives the
     same parts on every machine (a committed lock's inputs digest). Find-links listings are left out: their times
     differ between checkouts, and the lock pins each wheel by hash anyway."""
-    parts = [f"file\n{_sha256(p)}" for p in reached.files]
-    parts += [f"package {n}\n{_tree_digest(p) if p.is_dir() else _sha256(p)}" for n, p in reached.packages]
+    parts = [f"file\n{file_sha256(p)}" for p in reached.files]
+    parts += [f"package {n}\n{_tree_digest(p) if p.is_dir() else file_sha256(p)}" for n, p in reached.packages]
     return parts
 
 
@@ -182,14 +184,6 @@ def refresh_args(reached: Reached, lines: list[str]) -> list[str]:
     return [arg for name in sorted(n for n in names if n) for arg in ("--refresh-package", name)]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _tree_digest(root: Path) -> str:
     digest = hashlib.sha256()
     for base, dirs, files in os.walk(root):
@@ -200,5 +194,5 @@ def _tree_digest(root: Path) -> str:
         for name in sorted(files):
             path = Path(base, name)
             if path.is_file():
-                digest.update(f"{path.relative_to(root).as_posix()}\0{_sha256(path)}\0".encode())
+                digest.update(f"{path.relative_to(root).as_posix()}\0{file_sha256(path)}\0".encode())
     return digest.hexdigest()

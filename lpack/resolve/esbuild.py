@@ -8,7 +8,6 @@ The binary is checked against the sha256 recorded when it was installed, and by 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import shutil
@@ -20,6 +19,7 @@ from pathlib import Path
 from lpack.errors import ResolveError
 from lpack.resolve.node import npm_bin
 from lpack.resolve.runner import Runner, installer_env, run_subprocess
+from lpack.staging.tree import file_sha256
 
 # Pinned: the same inputs give the same bundle bytes only with the same esbuild.
 ESBUILD_VERSION = "0.28.2"
@@ -67,10 +67,6 @@ def _binary(home: Path, plat: str) -> Path:
     return home / "node_modules" / "@esbuild" / plat / "bin" / "esbuild"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _version(binary: Path) -> str | None:
     try:
         proc = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=60, check=False)
@@ -85,7 +81,7 @@ def _verified(home: Path, plat: str) -> bool:
     if not binary.is_file() or not recorded.is_file():
         return False
     # The sha256 was recorded after the installed binary answered with the pinned version: a match is that binary.
-    return recorded.read_text().strip() == _sha256(binary)
+    return recorded.read_text().strip() == file_sha256(binary)
 
 
 def _install(home: Path, plat: str, runner: Runner, *, offline: bool) -> None:
@@ -103,7 +99,7 @@ def _install(home: Path, plat: str, runner: Runner, *, offline: bool) -> None:
                 hint="check access to the npm registry, or set LPACK_ESBUILD to an esbuild binary",
                 details=f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}",
             )
-        (tmp / "esbuild.sha256").write_text(_sha256(binary) + "\n")
+        (tmp / "esbuild.sha256").write_text(file_sha256(binary) + "\n")
         if _verified(home, plat):  # another build installed it meanwhile: keep that one
             return
         shutil.rmtree(home, ignore_errors=True)  # damaged: replaced whole
