@@ -8,19 +8,14 @@ a usage error that lists them, and a file that exists but is not the one used is
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 from lpack.config.model import FunctionConfig
+from lpack.config.readers import read_toml
 from lpack.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 DepKind = Literal["requirements", "requirements-in", "pyproject", "lock"]
 
@@ -120,10 +115,8 @@ def _compiled_from(lock: Path, source: Path) -> bool:
 
 def _toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            data: dict[str, Any] = tomllib.load(fh)
-            return data
-    except (OSError, tomllib.TOMLDecodeError):
+        return read_toml(path)
+    except ConfigError:
         return {}  # the config loader reports a broken pyproject.toml; here it names no dependencies
 
 
