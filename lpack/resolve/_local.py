@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -21,12 +20,9 @@ from urllib.request import url2pathname
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from lpack.config.readers import read_toml
+from lpack.errors import ConfigError
 from lpack.staging.tree import file_sha256
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 _INCLUDE = ("-r", "--requirement", "-c", "--constraint")
 _EDITABLE = ("-e", "--editable")
@@ -126,9 +122,8 @@ def _package_name(path: Path) -> str | None:
         return canonicalize_name(stem) if stem else None
     pyproject = path / "pyproject.toml"
     try:
-        with pyproject.open("rb") as fh:
-            name = tomllib.load(fh).get("project", {}).get("name")
-    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        name = read_toml(pyproject).get("project", {}).get("name")
+    except (ConfigError, AttributeError):
         return None
     return canonicalize_name(name) if isinstance(name, str) else None
 
