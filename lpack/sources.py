@@ -124,7 +124,6 @@ class SourceSelection:
     tree: StagingTree
     skipped_sensitive: tuple[str, ...]  # paths left out by SENSITIVE, for the warning
     forced_sensitive: tuple[str, ...] = ()  # paths SENSITIVE matches that `include` forced in: packed, with a warning
-    secrets: tuple[str, ...] = ()  # "path line N: a private key": what the content scan found in packed files
     skipped_outputs: tuple[str, ...] = ()  # build output left out ("dist/ (lpack output)"), for a note
 
 
@@ -203,12 +202,10 @@ def collect(
         return is_dir or included is None or explicitly
 
     tree = scan(source, "code", keep=keep)
-    found = scan_tree(tree)
     return SourceSelection(
         tree=tree,
         skipped_sensitive=tuple(skipped),
         forced_sensitive=tuple(forced),
-        secrets=found,
         skipped_outputs=tuple(outputs),
     )
 
@@ -275,10 +272,9 @@ def _with_shared(own: SourceSelection, shared: SharedInclude, fn: FunctionConfig
             raise ConfigError(f"{where}: a single file needs `to`, its path in the artifact", hint=_HINT)
         entry = scan(shared.source.parent, "code", keep=lambda rel, d: rel == shared.source.name)
         tree = entry.mapped(lambda e: replace(e, path=shared.target))
-        secrets = scan_tree(tree)
         # Named in `include` itself, so packed: with the warning any sensitive file forced in gets.
         forced = (shared.target,) if Patterns(list(SENSITIVE)).match(shared.source.name) else ()
-        found = SourceSelection(tree=tree, skipped_sensitive=(), forced_sensitive=forced, secrets=secrets)
+        found = SourceSelection(tree=tree, skipped_sensitive=(), forced_sensitive=forced)
     elif shared.source.is_dir():
         found = collect(shared.source, include=(), exclude=fn.exclude, out_dir=out_dir)
         found = _under(found, shared.target)
@@ -294,7 +290,6 @@ def _with_shared(own: SourceSelection, shared: SharedInclude, fn: FunctionConfig
         tree=own.tree.merged(found.tree),
         skipped_sensitive=(*own.skipped_sensitive, *found.skipped_sensitive),
         forced_sensitive=(*own.forced_sensitive, *found.forced_sensitive),
-        secrets=(*own.secrets, *found.secrets),
         skipped_outputs=(*own.skipped_outputs, *found.skipped_outputs),
     )
 
@@ -309,7 +304,6 @@ def _under(selection: SourceSelection, target: str) -> SourceSelection:
         tree=selection.tree.mapped(lambda e: replace(e, path=f"{target}/{e.path}")),
         skipped_sensitive=tuple(f"{target}/{rel}" for rel in selection.skipped_sensitive),
         forced_sensitive=tuple(f"{target}/{rel}" for rel in selection.forced_sensitive),
-        secrets=tuple(f"{target}/{found}" for found in selection.secrets),
         skipped_outputs=tuple(f"{target}/{rel}" for rel in selection.skipped_outputs),
     )
 
@@ -334,7 +328,8 @@ def scan_tree(tree: StagingTree) -> tuple[str, ...]:
 
 def add_sources(fn: FunctionConfig, deps: StagingTree, selection: SourceSelection) -> tuple[StagingTree, list[str]]:
     """The dependencies with the project's files over them, and warnings for what was left out or replaced."""
-    warnings = check_secrets(fn, selection.secrets)
+    # Scanned here, where files are packed: a reused build reads no file for it, and the paths are final.
+    warnings = check_secrets(fn, scan_tree(selection.tree))
     skipped = selection.skipped_sensitive
     if skipped:
         warnings.append(f"not packed (list them in `include` to pack them): {_listed(skipped, 8)}")
