@@ -23,10 +23,12 @@ from typing import Literal
 
 from lpack.errors import ConfigError, LpackError
 
-Kind = Literal["locks", "deps", "results"]
-KINDS: tuple[Kind, ...] = ("locks", "deps", "results")
-LAYOUT = "2"  # bump when an entry's layout changes: old entries are then simply never hit
+Kind = Literal["locks", "deps", "dists", "results"]
+KINDS: tuple[Kind, ...] = ("locks", "deps", "dists", "results")
+LAYOUT = "3"  # bump when an entry's layout changes: old entries are then simply never hit
 # 2: every entry and side file is sealed (a sha256 of what it holds) and checked when read; no pickle.
+# 3: one entry per installed distribution (dists/); nothing in an entry depends on the machine that made it
+#    (no file times), so an entry can be shared between machines.
 # The Cache Directory Tagging Specification (bford.info/cachedir): backup tools skip the directory, and
 # `lpack cache clean` removes only a directory carrying lpack's tag.
 CACHEDIR_TAG = "CACHEDIR.TAG"

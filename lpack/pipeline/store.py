@@ -1,8 +1,8 @@
 """A dependency entry's compressed members: `deps/<key>/members-<mode>.zip`, the entry's files deflated in one
 compression mode, so a code-only rebuild copies them instead of compressing again.
 
-The store is trusted only through its index (`members-<mode>.json`, sealed), which records the store's size,
-mtime and sha256: a store that does not match its index is removed with a warning, never copied from.
+The store is trusted only through its index (`members-<mode>.json`, sealed), which records the store's size
+and sha256 (no time: an entry copied from another machine keeps its index valid): a store that does not match its index is removed with a warning, never copied from.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def _parse_index(data: bytes, store: Path) -> dict[str, RawMember] | None:
     try:
         index = json.loads(data)
         st = store.stat()
-        if index["stamp"] != [st.st_size, st.st_mtime_ns] or index["sha256"] != file_sha256(store):
+        if index["size"] != st.st_size or index["sha256"] != file_sha256(store):
             return None
         return {
             str(n): RawMember(zip=store, data_offset=int(o), crc=int(c), size=int(s), compressed_size=int(z), method=m)
@@ -147,7 +147,7 @@ def _drop(store: Path, why: str) -> None:
 def _write_index(store: Path) -> None:
     st = store.stat()
     members = {n: [m.data_offset, m.crc, m.size, m.compressed_size, m.method] for n, m in read_members(store).items()}
-    index = {"stamp": [st.st_size, st.st_mtime_ns], "sha256": file_sha256(store), "members": members}
+    index = {"size": st.st_size, "sha256": file_sha256(store), "members": members}
     try:
         write_sealed(store.with_suffix(".json"), json.dumps(index).encode())
     except OSError as err:

@@ -20,7 +20,7 @@ from lpack.config.model import FunctionConfig
 from lpack.resolve import _local
 from lpack.resolve.committed import committed_path
 from lpack.resolve.runner import index_args
-from lpack.staging.tree import StagingTree
+from lpack.staging.tree import StagingTree, file_sha256
 
 # Installer settings read from the environment (lpack passes PIP_* on to uv as UV_*).
 _ENV_PREFIXES = ("PIP_", "UV_")
@@ -32,11 +32,12 @@ def tool_versions() -> str:
 
 
 def _code_stamp() -> str:
-    # A development install keeps one version string across changes to lpack itself: its files' sizes and
-    # times stand in for a release number, so a cached result never outlives the code that made it.
+    # A development install keeps one version string across changes to lpack itself: its files' content stands
+    # in for a release number, so a cached result never outlives the code that made it. Content, not times:
+    # two machines installing the same lpack get the same keys, so they can share cache entries (~3 ms).
     root = Path(__file__).parents[1]  # the whole lpack package
     files = sorted(root.rglob("*.py"))
-    return make_key(*(f"{p.relative_to(root)} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in files))[:16]
+    return make_key(*(f"{p.relative_to(root).as_posix()}\0{file_sha256(p)}" for p in files))[:16]
 
 
 def _version(dist: str) -> str:

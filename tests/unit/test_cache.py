@@ -89,7 +89,7 @@ def test_info_counts_entries_and_bytes_and_clean_empties(tmp_path: Path) -> None
     cache.obtain("results", "b", lambda e: (e / "g").write_bytes(b"12"))
     info = cache.info()
     counts = {k.kind: (k.entries, k.bytes) for k in info.kinds}
-    assert counts == {"locks": (0, 0), "deps": (1, 5), "results": (1, 2)}
+    assert counts == {"locks": (0, 0), "deps": (1, 5), "dists": (0, 0), "results": (1, 2)}
     assert info.bytes == 7
     assert cache.clean() == 7
     assert cache.info().bytes == 0
