@@ -15,8 +15,8 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -120,6 +120,32 @@ class Cache:
                 shutil.rmtree(tmp, ignore_errors=True)
         return self.path(kind, key), False
 
+    def obtain_many(self, kind: Kind, keys: Sequence[str], make: Callable[[dict[str, Path]], object]) -> frozenset[str]:
+        """Entries for all `keys`: the missing ones made together by `make({key: tmpdir})`, each renamed into
+        place when `make` returns. Returns the keys made by this call. The keys' locks are taken in sorted
+        order, so two builders needing overlapping sets wait for each other instead of deadlocking."""
+        missing = sorted({k for k in keys if self.get(kind, k) is None})
+        if not missing:
+            return frozenset()
+        with ExitStack() as held:
+            for key in missing:
+                held.enter_context(self.locked(kind, key))
+            missing = [k for k in missing if self.get(kind, k) is None]  # made by another builder meanwhile
+            if not missing:
+                return frozenset()
+            base = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=self._mkdir(self.root / "tmp")))
+            try:
+                tmps = {key: base / key for key in missing}
+                for tmp in tmps.values():
+                    tmp.mkdir()
+                make(tmps)
+                self._mkdir(self.root / kind)
+                for key, tmp in tmps.items():
+                    tmp.rename(self.path(kind, key))
+            finally:
+                shutil.rmtree(base, ignore_errors=True)
+        return frozenset(missing)
+
     def discard(self, kind: Kind, key: str) -> None:
         """Remove one entry (found damaged): moved aside first, so no reader sees half of it."""
         entry = self.path(kind, key)
@@ -192,6 +218,14 @@ class Cache:
                 hint="set LPACK_CACHE_DIR to a writable directory",
             ) from None
         return path
+
+
+def entry_kind(entry: Path) -> Kind:
+    """The kind of an entry given by its path (`<root>/<kind>/<key>`)."""
+    kind = next((k for k in KINDS if k == entry.parent.name), None)
+    if kind is None:
+        raise damaged(entry, "it is not an entry of this cache")
+    return kind
 
 
 def _mark_if_new(root: Path) -> None:

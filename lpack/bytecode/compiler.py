@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,11 +88,13 @@ def compile_tree(
     root: str,
     python: Path | None = None,
     keep_existing: bool = False,
+    out_of: Callable[[Entry], Path] | None = None,
 ) -> tuple[StagingTree, BytecodeResult]:
     """Add `__pycache__/*.cpython-3X.pyc` for every .py; `root` is where Lambda extracts the tree.
 
-    With `keep_existing`, a pyc already in `work` is used as it is: `work` is a cache entry's pyc
-    directory, next to sources that never change.
+    The pyc go under `work`, or under `out_of(entry)` for each source when given (a cache entry's pyc
+    directory). With `keep_existing`, a pyc already there is used as it is: it sits next to sources that
+    never change.
     """
     assert runtime.version is not None
     interpreter = find_interpreter(runtime.version, python)
@@ -101,15 +104,15 @@ def compile_tree(
     tag = f"cpython-{runtime.version[0]}{runtime.version[1]}"
     every = [(e, _pyc_path(e.path, tag)) for e in tree if e.path.endswith(".py")]
     # A legal .py name can be too long for its .pyc (name + ".cpython-312.pyc" over 255 bytes): shipped as source.
-    jobs = [(e, pyc) for e, pyc in every if len(pyc.rpartition("/")[2].encode()) <= _NAME_MAX]
-    todo = [(e, pyc) for e, pyc in jobs if not (keep_existing and (work / pyc).is_file())]
-    plan = [(str(e.source), str(work / pyc), f"{root}/{e.path}") for e, pyc in todo]
+    jobs = [(pyc, out_of(e) / pyc if out_of else work / pyc, e) for e, pyc in every if _fits(pyc)]
+    todo = [(out, e) for _, out, e in jobs if not (keep_existing and out.is_file())]
+    plan = [(str(e.source), str(out), f"{root}/{e.path}") for out, e in todo]
     ok, bad = _run_compiler(interpreter, plan)
     ok += len(jobs) - len(todo)
     added = [
-        Entry(path=pyc, source=work / pyc, size=(work / pyc).stat().st_size, executable=False, origin="bytecode")
-        for _, pyc in jobs
-        if (work / pyc).is_file()
+        Entry(path=pyc, source=out, size=out.stat().st_size, executable=False, origin="bytecode")
+        for pyc, out, _ in jobs
+        if out.is_file()
     ]
     name = f"python{runtime.version[0]}.{runtime.version[1]}"
     failures = _failures(bad, root)
@@ -189,6 +192,10 @@ def _failures(rows: list[list[object]], root: str) -> tuple[CompileFailure, ...]
         CompileFailure(path=str(d).removeprefix(prefix), line=line if isinstance(line, int) else None, message=str(m))
         for d, line, m in sorted(rows, key=lambda r: str(r[0]))
     )
+
+
+def _fits(pyc: str) -> bool:
+    return len(pyc.rpartition("/")[2].encode()) <= _NAME_MAX
 
 
 def _pyc_path(py: str, tag: str) -> str:

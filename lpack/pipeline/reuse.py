@@ -1,21 +1,11 @@
-"""What a build takes from the cache: installed dependencies, their pyc, their compressed zip members,
-and whole results when no input changed. The pipeline decides when; this module knows the entry layout:
+"""What a build takes from the cache: locks, installed dependencies (entries.py has their layout), their pyc,
+and whole results when no input changed. The pipeline decides when; this module knows how:
 
     locks/<key>/requirements.lock.txt  a lock made for one target
     locks/<key>/notes.json           (sealed) how it was made, and the lock's sha256
-    deps/<key>/site/                 the installed tree (never changed once renamed into place)
-    deps/<key>/manifest.json         (sealed) size and sha256 of every file under site/
-    deps/<key>/resolved.json         (sealed) installer and notes of the install
-    deps/<key>/site.json             (sealed) the staging listing of site/, checked against the manifest
-    deps/<key>/imports.json          (sealed) the modules each site/ module imports, for prune
-    deps/<key>/pyc-cpython-3X-<root>/  unchecked-hash pyc of site/ files for one run root, added as needed,
-                                     with manifest.json (sealed): the sha256 of each
-    deps/<key>/members-<mode>.zip    site/ and pyc files deflated in that compression mode (see store.py)
+    dists/<key>/                     one installed distribution (dists.py), or
+    deps/<key>/                      a whole lock installed together, with resolved.json (sealed): installer, notes
     results/<key>/result.json        (sealed) a FunctionResult as JSON, keyed on every input of the artifact
-
-"Sealed" files carry the sha256 of their content (cache.seal). Nothing read from an entry is trusted
-unchecked: a side file that fails its check is ignored and made again; a file of the installed tree or a pyc
-that differs from its manifest raises CorruptEntry, and the pipeline discards the entry and builds again.
 """
 
 from __future__ import annotations
@@ -23,17 +13,27 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from lpack import runtimes
 from lpack.bytecode import BytecodeResult, Interpreter, compile_tree, provide_interpreter
-from lpack.cache import Cache, CorruptEntry, make_key, read_sealed, write_sealed
+from lpack.cache import Cache, CorruptEntry, entry_kind, make_key, read_sealed, write_sealed
 from lpack.config.model import FunctionConfig
 from lpack.pipeline import stored
+from lpack.pipeline.dists import resolve_dists
+from lpack.pipeline.entries import (
+    Entries,
+    check_entry_files,
+    pyc_manifest,
+    sealed_json,
+    site_digests,
+    site_manifest,
+    strings,
+    write_side_file,
+)
 from lpack.pipeline.results import FunctionResult
 from lpack.pipeline.store import inside
 from lpack.prune.python import file_imports
@@ -57,12 +57,15 @@ def resolve_cached(fn: FunctionConfig, work: Path, runner: Runner, cache: Cache)
     inputs = _inputs.gather(fn, work / "resolve", runner, locker=cached_locker(cache))
     if inputs.lock is None or inputs.wheels:
         return Deps(resolved=install(fn, inputs, work / "deps", runner), directory=work / "deps")
+    by_dist = resolve_dists(fn, inputs, work, runner, cache)
+    if by_dist is not None:
+        return by_dist
 
     def make(entry: Path) -> None:
         done = install(fn, inputs, entry / "site", runner)
         own = list(done.notes[len(inputs.notes) :])
         write_sealed(entry / "resolved.json", json.dumps({"installer": done.installer, "notes": own}).encode())
-        write_sealed(entry / "manifest.json", json.dumps(_digests(entry / "site")).encode())
+        write_sealed(entry / "manifest.json", json.dumps(site_digests(entry / "site")).encode())
 
     entry, hit = cache.obtain("deps", _keys.deps_key(fn, inputs.lock), make)
     installer, notes = _resolved_meta(entry)
@@ -74,76 +77,17 @@ def resolve_cached(fn: FunctionConfig, work: Path, runner: Runner, cache: Cache)
         notes=(*inputs.notes, *notes, how),
         warnings=inputs.warnings,
     )
-    return Deps(resolved=resolved, directory=entry / "site", entry=entry)
+    made = frozenset() if hit else frozenset({entry.name})
+    return Deps(resolved=resolved, directory=entry / "site", entries=(entry,), made=made)
 
 
 def _resolved_meta(entry: Path) -> tuple[str, list[str]]:
-    meta = _sealed_json(entry / "resolved.json")
-    if not isinstance(_sealed_json(entry / "manifest.json"), dict):
+    meta = sealed_json(entry / "resolved.json")
+    if site_manifest(entry) is None:
         raise CorruptEntry(entry, "manifest.json is missing or damaged")
-    if not isinstance(meta, dict) or not isinstance(meta.get("installer"), str) or not _strings(meta.get("notes")):
+    if not isinstance(meta, dict) or not isinstance(meta.get("installer"), str) or not strings(meta.get("notes")):
         raise CorruptEntry(entry, "resolved.json is missing or damaged")
     return meta["installer"], list(meta["notes"])
-
-
-def _strings(value: object) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-def _sealed_json(path: Path) -> Any:
-    data = read_sealed(path)
-    try:
-        return None if data is None else json.loads(data)
-    except ValueError:
-        return None
-
-
-def _digests(site: Path) -> dict[str, str]:
-    """sha256 of every file under `site` (links followed, as the staging walk follows them), by path from the entry."""
-    return {f"site/{rel}": file_sha256(site / rel) for rel in _walk_files(site)}
-
-
-def _walk_files(root: Path) -> Iterator[str]:
-    seen: set[str] = set()
-    for base, dirs, files in os.walk(root, followlinks=True):
-        real = os.path.realpath(base)
-        if real in seen:
-            dirs[:] = []
-            continue
-        seen.add(real)
-        rel = Path(base).relative_to(root)
-        for name in files:
-            if (Path(base) / name).is_file():
-                yield (rel / name).as_posix()
-
-
-def entry_digests(entry: Path) -> dict[str, str]:
-    """What every file of a dependency entry must hash to, by path from the entry: site/ files, then each pyc
-    directory's. Empty when the manifest is missing or damaged."""
-    site = _sealed_json(entry / "manifest.json")
-    if not isinstance(site, dict):
-        return {}
-    found = {str(k): str(v) for k, v in site.items()}
-    for pyc_dir in entry.glob("pyc-*"):
-        found.update({f"{pyc_dir.name}/{k}": v for k, v in _pyc_manifest(pyc_dir).items()})
-    return found
-
-
-def check_entry_files(entry: Path, tree: StagingTree, reused: Mapping[Path, object]) -> None:
-    """Raise CorruptEntry unless every file `tree` reads from `entry` (members not copied from the store)
-    still hashes to what the entry recorded: a flipped byte never reaches an artifact."""
-    read = [(e, rel) for e in tree if e.source not in reused and (rel := inside(entry, e.source)) is not None]
-    digests = entry_digests(entry) if read else {}
-    for e, rel in read:
-        want = digests.get(rel)
-        if want is None:
-            raise CorruptEntry(entry, f"{rel} is not one of the files it recorded")
-        try:
-            got = file_sha256(e.source)
-        except OSError:
-            raise CorruptEntry(entry, f"{rel} is missing") from None
-        if got != want:
-            raise CorruptEntry(entry, f"{rel} changed since it was stored")
 
 
 def cached_locker(cache: Cache) -> _inputs.Locker:
@@ -174,56 +118,14 @@ def cached_locker(cache: Cache) -> _inputs.Locker:
 
 
 def _lock_notes(entry: Path) -> list[str] | None:
-    meta = _sealed_json(entry / "notes.json")
-    if not isinstance(meta, dict) or not _strings(meta.get("notes")) or not isinstance(meta.get("sha256"), str):
+    meta = sealed_json(entry / "notes.json")
+    if not isinstance(meta, dict) or not strings(meta.get("notes")) or not isinstance(meta.get("sha256"), str):
         return None
     try:
         ok = file_sha256(entry / "requirements.lock.txt") == meta["sha256"]
     except OSError:
         return None
     return list(meta["notes"]) if ok else None
-
-
-def site_tree(entry: Path, scan_site: Callable[[], StagingTree]) -> StagingTree:
-    """The installed tree's files, listed once beside it: the tree never changes, and walking thousands of
-    files costs more than reading the listing. A listing that names a file the manifest does not is redone."""
-    site, listing = entry / "site", entry / "site.json"
-    rows = _listing_rows(_sealed_json(listing), entry_digests(entry))
-    if rows is not None:
-        tree = StagingTree(
-            entries=tuple(Entry(path=p, source=site / s, size=n, executable=x, origin="deps") for p, s, n, x in rows)
-        )
-        _check_sizes(entry, tree)
-        return tree
-    tree = scan_site()
-    listed = [[e.path, e.source.relative_to(site).as_posix(), e.size, e.executable] for e in tree]
-    _write_atomic(listing, json.dumps(listed))
-    return tree
-
-
-def _check_sizes(entry: Path, tree: StagingTree) -> None:
-    # A stat per file (milliseconds for thousands): a deleted or truncated file is found before any stage reads
-    # it; a changed byte is found by its hash when the file is read for the artifact (check_entry_files).
-    for e in tree:
-        try:
-            size = e.source.stat().st_size
-        except OSError:
-            raise CorruptEntry(entry, f"site/{e.source.relative_to(entry / 'site').as_posix()} is missing") from None
-        if size != e.size:
-            raise CorruptEntry(entry, f"site/{e.source.relative_to(entry / 'site').as_posix()} changed size")
-
-
-def _listing_rows(data: Any, digests: dict[str, str]) -> list[tuple[str, str, int, bool]] | None:
-    if not isinstance(data, list):
-        return None
-    rows = []
-    for row in data:
-        if not (isinstance(row, list) and len(row) == 4 and isinstance(row[0], str) and isinstance(row[1], str)):
-            return None
-        if f"site/{row[1]}" not in digests or type(row[2]) is not int or type(row[3]) is not bool:
-            return None
-        rows.append((row[0], row[1], row[2], row[3]))
-    return rows
 
 
 def interpreter(cache: Cache, version: tuple[int, int], explicit: Path | None) -> Interpreter:
@@ -236,47 +138,59 @@ def compile_cached(
     tree: StagingTree,
     runtime: runtimes.Runtime,
     work: Path,
-    entry: Path,
+    entries: Entries,
     *,
     root: str,
     python: Path | None,
-) -> tuple[StagingTree, BytecodeResult]:
-    """compile_tree, where cached dependencies keep their pyc next to them: a rebuild compiles only the code.
+) -> tuple[StagingTree, BytecodeResult, set[Path]]:
+    """compile_tree, where cached dependencies keep their pyc next to them: a rebuild compiles only the code, and
+    a new lock only its new distributions. Also returns the entries that got new pyc.
 
-    A pyc the directory's manifest does not list (left by a killed build, or put there by something else) is
-    compiled again, never shipped; the entry's lock keeps two builds from removing each other's new pyc.
+    A pyc a directory's manifest does not list (left by a killed build, or put there by something else) is
+    compiled again, never shipped; the entries' locks keep two builds from removing each other's new pyc.
     """
     assert runtime.version is not None
-    site = entry / "site"
-    cached = StagingTree(entries=tuple(e for e in tree if inside(site, e.source) is not None))
+    groups = entries.group(tree)
+    cached = StagingTree(entries=tuple(e for files in groups.values() for e, _ in files))
     rest = tree.without(cached.paths())
     # A pyc records the path it runs from (co_filename): one directory per interpreter version and root.
-    pyc_dir = entry / "pyc-cpython-{}{}-{}".format(*runtime.version, make_key(root)[:12])
+    name = "pyc-cpython-{}{}-{}".format(*runtime.version, make_key(root)[:12])
     tag = "cpython-{}{}".format(*runtime.version)
-    with cache.locked("deps", entry.name):
-        known = _pyc_manifest(pyc_dir)
-        todo = [e for e in cached if e.path.endswith(".py") and _pyc_path(e.path, tag) not in known]
-        for e in todo:
-            (pyc_dir / _pyc_path(e.path, tag)).unlink(missing_ok=True)
-        check_entry_files(entry, StagingTree(entries=tuple(todo)), {})  # a pyc of changed source is never kept
-        deps, done = compile_tree(cached, runtime, pyc_dir, root=root, python=python, keep_existing=True)
-        _record_pyc(pyc_dir, deps, known)
+    entry_of = {e.source: entry for entry, files in groups.items() for e, _ in files}
+    with ExitStack() as held:
+        for entry in sorted(groups):
+            held.enter_context(cache.locked(entry_kind(entry), entry.name))
+        known = {entry: pyc_manifest(entry / name) for entry in groups}
+        todo = [
+            (entry, e)
+            for entry, files in groups.items()
+            for e, _ in files
+            if e.path.endswith(".py") and _pyc_path(e.path, tag) not in known[entry]
+        ]
+        for entry, e in todo:
+            (entry / name / _pyc_path(e.path, tag)).unlink(missing_ok=True)
+        check_entry_files(entries, StagingTree(entries=tuple(e for _, e in todo)), {})  # no pyc of changed source
+        deps, done = compile_tree(
+            cached,
+            runtime,
+            work,
+            root=root,
+            python=python,
+            keep_existing=True,
+            out_of=lambda e: entry_of[e.source] / name,
+        )
+        grown = {entry for entry, _ in todo}
+        for entry in grown:
+            _record_pyc(entry / name, deps, known[entry])
     code, more = compile_tree(rest, runtime, work, root=root, python=python)
     both = dataclasses.replace(more, compiled=done.compiled + more.compiled, failed=done.failed + more.failed)
-    return deps.merged(code), both
+    return deps.merged(code), both, grown
 
 
 def _pyc_path(py: str, tag: str) -> str:
     # bytecode.compile_tree's naming: dir/__pycache__/name.cpython-3X.pyc
     head, _, name = py.rpartition("/")
     return f"{head + '/' if head else ''}__pycache__/{name[:-3]}.{tag}.pyc"
-
-
-def _pyc_manifest(pyc_dir: Path) -> dict[str, str]:
-    data = _sealed_json(pyc_dir / "manifest.json")
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        return {}
-    return {str(k): v for k, v in data.items()}
 
 
 def _record_pyc(pyc_dir: Path, tree: StagingTree, known: dict[str, str]) -> None:
@@ -289,37 +203,32 @@ def _record_pyc(pyc_dir: Path, tree: StagingTree, known: dict[str, str]) -> None
 
 
 class ImportMemo:
-    """prune's `imports_of`, remembered in the cache entry for its files: parsing every module of a big
+    """prune's `imports_of`, remembered in each cache entry for its files: parsing every module of a big
     dependency (pandas: seconds) is most of a code-only rebuild otherwise."""
 
-    def __init__(self, entry: Path) -> None:
-        self.site = entry / "site"
-        self.path = entry / "imports.json"
-        data = _sealed_json(self.path)
-        valid = isinstance(data, dict) and all(_strings(v) for v in data.values())
-        self.known: dict[str, list[str]] = data if valid else {}
-        self.changed = False
+    def __init__(self, entries: Entries) -> None:
+        self.entries = entries
+        self.known: dict[Path, dict[str, list[str]]] = {}
+        self.changed: set[Path] = set()
 
     def __call__(self, e: Entry) -> frozenset[str]:
-        rel = inside(self.site, e.source)
-        if rel is None or rel != e.path:  # project code, or a file placed elsewhere: always read
+        where = self.entries.locate(e.source)
+        if where is None or where[1] != f"site/{e.path}":  # project code, or a file placed elsewhere: always read
             return file_imports(e)
-        if rel not in self.known:
-            self.known[rel] = sorted(file_imports(e))
-            self.changed = True
-        return frozenset(self.known[rel])
+        entry, rel = where[0], e.path
+        known = self.known.get(entry)
+        if known is None:
+            data = sealed_json(entry / "imports.json")
+            valid = isinstance(data, dict) and all(strings(v) for v in data.values())
+            known = self.known[entry] = data if valid else {}
+        if rel not in known:
+            known[rel] = sorted(file_imports(e))
+            self.changed.add(entry)
+        return frozenset(known[rel])
 
     def save(self) -> None:
-        if self.changed:
-            _write_atomic(self.path, json.dumps(self.known, sort_keys=True))
-
-
-def _write_atomic(dest: Path, text: str) -> None:
-    """Cache side files (listings, memos) are optional: a failure to write one only costs time later."""
-    try:
-        write_sealed(dest, text.encode())
-    except OSError as err:
-        log.warning("could not write %s to the cache: %s", dest.name, err)
+        for entry in self.changed:
+            write_side_file(entry / "imports.json", json.dumps(self.known[entry], sort_keys=True))
 
 
 def reused_result(fn: FunctionConfig, dest: Path, cache: Cache, key: str) -> FunctionResult | None:

@@ -24,6 +24,7 @@ from lpack.config.model import FunctionConfig, ImageDelivery
 from lpack.emit.artifact import Emitted, emit_artifact
 from lpack.pipeline import reuse as _reuse
 from lpack.pipeline import store as _store
+from lpack.pipeline.entries import Entries, check_entry_files, site_tree
 from lpack.pipeline.languages import Language, language_for
 from lpack.pipeline.results import Event, EventHandler, FunctionResult
 from lpack.prune.rules import PruneReport, prune
@@ -77,7 +78,8 @@ def run(
         tree, audited = audit_artifact(fn, tree)
         warnings += [f.describe() for f in audited.warnings]
         notify(Event(function=fn.name, stage="bytecode"))
-        tree, bytecode = _bytecode(fn, lang, tree, work / "pyc", entry=deps.entry, cache=settings.cache)
+        entries = Entries(deps.entries)
+        tree, bytecode, grown = _bytecode(fn, lang, tree, work / "pyc", entries=entries, cache=settings.cache)
         if bytecode.reason:
             warnings.append(bytecode.reason)
         if lang.bytecode:  # a module of the function's own that does not compile fails the build
@@ -86,7 +88,8 @@ def run(
             tree, layer_warnings = layers.finish(fn, tree)
             warnings += layer_warnings
         notify(Event(function=fn.name, stage="emit"))
-        emitted = _emit(fn, tree, settings, used, deps.entry)
+        emitted, stored = _emit(fn, tree, settings, used, entries)
+        _share(fn, settings.cache, deps, grown | stored)
         warnings += [*emitted.warnings, *(f.message for f in emitted.size.findings if f.severity == "warning")]
     notify(Event(function=fn.name, stage="done", detail=str(emitted.artifact.path)))
     return _result(fn, deps, emitted, pruned=pruned, bytecode=bytecode, audited=audited, warnings=warnings, notes=notes)
@@ -121,18 +124,17 @@ def _stage(
 
 
 def _deps_tree(lang: Language, deps: Deps) -> StagingTree:
-    if not deps.directory.is_dir():
-        return StagingTree.of([])
+    def walk(site: Path) -> Callable[[], StagingTree]:
+        return lambda: scan(site, "deps", keep=lang.keep)
 
-    def walk() -> StagingTree:
-        return scan(deps.directory, "deps", keep=lang.keep)
-
-    return _reuse.site_tree(deps.entry, walk) if deps.entry is not None else walk()
+    if deps.entries:  # disjoint by construction (a file two distributions share has one content: dists.py)
+        return StagingTree.of(e for entry in deps.entries for e in site_tree(entry, walk(entry / "site")))
+    return walk(deps.directory)() if deps.directory.is_dir() else StagingTree.of([])
 
 
 def _prune(fn: FunctionConfig, lang: Language, tree: StagingTree, deps: Deps) -> tuple[StagingTree, PruneReport]:
     provided = lang.provided if fn.exclude_runtime_provided else ()
-    memo = _reuse.ImportMemo(deps.entry) if deps.entry is not None else None
+    memo = _reuse.ImportMemo(Entries(deps.entries)) if deps.entries else None
     direct = deps.resolved.direct
     profile = lang.prune_profile
     tree, pruned = prune(tree, fn.prune, profile=profile, runtime_provided=provided, direct=direct, imports_of=memo)
@@ -142,37 +144,40 @@ def _prune(fn: FunctionConfig, lang: Language, tree: StagingTree, deps: Deps) ->
 
 
 def _bytecode(
-    fn: FunctionConfig, lang: Language, tree: StagingTree, work: Path, *, entry: Path | None, cache: Cache | None
-) -> tuple[StagingTree, BytecodeResult]:
+    fn: FunctionConfig, lang: Language, tree: StagingTree, work: Path, *, entries: Entries, cache: Cache | None
+) -> tuple[StagingTree, BytecodeResult, set[Path]]:
+    """The tree with its pyc, and the cache entries that got new ones."""
+    grown: set[Path] = set()
     if fn.bytecode == "none" or not lang.bytecode:
-        return tree, BytecodeResult(compiled=0, failed=0, interpreter=None, reason=None)
+        return tree, BytecodeResult(compiled=0, failed=0, interpreter=None, reason=None), grown
     assert fn.runtime.version is not None
     root = layers.run_root(fn)
     # Without a cache (--no-cache) too: a downloaded interpreter is a tool kept in the cache's directory.
     found = _reuse.interpreter(cache or Cache.default(), fn.runtime.version, fn.python)
     python = found.path or fn.python
-    if entry is None or cache is None:
+    if not entries or cache is None:
         tree, done = compile_tree(tree, fn.runtime, work, root=root, python=python)
     else:
-        tree, done = _reuse.compile_cached(cache, tree, fn.runtime, work, entry, root=root, python=python)
+        tree, done, grown = _reuse.compile_cached(cache, tree, fn.runtime, work, entries, root=root, python=python)
     if done.interpreter is None:
-        return tree, dataclasses.replace(done, reason=found.reason or done.reason)
+        return tree, dataclasses.replace(done, reason=found.reason or done.reason), grown
     if fn.bytecode == "only":
         tree = sourceless(tree, fn.runtime)
-    return tree, dataclasses.replace(done, note=found.note)
+    return tree, dataclasses.replace(done, note=found.note), grown
 
 
 def _emit(
-    fn: FunctionConfig, tree: StagingTree, settings: Settings, used: Sequence[FunctionResult], entry: Path | None
-) -> Emitted:
+    fn: FunctionConfig, tree: StagingTree, settings: Settings, used: Sequence[FunctionResult], entries: Entries
+) -> tuple[Emitted, set[Path]]:
+    """The artifact, and the cache entries whose compressed members grew."""
     # Zip members the dependency cache already holds compressed are copied, not compressed again.
-    cache = settings.cache if entry is not None and fn.format != "image" else None
+    cache = settings.cache if entries and fn.format != "image" else None
     members: AbstractContextManager[dict[Path, RawMember]] = (
-        _store.reusable_members(cache, entry, tree, fn.compression) if cache and entry else nullcontext({})
+        _store.reusable_members(cache, entries, tree, fn.compression) if cache else nullcontext({})
     )
     with members as reuse:
-        if entry is not None:  # every other file the artifact reads from the entry is checked against its manifest
-            _reuse.check_entry_files(entry, tree, reuse)
+        if entries:  # every other file the artifact reads from an entry is checked against its manifest
+            check_entry_files(entries, tree, reuse)
         stack = [layers.part(u.name, u.size, u.compatible_runtimes) for u in used]
         hook = settings.before_replace
         emitted = emit_artifact(
@@ -185,10 +190,15 @@ def _emit(
             reuse=reuse,
             check=(lambda tmp: hook(fn, tmp, used)) if hook else None,
         )
-    if cache and entry:
-        artifact = emitted.artifact.path
-        _store.remember_members(cache, entry, tree, artifact=artifact, mode=fn.compression, reused=reuse)
-    return emitted
+    if not cache:
+        return emitted, set()
+    artifact = emitted.artifact.path
+    return emitted, _store.remember_members(cache, entries, tree, artifact=artifact, mode=fn.compression, reused=reuse)
+
+
+def _share(fn: FunctionConfig, cache: Cache | None, deps: Deps, changed: set[Path]) -> None:
+    """Offer the per-distribution entries this build made or completed to the remote cache, if there is one."""
+    del fn, cache, deps, changed  # wired to the remote cache (lpack.remote) when it lands
 
 
 def _result(

@@ -1,8 +1,9 @@
-"""A dependency entry's compressed members: `deps/<key>/members-<mode>.zip`, the entry's files deflated in one
-compression mode, so a code-only rebuild copies them instead of compressing again.
+"""A dependency entry's compressed members: `<entry>/members-<mode>.zip`, the entry's files deflated in one
+compression mode, so a rebuild copies them instead of compressing again.
 
 The store is trusted only through its index (`members-<mode>.json`, sealed), which records the store's size
-and sha256 (no time: an entry copied from another machine keeps its index valid): a store that does not match its index is removed with a warning, never copied from.
+and sha256 (no time: an entry copied from another machine keeps its index valid); a store that does not match
+its index is removed with a warning, never copied from.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 from lpack.archive.deflate import Compression
 from lpack.archive.writer import write_zip
 from lpack.archive.zipformat import RawMember, read_members
-from lpack.cache import Cache, read_sealed, write_sealed
+from lpack.cache import Cache, entry_kind, read_sealed, write_sealed
+from lpack.pipeline.entries import Entries
 from lpack.staging.tree import Entry, StagingTree, file_sha256
 
 log = logging.getLogger("lpack")
@@ -39,31 +41,34 @@ def _store(entry: Path, mode: Compression) -> Path:
 
 @contextlib.contextmanager
 def reusable_members(
-    cache: Cache, entry: Path, tree: StagingTree, mode: Compression
+    cache: Cache, entries: Entries, tree: StagingTree, mode: Compression
 ) -> Iterator[dict[Path, RawMember]]:
-    """Compressed bytes already in the entry's store for `tree`'s files that come from the entry.
+    """Compressed bytes already in the entries' stores for `tree`'s files that come from the entries.
 
-    They are read from a hard link to the store taken under the entry's lock: another build of the same
-    dependencies may replace the store (by rename) while this one copies from it, and offsets into the new
+    They are read from a hard link to each store taken under its entry's lock: another build of the same
+    dependencies may replace a store (by rename) while this one copies from it, and offsets into the new
     file would copy the wrong bytes. The link keeps this build's inode; it goes when the block ends.
     """
-    snapshot, raw = _snapshot(cache, entry, mode)
+    snapshots: list[Path] = []
     try:
         found: dict[Path, RawMember] = {}
-        for e in tree:
-            rel = inside(entry, e.source)
-            member = raw.get(rel) if rel else None
-            if member is not None and member.size == e.size:
-                found[e.source] = member
+        for entry, files in entries.group(tree).items():
+            snapshot, raw = _snapshot(cache, entry, mode)
+            if snapshot is not None:
+                snapshots.append(snapshot)
+            for e, rel in files:
+                member = raw.get(rel)
+                if member is not None and member.size == e.size:
+                    found[e.source] = member
         yield found
     finally:
-        if snapshot is not None:
+        for snapshot in snapshots:
             snapshot.unlink(missing_ok=True)
 
 
 def _snapshot(cache: Cache, entry: Path, mode: Compression) -> tuple[Path | None, dict[str, RawMember]]:
     store = _store(entry, mode)
-    with cache.locked("deps", entry.name):
+    with cache.locked(entry_kind(entry), entry.name):
         if not store.is_file():
             return None, {}
         members = _indexed_members(store)  # checked against the index while no writer can replace it
@@ -78,26 +83,33 @@ def _snapshot(cache: Cache, entry: Path, mode: Compression) -> tuple[Path | None
 
 
 def remember_members(
-    cache: Cache, entry: Path, tree: StagingTree, *, artifact: Path, mode: Compression, reused: dict[Path, RawMember]
-) -> None:
-    """Add the entry's files that `artifact` had to compress to the store, copied raw from `artifact`."""
-    new = [(rel, e) for e in tree if e.source not in reused and (rel := inside(entry, e.source)) is not None]
-    if not new:
-        return
+    cache: Cache,
+    entries: Entries,
+    tree: StagingTree,
+    *,
+    artifact: Path,
+    mode: Compression,
+    reused: dict[Path, RawMember],
+) -> set[Path]:
+    """Add the entries' files that `artifact` had to compress to their stores, copied raw from `artifact`;
+    returns the entries whose store grew."""
+    groups = entries.group(e for e in tree if e.source not in reused)
+    if not groups:
+        return set()
     try:
-        _add_to_store(cache, entry, new, artifact=artifact, mode=mode)
-    except OSError as err:  # the artifact is fine; the next code-only rebuild compresses these again
+        fresh = read_members(artifact)
+        for entry, new in sorted(groups.items()):
+            _add_to_store(cache, entry, [(rel, fresh[e.path]) for e, rel in new], mode=mode)
+    except OSError as err:  # the artifact is fine; the next rebuild compresses these again
         log.warning("could not add compressed members to the cache: %s", err)
+    return set(groups)
 
 
-def _add_to_store(
-    cache: Cache, entry: Path, new: list[tuple[str, Entry]], *, artifact: Path, mode: Compression
-) -> None:
-    with cache.locked("deps", entry.name):
+def _add_to_store(cache: Cache, entry: Path, new: list[tuple[str, RawMember]], *, mode: Compression) -> None:
+    with cache.locked(entry_kind(entry), entry.name):
         store = _store(entry, mode)
         members = _indexed_members(store) if store.is_file() else {}
-        fresh = read_members(artifact)
-        members.update({rel: fresh[e.path] for rel, e in new})
+        members.update(new)
         reuse = {entry / rel: raw for rel, raw in members.items()}
         files = [
             Entry(path=rel, source=entry / rel, size=m.size, executable=False, origin="deps")

@@ -12,6 +12,8 @@ import os
 from importlib import metadata
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from lpack.archive.writer import source_date_epoch
 from lpack.cache import make_key
 from lpack.config.deps import kind_of
@@ -19,6 +21,7 @@ from lpack.config.load import read_toml
 from lpack.config.model import FunctionConfig
 from lpack.resolve import _local
 from lpack.resolve.committed import committed_path
+from lpack.resolve.pins import Pin
 from lpack.resolve.runner import index_args
 from lpack.staging.tree import StagingTree, file_sha256
 
@@ -77,6 +80,26 @@ def deps_key(fn: FunctionConfig, lock: Path) -> str:
         "deps",
         lock.read_bytes(),
         *_local.fingerprint(lock_reach(fn, lock)),
+        _target(fn),
+        *_links(fn),
+        fn.installer,
+        tool_versions(),
+        installer_env(),
+    )
+
+
+def dist_key(fn: FunctionConfig, pin: Pin, options: tuple[str, ...]) -> str:
+    """One installed distribution depends on its pin (the files its hashes allow), where files come from, the
+    target (which of the allowed files fits), the installer and its version. Not on the rest of the lock: it
+    is installed with --no-deps."""
+    return make_key(
+        "dist",
+        pin.name,
+        pin.version,
+        *pin.hashes,
+        *options,
+        # Built on this machine from its sdist only where the user vouched for that (resolve._binary.check_built).
+        str(pin.name in {canonicalize_name(n) for n in fn.build_from_source}),
         _target(fn),
         *_links(fn),
         fn.installer,

@@ -45,13 +45,18 @@ def resolve(fn: FunctionConfig, dest: Path, work: Path, *, runner: Runner = run_
     return install(fn, _inputs.gather(fn, work, runner), dest, runner)
 
 
-def install(fn: FunctionConfig, inputs: _inputs.Inputs, dest: Path, runner: Runner) -> Resolved:
-    """Install what `inputs` names (a lock, then the project's own wheel) into `dest`."""
+def install(
+    fn: FunctionConfig, inputs: _inputs.Inputs, dest: Path, runner: Runner, *, no_deps: bool = False
+) -> Resolved:
+    """Install what `inputs` names (a lock, then the project's own wheel) into `dest`.
+
+    `no_deps`: the lock is part of a whole one (a few of its distributions), so nothing else is resolved.
+    """
     if inputs.lock is None and not inputs.wheels:
         return Resolved(lock=None, direct=inputs.direct, installer="none", warnings=inputs.warnings)
     installer, notes = "none", list(inputs.notes)
     if inputs.lock is not None:
-        installer = _install_lock(fn, inputs, dest, runner, notes)
+        installer = _install_lock(fn, inputs, dest, runner, notes, no_deps=no_deps)
     for wheel in inputs.wheels:
         _run_uv(fn, ["--no-deps", str(wheel)], dest, runner, context=wheel.name)
     return Resolved(
@@ -64,10 +69,12 @@ def install(fn: FunctionConfig, inputs: _inputs.Inputs, dest: Path, runner: Runn
     )
 
 
-def _install_lock(fn: FunctionConfig, inputs: _inputs.Inputs, dest: Path, runner: Runner, notes: list[str]) -> str:
+def _install_lock(
+    fn: FunctionConfig, inputs: _inputs.Inputs, dest: Path, runner: Runner, notes: list[str], *, no_deps: bool
+) -> str:
     assert inputs.lock is not None
     lock = inputs.lock
-    args = ["-r", str(lock)]
+    args = ["--no-deps", "-r", str(lock)] if no_deps else ["-r", str(lock)]
     reached = _local.reach(_local.read_lines(lock), lock.parent, fn.project_dir)
     # A local directory has no hash to pin: uv still checks every hash the lock gives.
     if _inputs.has_hashes(lock) and not any(path.is_dir() for _, path in reached.packages):

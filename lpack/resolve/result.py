@@ -46,8 +46,10 @@ NOTHING = Resolved(lock=None, direct=frozenset(), installer="none")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Deps:
-    """Resolved dependencies: how, the directory holding them, and the cache entry it lies in (None: not cached)."""
+    """Resolved dependencies: how, and where their files lie: a directory of this build's, or cache entries (one
+    for a whole lock installed together, or one per distribution)."""
 
     resolved: Resolved
-    directory: Path
-    entry: Path | None = None
+    directory: Path  # when `entries` is empty
+    entries: tuple[Path, ...] = ()
+    made: frozenset[str] = frozenset()  # keys of the entries this build installed (not found in the cache)

@@ -4,7 +4,7 @@ It answers the two commands a Python build runs, with what uv would leave behind
 
 - `uv pip compile IN -o LOCK --generate-hashes ...`: resolves IN against the `--find-links` wheels that fit the
   `--python-platform`/`--python-version` target, following Requires-Dist, and writes pip-tools' format;
-- `uv pip install --target DIR ... -r LOCK` (or `--no-deps WHEEL`): unpacks the pinned wheels that fit the
+- `uv pip install --target DIR ... [--no-deps] -r LOCK` (or `--no-deps WHEEL`): unpacks the pinned wheels that fit the
   target, checks their hashes under `--require-hashes`, writes console scripts with this interpreter's
   shebang into DIR/bin and leaves uv's `.lock` file, as uv does.
 
@@ -254,10 +254,12 @@ def _all_files(links: tuple[Path, ...], name: str, version: Version) -> list[Whe
 
 def _install(command: Command, wheels: Mapping[NormalizedName, list[Wheel]], cwd: Path | None) -> None:
     dest = Path(cwd or ".", command.options["--target"])
-    if "--no-deps" in command.flags:
-        chosen = [Path(p) for p in command.positional]
-    else:
-        chosen = [_pick(name, pin, hashes, wheels, command) for name, pin, hashes in _pins(Path(command.options["-r"]))]
+    # `--no-deps WHEEL` (the project's own wheel) or `[--no-deps] -r LOCK` (the fake never follows dependencies:
+    # a lock names them all, and with --no-deps a part of one names just what is wanted).
+    chosen = [Path(p) for p in command.positional]
+    if "-r" in command.options:
+        lock = Path(command.options["-r"])
+        chosen += [_pick(name, pin, hashes, wheels, command) for name, pin, hashes in _pins(lock)]
     dest.mkdir(parents=True, exist_ok=True)
     for wheel in chosen:
         _unpack(wheel, dest)
@@ -287,6 +289,8 @@ def _pick(
 
 
 def _unpack(wheel: Path, dest: Path) -> None:
+    scripts: list[str] = []
+    record: Path | None = None
     with zipfile.ZipFile(wheel) as zf:
         for info in zf.infolist():
             if info.is_dir():
@@ -296,9 +300,16 @@ def _unpack(wheel: Path, dest: Path) -> None:
             path.write_bytes(zf.read(info))
             path.chmod(0o755 if (info.external_attr >> 16) & 0o111 else 0o644)
             if info.filename.endswith(".dist-info/entry_points.txt"):
-                _scripts(zf.read(info).decode(), dest / "bin")
+                scripts += _scripts(zf.read(info).decode(), dest / "bin")
             if info.filename.endswith(".dist-info/RECORD"):
+                record = path
                 _installer_files(path.parent)
+    if record is not None:  # uv lists what it installed: the scripts it wrote and its own dist-info files
+        added = [f"bin/{name}" for name in scripts] + [
+            f"{record.parent.name}/{name}" for name in ("INSTALLER", "REQUESTED", "uv_cache.json")
+        ]
+        with record.open("a") as fh:
+            fh.writelines(f"{rel},,\n" for rel in added)
 
 
 def _installer_files(dist_info: Path) -> None:
@@ -308,18 +319,19 @@ def _installer_files(dist_info: Path) -> None:
     (dist_info / "uv_cache.json").write_text(json.dumps({"timestamp": {"secs_since_epoch": time.time_ns()}}))
 
 
-def _scripts(entry_points: str, bin_dir: Path) -> None:
+def _scripts(entry_points: str, bin_dir: Path) -> list[str]:
     parser = ConfigParser(delimiters=("=",))
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     parser.read_string(entry_points)
     if not parser.has_section("console_scripts"):
-        return
+        return []
     bin_dir.mkdir(exist_ok=True)
     for script, target in parser.items("console_scripts"):
         module, _, func = target.strip().partition(":")
         path = bin_dir / script
         path.write_text(_SCRIPT.format(python=sys.executable, module=module, func=func))
         path.chmod(0o755)
+    return [script for script, _ in parser.items("console_scripts")]
 
 
 def _lines(text: str) -> list[str]:

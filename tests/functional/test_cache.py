@@ -41,7 +41,7 @@ def test_a_code_change_takes_lock_and_dependencies_from_the_cache(project: MakeP
     (root / "app.py").write_text((root / "app.py").read_text() + "\nVERSION = 2\n")
     runner, path, notes = _build(root, cache)
     assert runner.calls == []
-    assert "dependencies from the cache" in notes
+    assert "dependencies from the cache (3 distributions)" in notes
     assert any("lock" in n and "from the cache" in n for n in notes)
     new = files(path)
     assert new["app.py"].endswith(b"VERSION = 2\n")
@@ -62,13 +62,33 @@ def test_an_edited_or_deleted_artifact_is_written_again(project: MakeProject, ca
     assert path.read_bytes() == good
 
 
-def test_a_dependency_change_installs_again(project: MakeProject, cache: Cache) -> None:
+def test_a_dependency_change_locks_again_and_takes_the_distributions_it_has_from_the_cache(
+    project: MakeProject, cache: Cache
+) -> None:
     root = project("with-tests-dir")
     _build(root, cache)
-    (root / "requirements.in").write_text("lp-pure-a\n")  # lp-keeps-tests dropped
-    runner, path, _ = _build(root, cache)
-    assert [c[2] for c in runner.calls] == ["compile", "install"]
+    (root / "requirements.in").write_text("lp-pure-a\n")  # lp-keeps-tests dropped: every wheel left is cached
+    runner, path, notes = _build(root, cache)
+    assert [c[2] for c in runner.calls] == ["compile"]
+    assert "dependencies from the cache (2 distributions)" in notes
     assert not [n for n in files(path) if n.startswith("lp_keeps_tests")]
+
+
+def test_a_new_lock_installs_only_its_new_distributions_and_gives_the_artifact_a_whole_install_gives(
+    project: MakeProject, cache: Cache, tmp_path: Path
+) -> None:
+    root = project("with-tests-dir")
+    (root / "requirements.in").write_text("lp-pure-a\n")
+    _build(root, cache)
+    (root / "requirements.in").write_text("lp-pure-a\nlp-keeps-tests\n")
+    runner, path, notes = _build(root, cache)
+    [install] = runner.installs
+    assert "--no-deps" in install  # a part of the lock: what is new, nothing resolved around it
+    assert "1 of 3 distributions installed into the cache, the others from it" in notes
+    assert [n for n in files(path) if n.startswith("lp_keeps_tests/")]
+    assembled = path.read_bytes()
+    [whole] = build(load_config(root), runner=FakeUv(), use_cache=False).functions
+    assert whole.artifact.path.read_bytes() == assembled  # byte for byte what one install of the lock gives
 
 
 def test_a_result_from_before_a_deprecation_date_is_not_reused_after_it(

@@ -48,16 +48,16 @@ DAMAGES: dict[str, Callable[[Path], None]] = {
 KINDS = {
     "lock": "locks/*/requirements.lock.txt",
     "lock notes": "locks/*/notes.json",
-    "installed module": "deps/*/site/lp_pure_a/__init__.py",
-    "installed metadata": "deps/*/site/lp_pure_a-*.dist-info/METADATA",
-    "deps manifest": "deps/*/manifest.json",
-    "install notes": "deps/*/resolved.json",
-    "site listing": "deps/*/site.json",
-    "import memo": "deps/*/imports.json",
-    "cached pyc": "deps/*/pyc-*/lp_pure_a/__pycache__/__init__.cpython-312.pyc",
-    "pyc manifest": "deps/*/pyc-*/manifest.json",
-    "compressed members": "deps/*/members-*.zip",
-    "members index": "deps/*/members-*.json",
+    "installed module": "dists/*/site/lp_pure_a/__init__.py",
+    "installed metadata": "dists/*/site/lp_pure_a-*.dist-info/METADATA",
+    "dists manifest": "dists/*/manifest.json",
+    "distribution notes": "dists/*/dist.json",
+    "site listing": "dists/*/site.json",
+    "import memo": "dists/*/imports.json",
+    "cached pyc": "dists/*/pyc-*/lp_pure_a/__pycache__/__init__.cpython-312.pyc",
+    "pyc manifest": "dists/*/pyc-*/manifest.json",
+    "compressed members": "dists/*/members-*.zip",
+    "members index": "dists/*/members-*.json",
     "result": "results/*/result.json",
     "interpreter memo": "interpreters/*",
 }
@@ -93,9 +93,9 @@ def test_a_damaged_cache_file_never_reaches_the_artifact(project: MakeProject, t
 def test_a_damaged_installed_file_is_named_and_the_entry_built_again(project: MakeProject, cache: Cache) -> None:
     root = project("with-tests-dir")
     _build(root, cache)
-    for path in cache.root.glob("deps/*/members-*"):
+    for path in cache.root.glob("dists/*/members-*"):
         path.unlink()  # no compressed copy: the files themselves are read
-    [module] = cache.root.glob("deps/*/site/lp_pure_a/__init__.py")
+    [module] = cache.root.glob("dists/*/site/lp_pure_a/__init__.py")
     _flip(module)
     (root / "app.py").write_text("VERSION = 3\n")
     runner = FakeUv()

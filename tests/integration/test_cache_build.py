@@ -43,7 +43,7 @@ def test_rebuilds_reuse_the_cache_and_match_a_fresh_build_byte_for_byte(project:
     cache = tmp_path / "cache"
     first, notes, calls = _build(root, cache)
     assert calls == ["pip install"]  # uv pip install: the requirements.txt is the lock
-    assert "dependencies installed into the cache" in notes
+    assert "dependencies installed into the cache (3 distributions)" in notes
 
     again, notes, calls = _build(root, cache)
     assert again == first
@@ -53,11 +53,11 @@ def test_rebuilds_reuse_the_cache_and_match_a_fresh_build_byte_for_byte(project:
     (root / "app.py").write_text((root / "app.py").read_text() + "\nVERSION = 2\n")
     code_only, notes, calls = _build(root, cache)
     assert calls == []
-    assert "dependencies from the cache" in notes
+    assert "dependencies from the cache (3 distributions)" in notes
     assert code_only != first
 
     fresh, notes, _ = _build(root, tmp_path / "empty-cache")
-    assert "dependencies installed into the cache" in notes
+    assert "dependencies installed into the cache (3 distributions)" in notes
     assert fresh == code_only
     uncached = build(load_config(root), use_cache=False).functions[0].artifact.path.read_bytes()
     assert uncached == code_only
@@ -67,16 +67,18 @@ def test_code_only_rebuild_copies_dependency_members_from_the_cache(project: Mak
     root = project("hello")
     cache = tmp_path / "cache"
     _build(root, cache)
-    [entry] = (cache / "deps").iterdir()
+    [entry] = [e for e in (cache / "dists").iterdir() if (e / "site" / "lp_pure_a").is_dir()]  # one per wheel
     store = entry / "members-default.zip"
     assert store.is_file()
     stored = set(names(store))
     assert any(n.startswith("site/lp_pure_a/") for n in stored)
+    assert not any(n.startswith("site/lp_pure_b/") for n in stored)  # another distribution's entry has those
     assert any(n.startswith("pyc-cpython-312-") and n.endswith(".cpython-312.pyc") for n in stored)
     (root / "app.py").write_text((root / "app.py").read_text() + "\n# touched\n")
-    before = store.stat().st_mtime_ns
+    stores = {s: s.stat().st_mtime_ns for s in cache.glob("dists/*/members-default.zip")}
     _build(root, cache)
-    assert store.stat().st_mtime_ns == before  # nothing new to remember: every dependency member was reused
+    # Nothing new to remember: every dependency member was reused.
+    assert {s: s.stat().st_mtime_ns for s in cache.glob("dists/*/members-default.zip")} == stores
 
 
 def test_an_edited_artifact_is_rebuilt_not_reused(project: MakeProject, tmp_path: Path) -> None:
@@ -117,7 +119,8 @@ def test_two_processes_building_at_once_share_one_cache(project: MakeProject, tm
     assert [p.returncode for p in procs] == [0, 0], errors
     zips = [(r / "dist" / "hello.zip").read_bytes() for r in roots]
     assert zips[0] == zips[1]
-    assert len(list((tmp_path / "shared" / "deps").iterdir())) == 1
+    installed = {n.split("/")[0] for n in names(roots[0] / "dist" / "hello.zip") if ".dist-info/" in n}
+    assert len(list((tmp_path / "shared" / "dists").iterdir())) == len(installed)  # each installed once
     assert list((tmp_path / "shared" / "tmp").iterdir()) == []
 
 
@@ -134,11 +137,11 @@ def test_cache_info_and_clean_commands(project: MakeProject, tmp_path: Path, mon
     info = lpack("cache", "info")
     assert info.exit_code == 0
     assert f"cache: {tmp_path / 'c'}" in info.stdout
-    deps_line = next(line for line in info.stdout.splitlines() if line.strip().startswith("deps"))
-    assert deps_line.split()[2] == "1"  # one installed tree
+    dists_line = next(line for line in info.stdout.splitlines() if line.strip().startswith("dists"))
+    assert int(dists_line.split()[2]) >= 2  # one entry per installed distribution
     cleaned = lpack("cache", "clean")
     assert cleaned.exit_code == 0 and "removed" in cleaned.stdout
-    assert not (tmp_path / "c" / "deps").exists()
+    assert not (tmp_path / "c" / "dists").exists()
 
 
 def test_a_fresh_cached_build_walks_the_source_tree_once(

@@ -9,6 +9,7 @@ from pathlib import Path
 from lpack.archive.writer import write_zip
 from lpack.cache import Cache
 from lpack.pipeline import store
+from lpack.pipeline.entries import Entries
 from lpack.staging.tree import Entry, StagingTree
 
 
@@ -28,14 +29,14 @@ def _entry(tmp_path: Path, files: dict[str, bytes]) -> tuple[Cache, Path, Stagin
 def _fill(cache: Cache, entry: Path, tree: StagingTree, tmp_path: Path) -> None:
     artifact = tmp_path / "first.zip"
     write_zip(tree, artifact, compression="default")
-    store.remember_members(cache, entry, tree, artifact=artifact, mode="default", reused={})
+    store.remember_members(cache, Entries([entry]), tree, artifact=artifact, mode="default", reused={})
 
 
 def test_members_are_copied_from_the_store_this_build_saw_even_when_another_build_replaces_it(tmp_path: Path) -> None:
     files = {f"pkg/m{i}.py": (f"x = {i}\n" * 400).encode() for i in range(20)}
     cache, entry, tree = _entry(tmp_path, files)
     _fill(cache, entry, tree, tmp_path)
-    with store.reusable_members(cache, entry, tree, "default") as reuse:
+    with store.reusable_members(cache, Entries([entry]), tree, "default") as reuse:
         assert len(reuse) == len(files)
         # Another build of the same dependencies rewrites the store by rename while this one copies from it.
         fresh = entry / "replacement.zip"
@@ -55,5 +56,5 @@ def test_a_store_that_does_not_match_its_index_is_not_used(tmp_path: Path) -> No
     data = bytearray((entry / "members-default.zip").read_bytes())
     data[40] ^= 0xFF
     (entry / "members-default.zip").write_bytes(bytes(data))
-    with store.reusable_members(cache, entry, tree, "default") as reuse:
+    with store.reusable_members(cache, Entries([entry]), tree, "default") as reuse:
         assert reuse == {}
