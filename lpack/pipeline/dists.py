@@ -161,5 +161,5 @@ def _claims(scratch: Path, wanted: set[str]) -> dict[str, str]:
             if owners.setdefault(PurePosixPath(rel).as_posix(), name) != name:
                 raise _Unsplittable(f"{rel} belongs to two distributions")
     if found != wanted:
-        raise _Unsplittable(f"no dist-info for {', '.join(sorted(wanted - found))} in {sorted(p.name for p in scratch.iterdir())}")
+        raise _Unsplittable(f"no dist-info for {', '.join(sorted(wanted - found))}")
     return owners
