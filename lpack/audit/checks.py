@@ -12,7 +12,7 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -79,8 +79,16 @@ class AuditReport:
         return tuple(f for f in self.findings if f.severity == "warning" and not f.waived)
 
 
-def audit(tree: StagingTree, runtime: Runtime, arch: Arch, *, waive: Iterable[str] = ()) -> AuditReport:
-    """Find what would fail on `runtime`/`arch`; errors are findings, not exceptions (build.py raises)."""
+ElfReader = Callable[[Entry], _elf.ElfInfo | None]
+
+
+def audit(
+    tree: StagingTree, runtime: Runtime, arch: Arch, *, waive: Iterable[str] = (), elf_of: ElfReader | None = None
+) -> AuditReport:
+    """Find what would fail on `runtime`/`arch`; errors are findings, not exceptions (build.py raises).
+
+    `elf_of` reads an ELF file's facts (default: parse it); the pipeline passes one that remembers them for
+    files of the cache, which never change."""
     owners = _owners(tree)
     found: list[Finding] = []
     elf_files = 0
@@ -92,7 +100,7 @@ def audit(tree: StagingTree, runtime: Runtime, arch: Arch, *, waive: Iterable[st
             continue
         if head.startswith(_elf.MAGIC):
             elf_files += 1
-            found += _check_elf(entry, package, runtime, arch)
+            found += _check_elf(entry, package, runtime, arch, elf_of or _read_elf)
         else:
             found += _check_script(entry, package, head)
     pth, drop = _check_pth(tree, owners)
@@ -171,8 +179,12 @@ def _unreadable(entry: Entry, package: str | None) -> Finding:
 # --- ELF ----------------------------------------------------------------------------------------------------
 
 
-def _check_elf(entry: Entry, package: str | None, runtime: Runtime, arch: Arch) -> list[Finding]:
-    info = _elf.read(entry.source)
+def _read_elf(entry: Entry) -> _elf.ElfInfo | None:
+    return _elf.read(entry.source)
+
+
+def _check_elf(entry: Entry, package: str | None, runtime: Runtime, arch: Arch, read: ElfReader) -> list[Finding]:
+    info = read(entry)
     if info is None:
         return [_finding(entry, package, "elf-invalid", "warning", "starts like ELF but does not parse", fix=_remove())]
     findings: list[Finding] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lpack.audit.checks import AuditReport, audit
+from lpack.audit.checks import AuditReport, ElfReader, audit
 from lpack.config.model import FunctionConfig
 from lpack.errors import AuditError
 from lpack.staging.tree import StagingTree
@@ -10,9 +10,11 @@ from lpack.staging.tree import StagingTree
 _SHOWN = 20  # errors listed in the message; the JSON report has all of them
 
 
-def audit_artifact(fn: FunctionConfig, tree: StagingTree) -> tuple[StagingTree, AuditReport]:
+def audit_artifact(
+    fn: FunctionConfig, tree: StagingTree, *, elf_of: ElfReader | None = None
+) -> tuple[StagingTree, AuditReport]:
     """The tree without what does nothing on Lambda (*-nspkg.pth), and the report; AuditError on any error."""
-    report = audit(tree, fn.runtime, fn.architecture, waive=fn.audit.waive)
+    report = audit(tree, fn.runtime, fn.architecture, waive=fn.audit.waive, elf_of=elf_of)
     errors = report.errors
     if errors:
         lines = "\n".join(f"  {f.describe()}" for f in errors[:_SHOWN])

@@ -23,12 +23,13 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from lpack.cache import CorruptEntry, read_sealed, write_sealed
 from lpack.staging.tree import Entry, StagingTree, file_sha256
 
 log = logging.getLogger("lpack")
+T = TypeVar("T")
 
 
 class Entries:
@@ -60,6 +61,36 @@ class Entries:
             if where is not None:
                 found.setdefault(where[0], []).append((e, where[1]))
         return found
+
+
+class FileMemo(Generic[T]):
+    """A fact about each file of the cache computed once and remembered in its entry (`<entry>/<name>`, sealed
+    JSON, by path in the tree): the files never change. A file outside the entries is always computed. A memo
+    that fails its seal, or a value `valid` refuses, is computed again."""
+
+    def __init__(self, entries: Entries, name: str, compute: Callable[[Entry], T], *, valid: Callable[[Any], bool]):
+        self.entries, self.name, self.compute, self.valid = entries, name, compute, valid
+        self.known: dict[Path, dict[str, T]] = {}
+        self.changed: set[Path] = set()
+
+    def __call__(self, e: Entry) -> T:
+        where = self.entries.locate(e.source)
+        if where is None or where[1] != f"site/{e.path}":  # project code, or a file placed elsewhere: always read
+            return self.compute(e)
+        entry = where[0]
+        known = self.known.get(entry)
+        if known is None:
+            data = sealed_json(entry / self.name)
+            ok = isinstance(data, dict) and all(self.valid(v) for v in data.values())
+            known = self.known[entry] = data if ok else {}
+        if e.path not in known:
+            known[e.path] = self.compute(e)
+            self.changed.add(entry)
+        return known[e.path]
+
+    def save(self) -> None:
+        for entry in sorted(self.changed):
+            write_side_file(entry / self.name, json.dumps(self.known[entry], sort_keys=True))
 
 
 def sealed_json(path: Path) -> Any:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from lpack import runtimes
+from lpack.audit import elf
 from lpack.bytecode import BytecodeResult, Interpreter, compile_tree, provide_interpreter
 from lpack.cache import Cache, CorruptEntry, entry_kind, make_key, read_sealed, write_sealed
 from lpack.config.model import FunctionConfig
@@ -26,13 +27,13 @@ from lpack.pipeline import stored
 from lpack.pipeline.dists import resolve_dists
 from lpack.pipeline.entries import (
     Entries,
+    FileMemo,
     check_entry_files,
     pyc_manifest,
     sealed_json,
     site_digests,
     site_manifest,
     strings,
-    write_side_file,
 )
 from lpack.pipeline.results import FunctionResult
 from lpack.pipeline.store import inside
@@ -202,33 +203,38 @@ def _record_pyc(pyc_dir: Path, tree: StagingTree, known: dict[str, str]) -> None
             log.warning("could not write the pyc manifest to the cache: %s", err)
 
 
-class ImportMemo:
+def import_memo(entries: Entries) -> FileMemo[list[str]]:
     """prune's `imports_of`, remembered in each cache entry for its files: parsing every module of a big
     dependency (pandas: seconds) is most of a code-only rebuild otherwise."""
+    return FileMemo(entries, "imports.json", lambda e: sorted(file_imports(e)), valid=strings)
 
-    def __init__(self, entries: Entries) -> None:
-        self.entries = entries
-        self.known: dict[Path, dict[str, list[str]]] = {}
-        self.changed: set[Path] = set()
 
-    def __call__(self, e: Entry) -> frozenset[str]:
-        where = self.entries.locate(e.source)
-        if where is None or where[1] != f"site/{e.path}":  # project code, or a file placed elsewhere: always read
-            return file_imports(e)
-        entry, rel = where[0], e.path
-        known = self.known.get(entry)
-        if known is None:
-            data = sealed_json(entry / "imports.json")
-            valid = isinstance(data, dict) and all(strings(v) for v in data.values())
-            known = self.known[entry] = data if valid else {}
-        if rel not in known:
-            known[rel] = sorted(file_imports(e))
-            self.changed.add(entry)
-        return frozenset(known[rel])
+def elf_memo(entries: Entries) -> FileMemo[list[object] | None]:
+    """The audit's ELF facts, remembered in each cache entry for its files: parsing the .so files of a big
+    dependency costs more than the rest of a rebuild's audit."""
 
-    def save(self) -> None:
-        for entry in self.changed:
-            write_side_file(entry / "imports.json", json.dumps(self.known[entry], sort_keys=True))
+    def read(e: Entry) -> list[object] | None:
+        info = elf.read(e.source)
+        return None if info is None else [info.machine, list(info.glibc or []) or None, info.musl, info.program]
+
+    def valid(value: object) -> bool:
+        if value is None:
+            return True
+        if not isinstance(value, list) or len(value) != 4 or not isinstance(value[0], str):
+            return False
+        glibc, musl, program = value[1:]
+        ints = glibc is None or (isinstance(glibc, list) and all(type(v) is int for v in glibc))
+        return ints and type(musl) is bool and type(program) is bool
+
+    return FileMemo(entries, "elf.json", read, valid=valid)
+
+
+def elf_info(value: list[object] | None) -> elf.ElfInfo | None:
+    if value is None:
+        return None
+    machine, glibc, musl, program = value
+    versions = tuple(int(v) for v in glibc) if isinstance(glibc, list) else None
+    return elf.ElfInfo(machine=str(machine), glibc=versions, musl=bool(musl), program=bool(program))
 
 
 def reused_result(fn: FunctionConfig, dest: Path, cache: Cache, key: str) -> FunctionResult | None:

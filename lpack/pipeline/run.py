@@ -70,15 +70,18 @@ def run(
         warnings += deps.resolved.warnings
         tree = _stage(fn, lang, deps, work, settings, selection=selection, warnings=warnings, notes=notes)
         notify(Event(function=fn.name, stage="prune"))
-        tree, pruned = _prune(fn, lang, tree, deps)
+        entries = Entries(deps.entries)
+        tree, pruned = _prune(fn, lang, tree, deps, entries)
         tree, found = lang.check(fn, tree)
         warnings += found
         # Layers too: their .so files load into the function, and /opt/python is no site directory either.
         notify(Event(function=fn.name, stage="audit"))
-        tree, audited = audit_artifact(fn, tree)
+        elf_memo = _reuse.elf_memo(entries) if entries else None
+        tree, audited = audit_artifact(fn, tree, elf_of=(lambda e: _reuse.elf_info(elf_memo(e))) if elf_memo else None)
+        if elf_memo is not None:
+            elf_memo.save()
         warnings += [f.describe() for f in audited.warnings]
         notify(Event(function=fn.name, stage="bytecode"))
-        entries = Entries(deps.entries)
         tree, bytecode, grown = _bytecode(fn, lang, tree, work / "pyc", entries=entries, cache=settings.cache)
         if bytecode.reason:
             warnings.append(bytecode.reason)
@@ -132,12 +135,17 @@ def _deps_tree(lang: Language, deps: Deps) -> StagingTree:
     return walk(deps.directory)() if deps.directory.is_dir() else StagingTree.of([])
 
 
-def _prune(fn: FunctionConfig, lang: Language, tree: StagingTree, deps: Deps) -> tuple[StagingTree, PruneReport]:
+def _prune(
+    fn: FunctionConfig, lang: Language, tree: StagingTree, deps: Deps, entries: Entries
+) -> tuple[StagingTree, PruneReport]:
     provided = lang.provided if fn.exclude_runtime_provided else ()
-    memo = _reuse.ImportMemo(Entries(deps.entries)) if deps.entries else None
+    memo = _reuse.import_memo(entries) if entries else None
     direct = deps.resolved.direct
     profile = lang.prune_profile
-    tree, pruned = prune(tree, fn.prune, profile=profile, runtime_provided=provided, direct=direct, imports_of=memo)
+    imports_of = (lambda e: frozenset(memo(e))) if memo is not None else None
+    tree, pruned = prune(
+        tree, fn.prune, profile=profile, runtime_provided=provided, direct=direct, imports_of=imports_of
+    )
     if memo is not None:
         memo.save()
     return tree, pruned

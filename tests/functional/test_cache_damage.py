@@ -54,6 +54,7 @@ KINDS = {
     "distribution notes": "dists/*/dist.json",
     "site listing": "dists/*/site.json",
     "import memo": "dists/*/imports.json",
+    "ELF memo": "dists/*/elf.json",
     "cached pyc": "dists/*/pyc-*/lp_pure_a/__pycache__/__init__.cpython-312.pyc",
     "pyc manifest": "dists/*/pyc-*/manifest.json",
     "compressed members": "dists/*/members-*.zip",
@@ -70,7 +71,8 @@ def _build(root: Path, cache: Cache | None) -> tuple[bytes, tuple[str, ...]]:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_damaged_cache_file_never_reaches_the_artifact(project: MakeProject, tmp_path: Path, kind: str) -> None:
-    root = project("with-tests-dir")
+    name = "hello" if kind == "ELF memo" else "with-tests-dir"  # hello has a native extension
+    root = project(name)
     pristine = Cache(root=tmp_path / "pristine")
     first, _ = _build(root, pristine)
     app = root / "app.py"
@@ -83,7 +85,7 @@ def test_a_damaged_cache_file_never_reaches_the_artifact(project: MakeProject, t
         shutil.copytree(pristine.root, cache.root, symlinks=True)
         apply(cache.root / target.relative_to(pristine.root))
         app.write_text(code)
-        (root / "dist" / "with-tests-dir.zip").write_bytes(first)  # as the pristine build left it
+        (root / "dist" / f"{name}.zip").write_bytes(first)  # as the pristine build left it
         assert _build(root, cache)[0] == first, f"{damage}: the no-change rebuild"
         app.write_text(code + "\nVERSION = 2\n")
         assert _build(root, cache)[0] == second, f"{damage}: the code-only rebuild"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import zipfile
 from pathlib import Path
@@ -47,6 +48,20 @@ def test_waived_finding_builds_and_stays_in_the_report(project: MakeProject) -> 
     [finding] = artifact["audit"]["findings"]
     assert (finding["code"], finding["waived"]) == ("elf-glibc", True)
     assert artifact["audit"]["elf_files"] == 1
+
+
+def test_elf_facts_remembered_in_the_cache_still_fail_the_build_once_the_waiver_goes(project: MakeProject) -> None:
+    root = project("lying-glibc")
+    config = root / "lpack.toml"
+    plain = config.read_text()
+    config.write_text(plain + 'audit = { waive = ["elf-glibc:lp_lying_glibc/_native.abi3.so"] }\n')
+    build_json(root)
+    [memo] = Path(os.environ["LPACK_CACHE_DIR"]).glob("d*/*/elf.json")  # the .so's facts, kept in its cache entry
+    config.write_text(plain)
+    result = lpack("build", root)
+    assert result.exit_code == 1
+    assert "needs GLIBC_2.28, python3.11 has glibc 2.26" in " ".join(result.stderr.split())
+    assert memo.is_file()
 
 
 def test_same_wheel_builds_for_python312(project: MakeProject) -> None:
