@@ -89,15 +89,17 @@ def compile_tree(
     python: Path | None = None,
     keep_existing: bool = False,
     out_of: Callable[[Entry], Path] | None = None,
+    interpreter: str | None = None,
 ) -> tuple[StagingTree, BytecodeResult]:
     """Add `__pycache__/*.cpython-3X.pyc` for every .py; `root` is where Lambda extracts the tree.
 
     The pyc go under `work`, or under `out_of(entry)` for each source when given (a cache entry's pyc
     directory). With `keep_existing`, a pyc already there is used as it is: it sits next to sources that
-    never change.
+    never change. `interpreter`, when the caller found one already, is used without asking it its version
+    again: each compiler process reports its cache tag, and a wrong one fails the build.
     """
     assert runtime.version is not None
-    interpreter = find_interpreter(runtime.version, python)
+    interpreter = interpreter or find_interpreter(runtime.version, python)
     if interpreter is None:
         reason = f"no python{runtime.version[0]}.{runtime.version[1]} found to compile bytecode (pass --python)"
         return tree, BytecodeResult(compiled=0, failed=0, interpreter=None, reason=reason)
@@ -107,7 +109,7 @@ def compile_tree(
     jobs = [(pyc, out_of(e) / pyc if out_of else work / pyc, e) for e, pyc in every if _fits(pyc)]
     todo = [(out, e) for _, out, e in jobs if not (keep_existing and out.is_file())]
     plan = [(str(e.source), str(out), f"{root}/{e.path}") for out, e in todo]
-    ok, bad = _run_compiler(interpreter, plan)
+    ok, bad = _run_compiler(interpreter, plan, tag)
     ok += len(jobs) - len(todo)
     added = [
         Entry(path=pyc, source=out, size=out.stat().st_size, executable=False, origin="bytecode")
@@ -207,7 +209,7 @@ def _pyc_path(py: str, tag: str) -> str:
 _MIN_BATCH = 64
 
 
-def _run_compiler(interpreter: str, plan: list[tuple[str, str, str]]) -> tuple[int, list[list[object]]]:
+def _run_compiler(interpreter: str, plan: list[tuple[str, str, str]], tag: str) -> tuple[int, list[list[object]]]:
     if not plan:
         return 0, []
     # One process per core (each compiles a stride of the files, so big packages spread over all of them);
@@ -222,6 +224,11 @@ def _run_compiler(interpreter: str, plan: list[tuple[str, str, str]]) -> tuple[i
         for _ in chunks
     ]
     results = [_answer(interpreter, p, chunk) for p, chunk in zip(procs, chunks, strict=True)]
+    if any(r[2] != tag for r in results):  # an interpreter replaced since it was found: pyc the target ignores
+        raise AuditError(
+            f"{interpreter} compiles for {results[0][2]}, not {tag}",
+            hint="pass --python with an interpreter of the target's version, or `lpack cache clean` to search again",
+        )
     return sum(int(r[0]) for r in results), [row for r in results for row in r[1]]
 
 

@@ -143,6 +143,7 @@ def compile_cached(
     *,
     root: str,
     python: Path | None,
+    interpreter: str | None = None,
 ) -> tuple[StagingTree, BytecodeResult, set[Path]]:
     """compile_tree, where cached dependencies keep their pyc next to them: a rebuild compiles only the code, and
     a new lock only its new distributions. Also returns the entries that got new pyc.
@@ -177,13 +178,14 @@ def compile_cached(
             work,
             root=root,
             python=python,
+            interpreter=interpreter,
             keep_existing=True,
             out_of=lambda e: entry_of[e.source] / name,
         )
         grown = {entry for entry, _ in todo}
         for entry in grown:
             _record_pyc(entry / name, deps, known[entry])
-    code, more = compile_tree(rest, runtime, work, root=root, python=python)
+    code, more = compile_tree(rest, runtime, work, root=root, python=python, interpreter=interpreter)
     both = dataclasses.replace(more, compiled=done.compiled + more.compiled, failed=done.failed + more.failed)
     return deps.merged(code), both, grown
 

@@ -163,10 +163,13 @@ def _bytecode(
     # Without a cache (--no-cache) too: a downloaded interpreter is a tool kept in the cache's directory.
     found = _reuse.interpreter(cache or Cache.default(), fn.runtime.version, fn.python)
     python = found.path or fn.python
+    known = str(found.path) if found.path else None  # found (or remembered) as the target's version
     if not entries or cache is None:
-        tree, done = compile_tree(tree, fn.runtime, work, root=root, python=python)
+        tree, done = compile_tree(tree, fn.runtime, work, root=root, python=python, interpreter=known)
     else:
-        tree, done, grown = _reuse.compile_cached(cache, tree, fn.runtime, work, entries, root=root, python=python)
+        tree, done, grown = _reuse.compile_cached(
+            cache, tree, fn.runtime, work, entries, root=root, python=python, interpreter=known
+        )
     if done.interpreter is None:
         return tree, dataclasses.replace(done, reason=found.reason or done.reason), grown
     if fn.bytecode == "only":

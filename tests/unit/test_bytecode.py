@@ -79,3 +79,12 @@ def test_an_interpreter_that_crashes_while_compiling_is_one_error_line(tmp_path:
     tree = _tree(tmp_path, {"app.py": ("code", "x = 1\n")})
     with pytest.raises(AuditError, match=r"python-broken failed while compiling bytecode \(exit 3\)"):
         compile_tree(tree, HOST, tmp_path / "pyc", root="/var/task", python=fake)
+
+
+def test_an_interpreter_handed_over_is_checked_by_the_tag_it_compiles_for(tmp_path: Path) -> None:
+    tree = _tree(tmp_path, {"app.py": ("code", "x = 1\n")})
+    other = get_runtime("python3.12" if sys.version_info[:2] != (3, 12) else "python3.13")
+    with pytest.raises(AuditError, match=r"compiles for cpython-3\d+, not cpython-31[23]"):
+        compile_tree(tree, other, tmp_path / "pyc", root="/var/task", interpreter=sys.executable)
+    _, result = compile_tree(tree, HOST, tmp_path / "pyc2", root="/var/task", interpreter=sys.executable)
+    assert result.compiled == 1
