@@ -4,9 +4,12 @@ read-only, tampering, and every way the server can fail (the build goes on with 
 from __future__ import annotations
 
 import filecmp
+import http.server
 import json
 import logging
 import os
+import socket
+import threading
 import time
 import uuid
 import zipfile
@@ -17,7 +20,7 @@ from typing import Any
 import pytest
 
 from lpack.cache import Cache
-from lpack.remote import RemoteCache, RemoteSettings
+from lpack.remote import RemoteCache, RemoteSettings, store
 from lpack.remote.store import pointer_bytes
 from tests.integration._servers import CuttingProxy, Moto, SeaweedFS, client
 
@@ -275,7 +278,7 @@ def test_a_missing_bucket_switches_the_remote_off(
 def test_a_refused_port_switches_the_remote_off(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with __import__("socket").socket() as sock:  # a port nothing listens on
+    with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")
@@ -368,3 +371,46 @@ def test_concurrent_writers_leave_one_whole_entry(s3: tuple[str, str], tmp_path:
     ]
     assert len(winners) == 1
     _same_tree(winners[0].path("dists", KEY), fetched.path("dists", KEY), ignore=("local-only.txt",))
+
+
+class _Answering(http.server.BaseHTTPRequestHandler):
+    """Every request answered 503 with S3's error document: an overloaded or broken server."""
+
+    def _reply(self) -> None:
+        body = b"<Error><Code>ServiceUnavailable</Code><Message>Please reduce your request rate.</Message></Error>"
+        self.send_response(503)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_HEAD = _reply
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_a_server_answering_5xx_switches_the_remote_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answering)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{server.server_address[1]}")
+        warning = _fails_fast(_remote("cache"), Cache(root=tmp_path / "b"), caplog)
+        assert "ServiceUnavailable" in warning
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_server_that_accepts_and_never_answers_costs_two_read_timeouts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "READ_TIMEOUT", 1.0)  # 10 s in use; the same path, sooner
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # the kernel accepts; nobody ever reads
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{listener.getsockname()[1]}")
+        warning = _fails_fast(_remote("cache"), Cache(root=tmp_path / "b"), caplog)
+    assert "ReadTimeoutError" in warning
