@@ -39,6 +39,8 @@ class Packed:
 def pack_entry(entry: Path, include: Callable[[str], bool], dest: Path, *, work: Path) -> Packed:
     """Write the files of `entry` for which `include(rel)` holds as a zip at `dest`; NotPackable for a link."""
     files, empty = _regular_files(entry, include)
+    if sum(e.size for e in files) > MAX_ENTRY_BYTES:
+        raise NotPackable(f"it holds more than the {MAX_ENTRY_BYTES >> 30} GiB a fetch accepts")
     listing = work / DIRS_MEMBER
     listing.write_text("".join(f"{d}\n" for d in empty), encoding="utf-8")
     entries = [Entry(path=DIRS_MEMBER, source=listing, size=listing.stat().st_size, executable=False, origin="deps")]

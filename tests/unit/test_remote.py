@@ -171,6 +171,12 @@ def test_an_entry_holding_a_symlink_is_not_packed(tmp_path: Path) -> None:
         pack_entry(entry, lambda _rel: True, tmp_path / "x.zip", work=tmp_path)
 
 
+def test_an_entry_over_the_fetch_limit_is_not_packed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("lpack.remote.pack.MAX_ENTRY_BYTES", 1000)
+    with pytest.raises(NotPackable, match="more than the"):
+        pack_entry(_entry(tmp_path / "entry"), lambda _rel: True, tmp_path / "x.zip", work=tmp_path)
+
+
 def _zip(path: Path, members: list[tuple[str | zipfile.ZipInfo, bytes]], *, marker: bool = True) -> Path:
     with warnings.catch_warnings(), zipfile.ZipFile(path, "w") as zf:
         warnings.simplefilter("ignore")  # zipfile warns about the duplicate name the test writes on purpose
