@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from lpack.errors import ConfigError, LpackError
 
@@ -76,9 +76,31 @@ class CacheInfo:
         return sum(k.bytes for k in self.kinds)
 
 
+class Remote(Protocol):
+    """A shared store of entries (lpack.remote.RemoteCache: S3), held here so low levels need not import it.
+
+    Every failure of the store is a warning and the store off for the rest of the process: never an error.
+    """
+
+    read_only: bool
+
+    def fetch_many(self, cache: Cache, kind: Kind, wanted: Sequence[tuple[str, str]]) -> set[str]:
+        """Install the remote's entry for each (key, variant) that has no local entry; the keys installed."""
+        ...
+
+    def push_many(self, cache: Cache, kind: Kind, made: Sequence[tuple[str, str, Callable[[str], bool]]]) -> None:
+        """Upload each local entry (key, variant, include(rel)) the remote lacks; nothing when read-only."""
+        ...
+
+    def notes(self) -> list[str]:
+        """What the remote did in this process, one line each."""
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Cache:
     root: Path
+    remote: Remote | None = None  # entries shared with other machines (fetched before work, pushed after)
 
     @classmethod
     def default(cls) -> Cache:

@@ -19,6 +19,8 @@ PROJECTS = FIXTURES / "projects"
 
 # Settings from the machine that would change what pip and uv install; tests name their sources.
 _ISOLATE = (
+    "LPACK_CACHE_REMOTE",  # a developer's shared cache must not reach the tests
+    "LPACK_CACHE_REMOTE_READ_ONLY",
     "PIP_FIND_LINKS",
     "PIP_INDEX_URL",
     "PIP_EXTRA_INDEX_URL",

@@ -101,9 +101,9 @@ class SafeZip:
         except _UNREADABLE:
             return b""
 
-    def check_data(self) -> tuple[ArchiveFinding, ...]:
+    def check_data(self, limit: int = runtimes.MAX_UNZIPPED) -> tuple[ArchiveFinding, ...]:
         """Decompress every member (to nowhere) and check its CRC; skipped when the sizes are already refused."""
-        if self.listing.errors or self.listing.unzipped_bytes > runtimes.MAX_UNZIPPED:
+        if self.listing.errors or self.listing.unzipped_bytes > limit:
             return ()
         found = []
         for info in self._archive.infolist():
@@ -118,15 +118,15 @@ class SafeZip:
         self._bad |= {f.member for f in found}
         return tuple(found)
 
-    def extract(self, dest: Path) -> None:
+    def extract(self, dest: Path, *, limit: int = runtimes.MAX_UNZIPPED) -> None:
         """Write every member under `dest` (merging into what is there, as Lambda merges layers into /opt).
 
-        Refuses, before writing anything, a zip with error findings or over Lambda's unzipped limit. Files are
-        created without following symlinks, and symlinks (inside the tree, or they were refused) come last,
-        so nothing is ever written through one.
+        Refuses, before writing anything, a zip with error findings or declaring more than `limit` bytes
+        unzipped (Lambda's limit unless told). Files are created without following symlinks, and symlinks
+        (inside the tree, or they were refused) come last, so nothing is ever written through one.
         """
-        refuse_unsafe(self.listing)
-        corrupt = self.check_data()
+        refuse_unsafe(self.listing, limit=limit)
+        corrupt = self.check_data(limit)
         if corrupt:
             raise ArchiveError(f"{self.listing.path}: {corrupt[0].describe()}", hint=_HINT)
         dest.mkdir(parents=True, exist_ok=True)
@@ -183,13 +183,19 @@ def open_zip(path: Path) -> Iterator[SafeZip]:
         yield safe
 
 
-def refuse_unsafe(listing: ZipListing) -> None:
-    """Raise for the first error finding, or a declared size over Lambda's limit: nothing is unpacked then."""
+def refuse_unsafe(listing: ZipListing, *, limit: int = runtimes.MAX_UNZIPPED) -> None:
+    """Raise for the first error finding, or a declared size over `limit` (Lambda's): nothing is unpacked then."""
     if listing.errors:
         first = listing.errors[0]
         more = f" (and {len(listing.errors) - 1} more)" if len(listing.errors) > 1 else ""
         raise ArchiveError(f"{listing.path}: {first.describe()}{more}", hint=_HINT + "; `lpack inspect` lists them")
-    if listing.unzipped_bytes > runtimes.MAX_UNZIPPED:
+    if listing.unzipped_bytes > limit and limit != runtimes.MAX_UNZIPPED:
+        raise SizeLimitError(
+            f"{listing.path}: declares {format_size(listing.unzipped_bytes)} unzipped, over the "
+            f"{format_size(limit)} allowed here: not unpacked",
+            hint="make the artifact smaller (lpack inspect shows what is big)",
+        )
+    if listing.unzipped_bytes > limit:
         raise SizeLimitError(
             f"{listing.path}: declares {format_size(listing.unzipped_bytes)} unzipped, over Lambda's "
             f"{format_size(runtimes.MAX_UNZIPPED)}: Lambda would refuse it, so it is not unpacked",

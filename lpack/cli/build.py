@@ -62,6 +62,16 @@ from lpack.tools.sam import write_sam_build
     help="Install only the locks `lpack lock` committed; exit 2 if one is missing or no longer matches its inputs.",
 )
 @click.option("--no-cache", is_flag=True, help="Neither read nor fill the cache (LPACK_CACHE_DIR, ~/.cache/lpack).")
+@click.option(
+    "--cache-remote",
+    metavar="s3://BUCKET/PREFIX",
+    help="Share cache entries through S3 [LPACK_CACHE_REMOTE, [tool.lpack.cache] remote].",
+)
+@click.option(
+    "--cache-read-only",
+    is_flag=True,
+    help="Fetch from the remote cache, never push (untrusted builds) [LPACK_CACHE_REMOTE_READ_ONLY=1].",
+)
 @output_options
 @click.option("--verify", "verify_after", is_flag=True, help="Import each handler from its artifact afterwards.")
 @click.option(

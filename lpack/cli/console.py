@@ -76,6 +76,8 @@ class Output:
             if fn.bytecode.interpreter:
                 done.append(f"{fn.bytecode.compiled} .pyc for {fn.bytecode.interpreter}")
             self.err.print(f"[dim]{escape(fn.name)}: {escape('; '.join(done))}[/]")
+        for note in result.notes:
+            self.err.print(f"[dim]{escape(note)}[/]")
         for fn in result.functions:
             if fn.artifact.image is not None:
                 self._image(fn.name, fn.artifact.image)

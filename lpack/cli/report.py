@@ -205,6 +205,7 @@ def build_report(result: BuildResult, published: Iterable[PublishResult] | None 
             for f in result.functions
         },
         "warnings": list(result.warnings),
+        "notes": list(result.notes),
         "limits": limits(),
         **extra,
     }

@@ -191,7 +191,7 @@ _KEYS: dict[str, Callable[[object, Where, str], Values]] = {
     "external": lambda v, w, k: Values(options={"external": str_list(v, w, k)}),
     "extensions": lambda v, w, k: Values(options={"extensions_dir": Path(_text("a directory path")(v, w, k))}),
 }
-TOP_ONLY = ["functions", "out"]
+TOP_ONLY = ["functions", "out", "cache"]
 FUNCTION_ONLY = frozenset(
     {"handler", "layers", "allow-duplicate-versions", "edge", "format", "base", "environment", "bundle", "external"}
 )

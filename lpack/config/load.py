@@ -35,6 +35,7 @@ from lpack.config.model import (
     SharedInclude,
 )
 from lpack.config.readers import read_toml
+from lpack.config.remote import remote_settings
 from lpack.errors import ConfigError
 
 __all__ = ["find_config", "load_config", "load_table", "read_toml"]
@@ -127,6 +128,7 @@ def load_table(
         functions=tuple(functions),
         layers=tuple(layers),
         image=_image_delivery(overrides, functions),
+        cache_remote=remote_settings(table, top_where, overrides),
     )
 
 

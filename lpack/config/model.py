@@ -193,6 +193,22 @@ class ImageDelivery:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RemoteSettings:
+    """A remote cache shared across machines: `s3://bucket/prefix`; read-only builds fetch and never push."""
+
+    url: str  # normalized: s3://bucket or s3://bucket/prefix (no trailing slash)
+    read_only: bool = False
+
+    @property
+    def bucket(self) -> str:
+        return self.url.removeprefix("s3://").partition("/")[0]
+
+    @property
+    def prefix(self) -> str:
+        return self.url.removeprefix("s3://").partition("/")[2]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BuildConfig:
     """Everything `lpack.build()` needs: the functions to build and where to put them."""
 
@@ -207,6 +223,8 @@ class BuildConfig:
         return tuple(by_name[name] for name in fn.layers)
 
     image: ImageDelivery = field(default_factory=ImageDelivery)
+    # [tool.lpack.cache] remote, LPACK_CACHE_REMOTE or --cache-remote; None: the local cache only.
+    cache_remote: RemoteSettings | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -230,3 +248,5 @@ class Overrides:
     load: bool = False
     insecure_registries: tuple[str, ...] = ()
     strict: bool = False  # --strict: secrets found in packed files are errors, not warnings
+    cache_remote: str | None = None  # --cache-remote s3://bucket/prefix
+    cache_read_only: bool = False  # --cache-read-only

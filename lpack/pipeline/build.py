@@ -18,6 +18,7 @@ from lpack.errors import LpackError
 from lpack.pipeline import reuse as _reuse
 from lpack.pipeline.results import BuildResult, Event, EventHandler, FunctionResult
 from lpack.pipeline.run import BeforeReplace, Settings, run
+from lpack.remote import open_remote
 from lpack.resolve import keys as _keys
 from lpack.resolve.node_cache import project_digest
 from lpack.resolve.runner import Runner, run_subprocess
@@ -41,7 +42,8 @@ def build(
 
     With `enforce_limits=False` (what `lpack check` uses), an artifact over a limit or budget is still
     written and its findings returned instead of raised. `cache` defaults to the user's cache directory
-    (LPACK_CACHE_DIR); `jobs` artifacts are built at once (default: one per core), and artifacts with the
+    (LPACK_CACHE_DIR), with the remote cache `config.cache_remote` names attached; `use_cache=False` uses neither.
+    `jobs` artifacts are built at once (default: one per core), and artifacts with the
     same dependencies share one install through the cache. `before_replace(fn, tmp, layer_results)` checks
     each function zip written afresh before it replaces the previous one (what `build --verify` runs).
     """
@@ -51,7 +53,7 @@ def build(
         notify=on_event or (lambda _e: None),
         enforce=enforce_limits,
         delivery=config.image,
-        cache=(cache or Cache.default()) if use_cache else None,
+        cache=_with_remote(cache or Cache.default(), config) if use_cache else None,
         before_replace=before_replace,
     )
     many = len(config.functions) + len(config.layers) > 1
@@ -68,7 +70,16 @@ def build(
     # Layers first: a function's check needs its layers' sizes and packages.
     layer_results = _each(one, config.layers, jobs)
     built_layers.update((r.name, r) for r in layer_results)
-    return BuildResult(functions=(*layer_results, *_each(one, config.functions, jobs)))
+    functions = (*layer_results, *_each(one, config.functions, jobs))
+    remote = settings.cache.remote if settings.cache is not None else None
+    return BuildResult(functions=functions, notes=tuple(remote.notes()) if remote is not None else ())
+
+
+def _with_remote(cache: Cache, config: BuildConfig) -> Cache:
+    """`cache` with the remote cache the config names (LPACK_CACHE_REMOTE, [tool.lpack.cache] remote)."""
+    if config.cache_remote is None or cache.remote is not None:
+        return cache
+    return dataclasses.replace(cache, remote=open_remote(config.cache_remote))
 
 
 def _each(

@@ -50,6 +50,7 @@ class FunctionResult:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BuildResult:
     functions: tuple[FunctionResult, ...]
+    notes: tuple[str, ...] = ()  # about the whole build: what the remote cache fetched and pushed
 
     @property
     def warnings(self) -> tuple[str, ...]:

@@ -135,6 +135,18 @@ CONFIG_CASES = [
         error="pyproject.toml: not UTF-8 (byte 0xff on line 4)",
     ),
     Case(name="config/project-missing", argv=("build", "{tmp}/nope"), exit_code=2, error="nope"),
+    bad_build("config/cache-remote-not-s3", config(GOOD_TOML + '[cache]\nremote = "http://x"\n'), 2, "[cache] remote"),
+    bad_build("config/cache-unknown-key", config(GOOD_TOML + '[cache]\nremot = "s3://bkt"\n'), 2, "remot"),
+    Case(
+        name="config/cache-remote-env-with-userinfo",
+        argv=BUILD,
+        exit_code=2,
+        error='LPACK_CACHE_REMOTE: "s3://****@bkt/x" has no valid bucket name',
+        env={"LPACK_CACHE_REMOTE": "s3://AKIA" + MARKER + ":secret@bkt/x"},
+    ),
+    bad_build(
+        "config/cli-cache-remote-dotdot", lambda _tmp: None, 2, "'..'", argv=(*BUILD, "--cache-remote", "s3://bkt/../x")
+    ),
     bad_build("config/cli-unknown-runtime", lambda _tmp: None, 2, "python9", argv=(*BUILD, "--runtime", "python9")),
     bad_build("config/cli-bad-arch", lambda _tmp: None, 2, "sparc", argv=(*BUILD, "--arch", "sparc")),
     bad_build("config/cli-unknown-function", lambda _tmp: None, 2, "nope", argv=(*BUILD, "--function", "nope")),

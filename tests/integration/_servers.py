@@ -1,13 +1,16 @@
-"""Real API servers on 127.0.0.1 for the publish tests: moto's (S3, Lambda, ECR) and SeaweedFS's S3."""
+"""Real API servers on 127.0.0.1 for the publish and remote cache tests: moto's (S3, Lambda, ECR) and SeaweedFS's
+S3, and a TCP proxy that cuts connections mid-transfer."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -92,8 +95,9 @@ class SeaweedFS:
         "webdav.port",
     )
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, extra_args: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
+        self.extra_args = extra_args  # e.g. ("-s3.config=FILE",): identities, so wrong keys are refused
         self.ports = {name: free_port() for name in self._PORTS}
         self.log = data_dir.parent / "weed.log"
         self._process: subprocess.Popen[bytes] | None = None
@@ -119,6 +123,7 @@ class SeaweedFS:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
         args += ["-admin.ui=false", "-webdav=false", *(f"-{name}={port}" for name, port in self.ports.items())]
+        args += self.extra_args
         self._log_file = self.log.open("ab")
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         self._process = subprocess.Popen(args, stdout=self._log_file, stderr=subprocess.STDOUT, env=env)
@@ -167,3 +172,55 @@ class SeaweedFS:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+
+
+class CuttingProxy:
+    """A TCP proxy on 127.0.0.1 in front of `upstream` (host, port) that cuts each connection
+    after `cut_after` bytes have gone from the server to the client: a server dying mid-transfer."""
+
+    def __init__(self, upstream: tuple[str, int], *, cut_after: int) -> None:
+        self.upstream = upstream
+        self.cut_after = cut_after
+        self.connections = 0
+        self.cuts = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client_sock, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            server_sock = socket.create_connection(self.upstream)
+            threading.Thread(target=self._pump, args=(client_sock, server_sock, None), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server_sock, client_sock, self.cut_after), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, limit: int | None) -> None:
+        sent = 0
+        try:
+            while data := src.recv(65536):
+                if limit is not None and sent + len(data) > limit:
+                    dst.sendall(data[: limit - sent])
+                    self.cuts += 1
+                    break
+                dst.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()

@@ -39,6 +39,7 @@ LEVELS: Mapping[str, int] = {
     "oci": 11,
     "emit": 12,
     "publish": 13,
+    "remote": 13,  # the shared cache: S3 through oci.aws's boto3, entries packed by archive
     "pipeline": 14,
     "tools": 15,
     "cli": 16,

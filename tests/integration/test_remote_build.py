@@ -1,0 +1,142 @@
+"""The remote cache through `lpack.build()` and `lpack build`: two machines (two cache directories, two checkouts)
+share entries through moto's S3 on 127.0.0.1, offline with the fixture wheelhouse.
+
+The sharing tests need the pipeline to call the remote (fetch before working, push what it made): they are
+marked xfail (strict) until that lands with the per-distribution entries; the marks then come off.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lpack import build, load_config
+from lpack.cache import Cache
+from tests.conftest import MakeProject, copy_project
+from tests.integration._helpers import lpack
+from tests.integration._servers import Moto, client
+
+BUCKET = "lpack-shared-cache"
+REMOTE = f"s3://{BUCKET}/ci"
+NEEDS_PIPELINE = pytest.mark.xfail(
+    strict=True, reason="the pipeline does not call fetch_many/push_many yet (lands with pipeline/dists.py)"
+)
+
+
+@pytest.fixture(autouse=True)
+def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[Moto]:
+    server = Moto()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def moto(moto_server: Moto, monkeypatch: pytest.MonkeyPatch) -> Moto:
+    moto_server.reset()
+    client("s3", moto_server.url).create_bucket(Bucket=BUCKET)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server.url)
+    return moto_server
+
+
+def _objects(moto: Moto) -> dict[str, str]:
+    listed = client("s3", moto.url).list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    return {o["Key"]: o["ETag"] for o in listed}
+
+
+def _machine(root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, tuple[str, ...]]:
+    monkeypatch.setenv("LPACK_CACHE_REMOTE", REMOTE)
+    result = build(load_config(root), cache=Cache(root=cache))
+    [fn] = result.functions
+    return fn.artifact.path.read_bytes(), result.notes
+
+
+@NEEDS_PIPELINE
+def test_a_fresh_machine_fetches_what_another_pushed_and_builds_the_same_bytes(
+    project: MakeProject, tmp_path: Path, moto: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, notes_a = _machine(project("hello"), tmp_path / "cache-a", monkeypatch)
+    assert any(n.startswith(f"remote cache {REMOTE}:") for n in notes_a)
+    pushed = _objects(moto)
+    assert any(k.startswith("ci/lpack-cache-3/") and k.endswith(".json") for k in pushed), pushed
+
+    other = copy_project("hello", tmp_path / "machine-b")  # another checkout, another cache, the same bucket
+    second, notes_b = _machine(other, tmp_path / "cache-b", monkeypatch)
+    [line] = [n for n in notes_b if n.startswith(f"remote cache {REMOTE}:")]
+    assert re.search(r": [1-9]\d* (entry|entries) fetched", line), line
+    assert second == first
+    assert _objects(moto) == pushed  # nothing new to push: write-once, nothing rewritten
+
+
+@NEEDS_PIPELINE
+def test_the_cli_fetches_with_cache_remote_and_read_only_never_pushes(
+    project: MakeProject, tmp_path: Path, moto: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project("hello")
+    monkeypatch.setenv("LPACK_CACHE_DIR", str(tmp_path / "cache-a"))
+    made = lpack("build", root, "--cache-remote", REMOTE)
+    assert made.exit_code == 0, made.output
+    pushed = _objects(moto)
+    assert pushed
+    first = (root / "dist" / "hello.zip").read_bytes()
+
+    other = copy_project("hello", tmp_path / "pull-request")
+    (other / "app.py").write_text((other / "app.py").read_text() + "\nCHANGED = True\n")
+    monkeypatch.setenv("LPACK_CACHE_DIR", str(tmp_path / "cache-b"))
+    untrusted = lpack("build", other, "--cache-remote", REMOTE, "--cache-read-only")
+    assert untrusted.exit_code == 0, untrusted.output
+    assert re.search(rf"remote cache {REMOTE} \(read-only\): [1-9]\d* (entry|entries) fetched", untrusted.stderr)
+    assert _objects(moto) == pushed  # a read-only build writes nothing
+    assert (other / "dist" / "hello.zip").read_bytes() != first
+
+
+def test_a_dead_remote_costs_seconds_and_the_build_matches_a_local_one(
+    project: MakeProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project("hello")
+    local = build(load_config(root), cache=Cache(root=tmp_path / "local")).functions[0].artifact.path.read_bytes()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")  # nothing listens there
+    monkeypatch.setenv("LPACK_CACHE_DIR", str(tmp_path / "cache"))
+    result = lpack("build", root, "--cache-remote", REMOTE)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and "testing-secret" not in result.output
+    assert (root / "dist" / "hello.zip").read_bytes() == local
+
+
+def test_no_cache_means_no_remote_either(project: MakeProject, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = project("hello")
+    monkeypatch.setenv("LPACK_CACHE_REMOTE", REMOTE)
+    result = build(load_config(root), use_cache=False)
+    assert result.notes == ()
+    with_cache = build(load_config(root))
+    assert [n for n in with_cache.notes if n.startswith(f"remote cache {REMOTE}")]
+
+
+def test_a_bad_remote_url_is_a_usage_error(project: MakeProject, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = project("hello")
+    result = lpack("build", root, "--cache-remote", "https://bucket/x")
+    assert result.exit_code == 2
+    assert 'error: --cache-remote: "https://bucket/x" is not an s3:// URL' in result.stderr
+    monkeypatch.setenv("LPACK_CACHE_REMOTE", "bucket/x")
+    result = lpack("build", root)
+    assert result.exit_code == 2
+    assert 'LPACK_CACHE_REMOTE: "bucket/x" is not an s3:// URL' in result.stderr
