@@ -145,5 +145,7 @@ def _run_checked(
             raise
         warning = f"cache entry of {err.filename} was discarded while in use: built again"
     log.warning("%s", warning)
+    if cache is not None and cache.remote is not None:  # the run again with the local cache only: an entry
+        settings = dataclasses.replace(settings, cache=dataclasses.replace(cache, remote=None))  # fetched again
     result = run(fn, settings, used=used, selection=selection)
     return dataclasses.replace(result, warnings=(warning, *result.warnings))

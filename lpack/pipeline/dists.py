@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
@@ -26,7 +27,14 @@ from packaging.utils import canonicalize_name
 from lpack import layers
 from lpack.cache import Cache, CorruptEntry, make_key, write_sealed
 from lpack.config.model import FunctionConfig
-from lpack.pipeline.entries import sealed_json, site_digests, site_manifest, strings
+from lpack.pipeline.entries import (
+    pyc_dir_name,
+    sealed_json,
+    shared_files,
+    site_digests,
+    site_manifest,
+    strings,
+)
 from lpack.resolve import _inputs
 from lpack.resolve import keys as _keys
 from lpack.resolve.pins import Pin, read_pins, write_lock
@@ -63,6 +71,7 @@ def resolve_dists(fn: FunctionConfig, inputs: _inputs.Inputs, work: Path, runner
             meta = {"name": pin.name, "version": pin.version, "installer": done.installer, "notes": own}
             write_sealed(tmps[keys[pin.name]] / "dist.json", json.dumps(meta).encode())
 
+    fetched = _fetch(fn, cache, list(keys.values()))
     try:
         made = cache.obtain_many("dists", list(keys.values()), make)
     except _Unsplittable as why:
@@ -81,6 +90,8 @@ def resolve_dists(fn: FunctionConfig, inputs: _inputs.Inputs, work: Path, runner
     how = f"{len(made)} of {len(entries)} distributions installed into the cache, the others from it"
     if len(made) in (0, len(entries)):
         how = f"dependencies {'installed into' if made else 'from'} the cache ({len(entries)} distributions)"
+    if fetched:
+        how += f"; {len(fetched)} fetched from the remote cache"
     resolved = Resolved(
         lock=inputs.lock,
         direct=inputs.direct,
@@ -89,6 +100,40 @@ def resolve_dists(fn: FunctionConfig, inputs: _inputs.Inputs, work: Path, runner
         warnings=inputs.warnings,
     )
     return Deps(resolved=resolved, directory=work / "deps", entries=entries, made=frozenset(made))
+
+
+def _fetch(fn: FunctionConfig, cache: Cache, keys: list[str]) -> set[str]:
+    """The entries the remote cache has of those missing here, installed into the local cache first."""
+    missing = [k for k in keys if cache.get("dists", k) is None]
+    if cache.remote is None or not missing:
+        return set()
+    return cache.remote.fetch_many(cache, "dists", [(k, variant(fn)) for k in missing])
+
+
+def share(fn: FunctionConfig, cache: Cache, entries: tuple[Path, ...], changed: set[Path]) -> None:
+    """Offer the remote cache the distributions this build installed or completed (pyc, members), once each
+    holds what a build of this variant reads: a remote copy is written once and never completed later."""
+    remote = cache.remote
+    if remote is None or remote.read_only or not changed:
+        return
+    assert fn.runtime.version is not None
+    pyc = pyc_dir_name(fn.runtime.version, layers.run_root(fn)) if fn.bytecode != "none" else None
+    members = f"members-{fn.compression}" if fn.format != "image" else None
+    ready = [
+        e
+        for e in entries
+        if e in changed
+        and e.parent.name == "dists"
+        and (pyc is None or (e / pyc / "manifest.json").is_file())
+        and (members is None or (e / f"{members}.zip").is_file())
+    ]
+    if not ready:
+        return
+    with ExitStack() as held:  # no build adds pyc or members to them while they are packed
+        for entry in sorted(ready):
+            held.enter_context(cache.locked("dists", entry.name))
+        files = {entry: shared_files(entry, pyc, members) for entry in ready}
+        remote.push_many(cache, "dists", [(e.name, variant(fn), files[e].__contains__) for e in ready])
 
 
 def variant(fn: FunctionConfig) -> str:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from lpack.cache import CorruptEntry, read_sealed, write_sealed
+from lpack.cache import CorruptEntry, make_key, read_sealed, write_sealed
 from lpack.staging.tree import Entry, StagingTree, file_sha256
 
 log = logging.getLogger("lpack")
@@ -91,6 +91,24 @@ class FileMemo(Generic[T]):
     def save(self) -> None:
         for entry in sorted(self.changed):
             write_side_file(entry / self.name, json.dumps(self.known[entry], sort_keys=True))
+
+
+def pyc_dir_name(version: tuple[int, int], root: str) -> str:
+    """A pyc records the path it runs from (co_filename): one directory per interpreter version and run root."""
+    return "pyc-cpython-{}{}-{}".format(*version, make_key(root)[:12])
+
+
+_SIDE_FILES = ("manifest.json", "dist.json", "site.json", "imports.json", "elf.json")
+
+
+def shared_files(entry: Path, pyc_dir: str | None, members: str | None) -> frozenset[str]:
+    """What of an entry another machine can use, by path inside it: the site/ files and the pyc its manifests
+    list (never a file being written beside them), its sealed side files, and one compression mode's members."""
+    found = set(site_manifest(entry) or {})
+    if pyc_dir is not None and (entry / pyc_dir / "manifest.json").is_file():
+        found |= {f"{pyc_dir}/{rel}" for rel in pyc_manifest(entry / pyc_dir)} | {f"{pyc_dir}/manifest.json"}
+    names = [*_SIDE_FILES, *((f"{members}.zip", f"{members}.json") if members else ())]
+    return frozenset(found | {name for name in names if (entry / name).is_file()})
 
 
 def sealed_json(path: Path) -> Any:

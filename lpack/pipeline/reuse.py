@@ -21,7 +21,7 @@ from typing import TypeVar
 from lpack import runtimes
 from lpack.audit import elf
 from lpack.bytecode import BytecodeResult, Interpreter, compile_tree, provide_interpreter
-from lpack.cache import Cache, CorruptEntry, entry_kind, make_key, read_sealed, write_sealed
+from lpack.cache import Cache, CorruptEntry, entry_kind, read_sealed, write_sealed
 from lpack.config.model import FunctionConfig
 from lpack.pipeline import stored
 from lpack.pipeline.dists import resolve_dists
@@ -29,6 +29,7 @@ from lpack.pipeline.entries import (
     Entries,
     FileMemo,
     check_entry_files,
+    pyc_dir_name,
     pyc_manifest,
     sealed_json,
     site_digests,
@@ -103,6 +104,9 @@ def cached_locker(cache: Cache) -> _inputs.Locker:
             write_sealed(entry / "notes.json", json.dumps({"notes": made, "sha256": digest}).encode())
 
         key = _keys.lock_key(fn, lines, infile)
+        remote = cache.remote
+        if remote is not None and cache.get("locks", key) is None:
+            remote.fetch_many(cache, "locks", [(key, "lock")])
         entry, hit = cache.obtain("locks", key, make)
         notes = _lock_notes(entry)
         if notes is None:  # damaged: lock again (the resolver is the only way to a trustworthy lock)
@@ -113,9 +117,14 @@ def cached_locker(cache: Cache) -> _inputs.Locker:
             if notes is None:
                 raise CorruptEntry(entry, "requirements.lock.txt does not match notes.json")
         shutil.copyfile(entry / "requirements.lock.txt", lock)
+        if remote is not None and not hit:
+            remote.push_many(cache, "locks", [(key, "lock", lambda rel: rel in _LOCK_FILES)])
         return [*notes, f"lock for {what} from the cache"] if hit else notes
 
     return locked
+
+
+_LOCK_FILES = ("requirements.lock.txt", "notes.json")
 
 
 def _lock_notes(entry: Path) -> list[str] | None:
@@ -155,8 +164,7 @@ def compile_cached(
     groups = entries.group(tree)
     cached = StagingTree(entries=tuple(e for files in groups.values() for e, _ in files))
     rest = tree.without(cached.paths())
-    # A pyc records the path it runs from (co_filename): one directory per interpreter version and root.
-    name = "pyc-cpython-{}{}-{}".format(*runtime.version, make_key(root)[:12])
+    name = pyc_dir_name(runtime.version, root)
     tag = "cpython-{}{}".format(*runtime.version)
     entry_of = {e.source: entry for entry, files in groups.items() for e, _ in files}
     with ExitStack() as held:

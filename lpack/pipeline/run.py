@@ -24,6 +24,7 @@ from lpack.config.model import FunctionConfig, ImageDelivery
 from lpack.emit.artifact import Emitted, emit_artifact
 from lpack.pipeline import reuse as _reuse
 from lpack.pipeline import store as _store
+from lpack.pipeline.dists import share
 from lpack.pipeline.entries import Entries, check_entry_files, site_tree
 from lpack.pipeline.languages import Language, language_for
 from lpack.pipeline.results import Event, EventHandler, FunctionResult
@@ -92,7 +93,8 @@ def run(
             warnings += layer_warnings
         notify(Event(function=fn.name, stage="emit"))
         emitted, stored = _emit(fn, tree, settings, used, entries)
-        _share(fn, settings.cache, deps, grown | stored)
+        if settings.cache is not None:
+            share(fn, settings.cache, deps.entries, grown | stored | _made(deps))
         warnings += [*emitted.warnings, *(f.message for f in emitted.size.findings if f.severity == "warning")]
     notify(Event(function=fn.name, stage="done", detail=str(emitted.artifact.path)))
     return _result(fn, deps, emitted, pruned=pruned, bytecode=bytecode, audited=audited, warnings=warnings, notes=notes)
@@ -207,9 +209,8 @@ def _emit(
     return emitted, _store.remember_members(cache, entries, tree, artifact=artifact, mode=fn.compression, reused=reuse)
 
 
-def _share(fn: FunctionConfig, cache: Cache | None, deps: Deps, changed: set[Path]) -> None:
-    """Offer the per-distribution entries this build made or completed to the remote cache, if there is one."""
-    del fn, cache, deps, changed  # wired to the remote cache (lpack.remote) when it lands
+def _made(deps: Deps) -> set[Path]:
+    return {e for e in deps.entries if e.name in deps.made}
 
 
 def _result(

@@ -1,8 +1,8 @@
 """The remote cache through `lpack.build()` and `lpack build`: two machines (two cache directories, two checkouts)
 share entries through moto's S3 on 127.0.0.1, offline with the fixture wheelhouse.
 
-The sharing tests need the pipeline to call the remote (fetch before working, push what it made): they are
-marked xfail (strict) until that lands with the per-distribution entries; the marks then come off.
+The pipeline fetches a lock's and its distributions' entries before working and pushes what it made or
+completed after the artifact is written.
 """
 
 from __future__ import annotations
@@ -17,15 +17,13 @@ import pytest
 
 from lpack import build, load_config
 from lpack.cache import Cache
+from lpack.pipeline.results import FunctionResult
 from tests.conftest import MakeProject, copy_project
 from tests.integration._helpers import lpack
-from tests.integration._servers import Moto, client
+from tests.integration._servers import CuttingProxy, Moto, client
 
 BUCKET = "lpack-shared-cache"
 REMOTE = f"s3://{BUCKET}/ci"
-NEEDS_PIPELINE = pytest.mark.xfail(
-    strict=True, reason="the pipeline does not call fetch_many/push_many yet (lands with pipeline/dists.py)"
-)
 
 
 @pytest.fixture(autouse=True)
@@ -61,13 +59,17 @@ def _objects(moto: Moto) -> dict[str, str]:
 
 
 def _machine(root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, tuple[str, ...]]:
+    bytes_, notes, _ = _build(root, cache, monkeypatch)
+    return bytes_, notes
+
+
+def _build(root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, tuple[str, ...], FunctionResult]:
     monkeypatch.setenv("LPACK_CACHE_REMOTE", REMOTE)
     result = build(load_config(root), cache=Cache(root=cache))
     [fn] = result.functions
-    return fn.artifact.path.read_bytes(), result.notes
+    return fn.artifact.path.read_bytes(), result.notes, fn
 
 
-@NEEDS_PIPELINE
 def test_a_fresh_machine_fetches_what_another_pushed_and_builds_the_same_bytes(
     project: MakeProject, tmp_path: Path, moto: Moto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -77,14 +79,15 @@ def test_a_fresh_machine_fetches_what_another_pushed_and_builds_the_same_bytes(
     assert any(k.startswith("ci/lpack-cache-3/") and k.endswith(".json") for k in pushed), pushed
 
     other = copy_project("hello", tmp_path / "machine-b")  # another checkout, another cache, the same bucket
-    second, notes_b = _machine(other, tmp_path / "cache-b", monkeypatch)
+    second, notes_b, fn = _build(other, tmp_path / "cache-b", monkeypatch)
     [line] = [n for n in notes_b if n.startswith(f"remote cache {REMOTE}:")]
     assert re.search(r": [1-9]\d* (entry|entries) fetched", line), line
+    assert "dependencies from the cache (3 distributions); 3 fetched from the remote cache" in fn.notes
+    assert fn.bytecode.compiled > 0  # the pyc came with them: only the function's own code was compiled here
     assert second == first
     assert _objects(moto) == pushed  # nothing new to push: write-once, nothing rewritten
 
 
-@NEEDS_PIPELINE
 def test_the_cli_fetches_with_cache_remote_and_read_only_never_pushes(
     project: MakeProject, tmp_path: Path, moto: Moto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -120,6 +123,36 @@ def test_a_dead_remote_costs_seconds_and_the_build_matches_a_local_one(
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output and "testing-secret" not in result.output
     assert (root / "dist" / "hello.zip").read_bytes() == local
+
+
+def test_a_lock_made_on_one_machine_is_fetched_by_another_instead_of_resolving_again(
+    project: MakeProject, tmp_path: Path, moto: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _, made = _build(project("with-tests-dir"), tmp_path / "cache-a", monkeypatch)  # requirements.in
+    assert "lock for requirements.in from the cache" not in made.notes
+    other = copy_project("with-tests-dir", tmp_path / "machine-b")
+    second, _, fn = _build(other, tmp_path / "cache-b", monkeypatch)
+    assert "lock for requirements.in from the cache" in fn.notes  # fetched: no resolver run on machine B
+    assert any(n.endswith("fetched from the remote cache") for n in fn.notes)
+    assert second == first
+
+
+def test_a_server_dying_mid_transfer_leaves_a_local_build_of_the_same_bytes(
+    project: MakeProject, tmp_path: Path, moto: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _ = _machine(project("hello"), tmp_path / "cache-a", monkeypatch)
+    host, port = moto.url.removeprefix("http://").split(":")
+    proxy = CuttingProxy((host, int(port)), cut_after=6000)  # pointers pass; a blob's body is cut
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
+    try:
+        second, notes, fn = _build(copy_project("hello", tmp_path / "machine-b"), tmp_path / "cache-b", monkeypatch)
+    finally:
+        proxy.close()
+    assert proxy.cuts >= 1
+    assert second == first
+    assert any("switched off after an error" in n for n in notes), notes
+    assert not any("fetched from the remote cache" in n for n in fn.notes)  # installed here instead
+    assert not list((tmp_path / "cache-b" / "tmp").iterdir())  # nothing half-fetched left behind
 
 
 def test_no_cache_means_no_remote_either(project: MakeProject, monkeypatch: pytest.MonkeyPatch) -> None:
