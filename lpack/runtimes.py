@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from packaging.tags import Tag, compatible_tags, cpython_tags
+if TYPE_CHECKING:
+    from packaging.tags import Tag
 
 Arch = Literal["x86_64", "arm64"]
 ARCHES: tuple[Arch, ...] = ("x86_64", "arm64")  # Lambda's spelling; the config refuses amd64/aarch64
@@ -339,6 +340,10 @@ def supported_tags(runtime: Runtime, arch: Arch) -> list[Tag]:
     CPython tags for the runtime's ABI (cp3X, abi3, none) on every manylinux platform, then the
     pure-Python fallbacks down to py3-none-any. ValueError for a non-Python runtime.
     """
+    # packaging.tags (and the subprocess, sysconfig, logging it imports) only when tags are asked for: every
+    # command imports this module, few of them resolve wheels.
+    from packaging.tags import compatible_tags, cpython_tags  # noqa: PLC0415
+
     version = _python_version(runtime)
     interpreter = runtime.python_tag
     platforms = manylinux_platforms(runtime, arch)

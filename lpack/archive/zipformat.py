@@ -16,14 +16,16 @@ import time
 import zipfile
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 from lpack.archive.deflate import BACKENDS, Compression
 from lpack.errors import EmitError
 from lpack.staging.tree import Entry, StagingTree
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 FILE_MODE = 0o644
 EXEC_MODE = 0o755
@@ -233,6 +235,9 @@ def _in_order(
     batches: Iterable[list[_Member]], pack: _Packer, workers: int
 ) -> Iterator[tuple[_Member, _Packed | None]]:
     """Batches packed by `workers` threads, yielded in submission order with at most a few in flight."""
+    # concurrent.futures when a zip is written: every build imports this module, a reused one writes nothing.
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
     window = 2 * workers
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lpack-zip") as pool:
         pending: deque[tuple[list[_Member], Future[list[_Packed | None]]]] = deque()

@@ -23,11 +23,10 @@ from lpack.cli.options import (
 from lpack.cli.report import build_report, publish_report, verify_report
 from lpack.config.load import load_config
 from lpack.config.model import Overrides
-from lpack.config.sam import load_sam, read_sam
 from lpack.errors import LpackError
 from lpack.tools.build import BuildOutcome, BuildSteps, build_with_steps
 from lpack.tools.publish import publish_project_layer
-from lpack.tools.sam import write_sam_build
+from lpack.tools.sam import load_sam, read_sam, write_sam_build
 
 
 @click.command()

@@ -7,31 +7,51 @@ import logging
 import os
 import sys
 import textwrap
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.markup import escape
-from rich.table import Table
-
-from lpack.audit.checks import AuditReport
-from lpack.cache import CacheInfo
 from lpack.errors import LpackError
-from lpack.oci import ImageInfo
-from lpack.pipeline.build import BuildResult, Event
-from lpack.publish.layers import PublishResult, UploadProgress
 from lpack.redact import redact
-from lpack.size import Finding, SizeReport
-from lpack.tools.check import CheckResult, FunctionCheck
-from lpack.tools.diff import ArtifactDiff, describe
-from lpack.tools.inspect import Inspection
-from lpack.tools.verify import VerifyResult
 from lpack.units import format_size
+
+# Annotations only. A command imports the stages it runs: the console importing all their results would make
+# every command (and `lpack build` with nothing to do) load every stage. rich is imported where it is used.
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.logging import RichHandler
+    from rich.table import Table
+
+    from lpack.audit.checks import AuditReport
+    from lpack.cache import CacheInfo
+    from lpack.oci import ImageInfo
+    from lpack.pipeline.build import BuildResult, Event
+    from lpack.publish.layers import PublishResult, UploadProgress
+    from lpack.size import Finding, SizeReport
+    from lpack.tools.check import CheckResult, FunctionCheck
+    from lpack.tools.diff import ArtifactDiff
+    from lpack.tools.inspect import Inspection
+    from lpack.tools.verify import VerifyResult
 
 _CI_WIDTH = 160  # CI logs are not terminals; rich would squeeze tables to 80 columns
 
 
+# rich itself is imported when something is shown: `lpack build -q` with nothing to do prints nothing.
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape  # noqa: PLC0415 - see above
+
+    return rich_escape(text)
+
+
+def _table(**options: Any) -> Table:
+    from rich.table import Table  # noqa: PLC0415 - only where a table is shown (not `build -q`)
+
+    return Table(**options)
+
+
 def _console(*, stderr: bool) -> Console:
+    from rich.console import Console  # noqa: PLC0415 - see escape
+
     console = Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = _CI_WIDTH
@@ -40,18 +60,28 @@ def _console(*, stderr: bool) -> Console:
 
 class Output:
     def __init__(self, *, quiet: bool = False, verbose: bool = False, json_mode: bool = False) -> None:
-        self.out = _console(stderr=False)
-        self.err = _console(stderr=True)
         self.quiet = quiet or json_mode
         self.verbose = verbose
         self.json_mode = json_mode
-        # With --json, stdout carries only the JSON: tables and annotations go to stderr.
-        self.tables = self.err if json_mode else self.out
         logger = logging.getLogger("lpack")
-        handler = RichHandler(console=self.err, show_time=False, show_path=False, markup=False)
+        handler = _LogToConsole(self)
         handler.addFilter(_redacting)
         logger.handlers[:] = [handler]
         logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+    # The consoles are made on first use (see escape).
+    @cached_property
+    def out(self) -> Console:
+        return _console(stderr=False)
+
+    @cached_property
+    def err(self) -> Console:
+        return _console(stderr=True)
+
+    @property
+    def tables(self) -> Console:
+        # With --json, stdout carries only the JSON: tables and annotations go to stderr.
+        return self.err if self.json_mode else self.out
 
     def event(self, event: Event) -> None:
         if self.quiet or event.stage == "done":
@@ -62,7 +92,7 @@ class Output:
     def summary(self, result: BuildResult) -> None:
         if self.quiet:
             return
-        table = Table(show_edge=False, pad_edge=False)
+        table = _table(show_edge=False, pad_edge=False)
         for column in ("artifact", "target", "zipped", "unzipped", "files", "sha256"):
             table.add_column(column, justify="right" if column in ("zipped", "unzipped", "files") else "left")
         for fn in result.functions:
@@ -99,7 +129,7 @@ class Output:
     def check(self, result: CheckResult) -> None:
         if self.quiet and not result.over:
             return
-        table = Table(show_edge=False, pad_edge=False)
+        table = _table(show_edge=False, pad_edge=False)
         for column, justify in (
             ("function", "left"),
             ("target", "left"),
@@ -145,13 +175,13 @@ class Output:
             f"{format_size(found.unzipped_bytes)} unzipped, {found.files} files; "
             f"{language}; {arch}"
         )
-        table = Table(title="packages (unzipped)", show_edge=False)
+        table = _table(title="packages (unzipped)", show_edge=False)
         for column in ("package", "version", "unzipped", "files"):
             table.add_column(column, justify="right" if column in ("unzipped", "files") else "left")
         for p in found.packages[:20]:
             table.add_row(escape(p.name), escape(p.version or ""), format_size(p.bytes), str(p.files))
         self.out.print(table)
-        files = Table(title="largest files", show_edge=False)
+        files = _table(title="largest files", show_edge=False)
         files.add_column("file")
         files.add_column("bytes", justify="right")
         for m in found.largest_files:
@@ -168,6 +198,8 @@ class Output:
                 self.warning(line)
 
     def diff(self, diffs: tuple[ArtifactDiff, ...]) -> None:
+        from lpack.tools.diff import describe  # noqa: PLC0415 - `lpack diff` has imported it (see the imports)
+
         if self.quiet:
             return
         for d in diffs:
@@ -235,7 +267,7 @@ class Output:
 
     def cache_info(self, info: CacheInfo) -> None:
         self.out.print(f"cache: {escape(str(info.root))}", soft_wrap=True)
-        table = Table(show_edge=False, pad_edge=False)
+        table = _table(show_edge=False, pad_edge=False)
         for column in ("kind", "entries", "size"):
             table.add_column(column, justify="left" if column == "kind" else "right")
         for kind in info.kinds:
@@ -248,7 +280,7 @@ class Output:
             self.out.print(f"removed {format_size(freed)} from {escape(str(root))}")
 
     def largest(self, size: SizeReport) -> None:
-        table = Table(title="largest packages and files (unzipped)", show_edge=False)
+        table = _table(title="largest packages and files (unzipped)", show_edge=False)
         table.add_column("name")
         table.add_column("unzipped", justify="right")
         table.add_column("files", justify="right")
@@ -338,6 +370,22 @@ def _shown(path: Path) -> str:
 
 def _signed(n: int) -> str:
     return ("+" if n >= 0 else "-") + format_size(abs(n))
+
+
+class _LogToConsole(logging.Handler):
+    """Log records go to the error console through rich's handler, made at the first record (see escape)."""
+
+    def __init__(self, output: Output) -> None:
+        super().__init__()
+        self._output = output
+        self._rich: RichHandler | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._rich is None:
+            from rich.logging import RichHandler  # noqa: PLC0415 - see escape
+
+            self._rich = RichHandler(console=self._output.err, show_time=False, show_path=False, markup=False)
+        self._rich.emit(record)
 
 
 def _redacting(record: logging.LogRecord) -> bool:

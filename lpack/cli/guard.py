@@ -9,15 +9,15 @@ from __future__ import annotations
 import errno
 import os
 import sys
-import tempfile
-import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
 from lpack.errors import EXIT_INTERNAL, LpackError, from_os_error
-from lpack.redact import redact
+
+# tempfile, traceback and lpack.redact are imported where an error is reported: `lpack --version` and every
+# command that succeeds need none of them.
 
 
 class GuardedGroup(click.Group):
@@ -40,6 +40,8 @@ class GuardedGroup(click.Group):
 
 
 def _fail(err: LpackError) -> NoReturn:
+    from lpack.redact import redact  # noqa: PLC0415 - only on failure (see the imports)
+
     click.echo(f"error: {redact(err.msg)}", err=True)
     if err.hint:
         click.echo(f"hint: {redact(err.hint)}", err=True)
@@ -47,6 +49,8 @@ def _fail(err: LpackError) -> NoReturn:
 
 
 def _crash(err: Exception) -> NoReturn:
+    from lpack.redact import redact  # noqa: PLC0415 - only on failure (see the imports)
+
     message = redact(" ".join(str(err).split()))[:300] or "(no message)"
     where = _write_traceback(err)
     click.echo(f"error: internal error: {type(err).__name__}: {message}", err=True)
@@ -58,6 +62,11 @@ def _crash(err: Exception) -> NoReturn:
 
 
 def _write_traceback(err: Exception) -> Path | None:
+    import tempfile  # noqa: PLC0415 - only on a crash (see the imports)
+    import traceback  # noqa: PLC0415
+
+    from lpack.redact import redact  # noqa: PLC0415
+
     # The system temp dir: the cache may be what failed, and the project is not ours to write into.
     text = redact("".join(traceback.format_exception(type(err), err, err.__traceback__)))
     try:

@@ -7,17 +7,18 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from lpack.archive import writer as _archive
 from lpack.cache import default_root
 from lpack.cli.console import Output
 from lpack.cli.report import error_report
 from lpack.errors import EXIT_USAGE, AuditError, ConfigError, LpackError, SizeLimitError
 from lpack.redact import redact_data
-from lpack.tools.publish import PublishOptions
+
+if TYPE_CHECKING:
+    from lpack.tools.publish import PublishOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,6 +93,8 @@ def publish_options(func: F) -> F:
 
 def take_publish_options(options: dict[str, Any]) -> PublishOptions:
     """Pop what `publish_options` declared out of a command's keyword arguments."""
+    from lpack.tools.publish import PublishOptions  # noqa: PLC0415 - the publish stage, for its commands only
+
     given = {key: options.pop(key) for key in PUBLISH_KEYS}
     return PublishOptions(
         bucket=given["bucket"],
@@ -127,10 +130,12 @@ def write_report(
     data: dict[str, Any], report_file: Path | None, json_mode: bool, out: Output, *, fatal: bool = True
 ) -> None:
     """Write the report (redacted: it may echo a URL with a password) to `report_file`, and/or stdout."""
+    from lpack.archive.writer import atomic_output  # noqa: PLC0415 - only with --report
+
     text = json.dumps(redact_data(data), indent=2, sort_keys=False)
     if report_file is not None:
         try:
-            with _archive.atomic_output(report_file.resolve()) as tmp:
+            with atomic_output(report_file.resolve()) as tmp:
                 tmp.write_text(text + "\n")
         except OSError as err:
             if not fatal:

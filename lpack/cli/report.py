@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lpack import runtimes
-from lpack.audit.checks import AuditReport, Finding
-from lpack.oci import ImageInfo
-from lpack.pipeline.build import BuildResult, FunctionResult
-from lpack.publish.layers import PublishResult
-from lpack.resolve.result import BundleReport
-from lpack.size import SizeReport
-from lpack.staging.packages import Package
-from lpack.tools.check import CheckResult
-from lpack.tools.diff import ArtifactDiff, describe
-from lpack.tools.inspect import Inspection
-from lpack.tools.verify import VerifyResult
+
+# Annotations only: each command imports the stages it runs (see console.py).
+if TYPE_CHECKING:
+    from lpack.audit.checks import AuditReport, Finding
+    from lpack.oci import ImageInfo
+    from lpack.pipeline.build import BuildResult, FunctionResult
+    from lpack.publish.layers import PublishResult
+    from lpack.resolve.result import BundleReport
+    from lpack.size import SizeReport
+    from lpack.staging.packages import Package
+    from lpack.tools.check import CheckResult
+    from lpack.tools.diff import ArtifactDiff
+    from lpack.tools.inspect import Inspection
+    from lpack.tools.verify import VerifyResult
 
 SCHEMA_VERSION = 1
 # The JSON Schema every report validates against (tests/integration/test_check.py checks each command).
@@ -283,6 +286,8 @@ def inspect_report(found: Inspection) -> dict[str, Any]:
 
 
 def diff_report(diffs: Iterable[ArtifactDiff]) -> dict[str, Any]:
+    from lpack.tools.diff import describe  # noqa: PLC0415 - `lpack diff` has imported it (see the imports)
+
     return {
         "schema_version": SCHEMA_VERSION,
         "command": "diff",

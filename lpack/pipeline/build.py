@@ -8,7 +8,6 @@ import logging
 import os
 import sysconfig
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from lpack import lifecycle, sources
 from lpack.cache import Cache, CorruptEntry, make_key
@@ -89,6 +88,8 @@ def _each(
     workers = max(1, min(jobs or os.cpu_count() or 1, len(fns)))
     if workers == 1:
         return tuple(build_one(fn) for fn in fns)
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - one artifact (a no-change rebuild) needs no pool
+
     # sysconfig fills its variables lazily and not thread-safely: two threads asking at once (uv's
     # find_uv_bin does) can get None. Fill them before the threads start.
     sysconfig.get_config_vars()

@@ -15,10 +15,9 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Callable, Iterable
-from email.parser import HeaderParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag, parse_tag
 from packaging.utils import (
     InvalidSdistFilename,
@@ -35,6 +34,11 @@ from lpack.errors import ResolveError
 from lpack.resolve import _offered
 from lpack.resolve._errors import NO_MATCHING_TAG, NO_USABLE_WHEELS
 from lpack.resolve.runner import target_label
+
+# email's header parser and packaging's requirement parser are imported where a fresh install is checked:
+# every build imports this module, a no-change rebuild never calls it.
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 _BUILD_DISABLED = re.compile(r"Building source distributions is disabled, but attempted to build `(?P<name>[^`]+)`")
 
@@ -125,6 +129,8 @@ def check_built(fn: FunctionConfig, site: Path, built: frozenset[str]) -> list[s
 
 
 def _installed_tags(site: Path) -> dict[str, list[Tag]]:
+    from email.parser import HeaderParser  # noqa: PLC0415 - see the imports
+
     found: dict[str, list[Tag]] = {}
     for wheel_file in site.glob("*.dist-info/WHEEL"):
         meta = HeaderParser().parsestr(wheel_file.read_text(encoding="utf-8", errors="replace"))
@@ -158,6 +164,8 @@ def newer_releases(fn: FunctionConfig, lines: list[str], lock: Path) -> list[str
 
 
 def _requirement(line: str) -> Requirement | None:
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415 - see the imports
+
     try:
         return Requirement(line)
     except InvalidRequirement:

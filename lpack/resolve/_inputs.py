@@ -7,11 +7,9 @@ import shutil
 import sys
 import zipfile
 from dataclasses import dataclass, field, replace
-from email.parser import HeaderParser
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from lpack.config.deps import kind_of
@@ -26,6 +24,11 @@ from lpack.resolve._pip import pip_fallback_note, pip_lock, uv_falls_short
 from lpack.resolve.locks import export as export_lock
 from lpack.resolve.locks import lock_format
 from lpack.resolve.runner import Runner, index_args, installer_env, target_label, uv_bin, uv_env, uv_target_args
+
+# packaging's requirement parser and email's header parser are imported where a resolve reads requirements or a
+# wheel's METADATA: a no-change rebuild imports this module and never gets there.
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,6 +189,8 @@ def _locked(
 
 
 def _parse(line: str) -> Requirement | None:
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415 - see the imports
+
     try:
         return Requirement(line)
     except InvalidRequirement:
@@ -319,6 +324,8 @@ def _check_pure(wheel: Path, fn: FunctionConfig) -> None:
 
 
 def _wheel_requires(wheel: Path) -> list[str]:
+    from email.parser import HeaderParser  # noqa: PLC0415 - see the imports
+
     with zipfile.ZipFile(wheel) as zf:
         meta_name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
         meta = HeaderParser().parsestr(zf.read(meta_name).decode("utf-8"))

@@ -15,9 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
-from urllib.request import url2pathname
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from lpack.config.readers import read_toml
@@ -99,8 +97,7 @@ def _local(value: str, where: Path, project_dir: Path, *, always: bool = False) 
     if " @ " in value or "@file:" in value.replace(" ", ""):
         target = value.split("@", 1)[1].strip()
     if target.startswith("file:"):
-        parsed = urlparse(target)
-        return Path(url2pathname(unquote(parsed.path))).resolve()
+        return _file_url_path(target)
     if "://" in target or not (always or _looks_like_path(target)):
         return None
     expanded = Path(target).expanduser()
@@ -130,6 +127,9 @@ def _package_name(path: Path) -> str | None:
 
 def named_packages(lines: list[str]) -> dict[Path, str]:
     """Names given with `name @ file:...` in `lines` (a pyproject.toml's or the lock's), by path."""
+    # packaging's requirement parser: only when a lock names a local package (not on a no-change rebuild).
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+
     found: dict[Path, str] = {}
     for line in lines:
         try:
@@ -137,8 +137,15 @@ def named_packages(lines: list[str]) -> dict[Path, str]:
         except InvalidRequirement:
             continue
         if req.url and req.url.startswith("file:"):
-            found[Path(url2pathname(unquote(urlparse(req.url).path))).resolve()] = canonicalize_name(req.name)
+            found[_file_url_path(req.url)] = canonicalize_name(req.name)
     return found
+
+
+def _file_url_path(url: str) -> Path:
+    # urllib.request (http.client, ssl, email) for one function: imported when a file: URL is met.
+    from urllib.request import url2pathname  # noqa: PLC0415
+
+    return Path(url2pathname(unquote(urlparse(url).path))).resolve()
 
 
 def fingerprint(reached: Reached) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +50,9 @@ def _project_of(filename: str) -> str | None:
 
 def _index_files(url: str, name: str) -> set[str]:
     # PEP 691 JSON where the index speaks it, else the PEP 503 HTML page; any failure means "unknown".
+    # urllib.request (http.client, ssl, email) only when an index is asked, after a resolve failed.
+    import urllib.request  # noqa: PLC0415
+
     request = urllib.request.Request(
         f"{url.rstrip('/')}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"}
     )

@@ -6,16 +6,13 @@ artifacts or two reports) all name packages the same way.
 
 from __future__ import annotations
 
-import configparser
 import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from email.parser import HeaderParser
 from pathlib import PurePosixPath
 from typing import Literal
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 PackageKind = Literal["python", "node", "code"]
@@ -85,6 +82,10 @@ class _Owners:
 
 def python_owners(members: list[Member], read: Reader) -> _Owners:
     """Who owns what, from every *.dist-info: RECORD when present, else top_level.txt, else the name."""
+    # email's header parser and packaging's requirement parser only when a tree is measured (not on a
+    # no-change rebuild, which imports this module without measuring anything).
+    from email.parser import HeaderParser  # noqa: PLC0415
+
     owners = _Owners(files={}, tops={}, versions={}, dist_infos={}, requires={})
     by_rel = {site_relative(m.path): m.path for m in members}
     dirs = sorted({m.group("dir") for rel in by_rel if (m := _DIST_INFO.match(rel))})
@@ -103,6 +104,8 @@ def python_owners(members: list[Member], read: Reader) -> _Owners:
 
 
 def _requirement_names(lines: list[str]) -> set[str]:
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415 - see python_owners
+
     names = set()
     for line in lines:
         try:
@@ -129,6 +132,8 @@ def _claim(owners: _Owners, dist_info: str, name: str, by_rel: dict[str, str], r
 
 
 def _console_scripts(text: str) -> list[str]:
+    import configparser  # noqa: PLC0415 - see python_owners
+
     parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # script names are case-sensitive
     try:

@@ -6,13 +6,17 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lpack.config.model import BuildConfig, FunctionConfig
 from lpack.errors import LpackError, NoInterpreterError, VerifyError
 from lpack.pipeline.build import BuildResult, EventHandler, FunctionResult, artifact_path, build
-from lpack.publish.layers import ProgressHandler, PublishResult
 from lpack.tools.publish import PublishOptions, create_repository, publish_built
-from lpack.tools.verify import VerifyResult, verify
+
+# tools.verify (its sandbox, dotenv) is imported where a handler is verified: only with `build --verify`.
+if TYPE_CHECKING:
+    from lpack.publish.layers import ProgressHandler, PublishResult
+    from lpack.tools.verify import VerifyResult
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,6 +70,8 @@ class _VerifyBeforeReplace:
             return
         dest = artifact_path(fn, self.out_dir)
         layers = [u.artifact.path for u in used]
+        from lpack.tools.verify import verify  # noqa: PLC0415 - see the imports
+
         try:
             found = verify(
                 tmp, handler=fn.handler, runtime=fn.runtime, layers=layers, python=fn.python, env=dict(fn.environment)
@@ -101,6 +107,8 @@ def verify_build(
     An image function is verified from its own layers (the base's runtime is not there, as for a zip).
     `done` are functions already verified before their artifact replaced the previous one.
     """
+    from lpack.tools.verify import verify  # noqa: PLC0415 - see the imports
+
     checked: list[VerifyResult] = []
     built = {fn.name: fn.artifact for fn in result.functions}
     for fn in config.functions:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lpack.config.load import load_config
 from lpack.config.model import BuildConfig, FunctionConfig, Overrides
 from lpack.errors import ConfigError
 from lpack.pipeline.build import BuildResult, EventHandler, build
-from lpack.publish.layers import ProgressHandler, PublishResult, prepare_ecr_push, publish_layer, target_for
 from lpack.staging.tree import file_sha256
+
+# The publish stage (S3, Lambda, ECR clients) is imported by the functions that publish: `lpack build` imports
+# this module for PublishOptions, and a build that publishes nothing need not load it.
+if TYPE_CHECKING:
+    from lpack.publish.layers import ProgressHandler, PublishResult
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +35,8 @@ def create_repository(config: BuildConfig, options: PublishOptions) -> None:
     """`--create-repository`: make the ECR repository the image's `--push` names, before building."""
     if not config.image.push:
         raise ConfigError("--create-repository needs --push ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG")
+    from lpack.publish.layers import prepare_ecr_push  # noqa: PLC0415 - see the imports
+
     prepare_ecr_push(config.image.push, profile=options.profile, endpoint_url=options.endpoint_url)
 
 
@@ -53,6 +60,8 @@ def publish_one(
     *,
     on_progress: ProgressHandler | None = None,
 ) -> PublishResult:
+    from lpack.publish.layers import publish_layer, target_for  # noqa: PLC0415 - see the imports
+
     return publish_layer(
         path,
         name=layer.name,

@@ -10,17 +10,34 @@ import shutil
 import stat
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lpack.config.intrinsics import dump_template
-from lpack.config.sam import CODE_PROPERTY, SamTemplate
 from lpack.errors import EmitError
 from lpack.pipeline.build import BuildResult
 
+# lpack.config.sam (and YAML with it) is imported when a SAM template is used: `lpack build` imports this
+# module, and reads its template through read_sam and load_sam below, only with --sam-template.
+if TYPE_CHECKING:
+    from lpack.config.model import BuildConfig, Overrides
+    from lpack.config.sam import SamTemplate
+
 # Fixed so the directories (and so `sam package`'s zips of them) do not depend on when the build ran.
 _MTIME = 315532800  # 1980-01-01, the zip epoch
+
+
+def read_sam(path: Path, parameters: Mapping[str, str] | None = None) -> SamTemplate:
+    from lpack.config import sam  # noqa: PLC0415 - see the imports
+
+    return sam.read_sam(path, parameters)
+
+
+def load_sam(template: SamTemplate, overrides: Overrides | None = None) -> BuildConfig:
+    from lpack.config import sam  # noqa: PLC0415 - see the imports
+
+    return sam.load_sam(template, overrides)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,6 +54,8 @@ def write_sam_build(template: SamTemplate, result: BuildResult, build_dir: Path 
     artifacts = {r.name: r.artifact.path for r in result.functions if r.name in template.built}
     for logical_id, artifact in sorted(artifacts.items()):
         _extract(artifact, build_dir / logical_id)
+    from lpack.config.intrinsics import dump_template  # noqa: PLC0415 - see the imports
+
     data = _rewritten(template, sorted(artifacts))
     out = build_dir / "template.yaml"
     _write_atomically(out, dump_template(data))
@@ -46,6 +65,8 @@ def write_sam_build(template: SamTemplate, result: BuildResult, build_dir: Path 
 def _rewritten(template: SamTemplate, built: list[str]) -> dict[str, Any]:
     # The template as written, intrinsics untouched (CloudFormation resolves them at deploy), with each built
     # resource's code property pointing at its directory, relative to the new template (as sam build does).
+    from lpack.config.sam import CODE_PROPERTY  # noqa: PLC0415 - see the imports
+
     data = copy.deepcopy(dict(template.data))
     for logical_id in built:
         resource = data["Resources"][logical_id]
