@@ -17,7 +17,6 @@ from lpack.errors import LpackError
 from lpack.pipeline import reuse as _reuse
 from lpack.pipeline.results import BuildResult, Event, EventHandler, FunctionResult
 from lpack.pipeline.run import BeforeReplace, Settings, run
-from lpack.remote import open_remote
 from lpack.resolve import keys as _keys
 from lpack.resolve.node_cache import project_digest
 from lpack.resolve.runner import Runner, run_subprocess
@@ -78,6 +77,8 @@ def _with_remote(cache: Cache, config: BuildConfig) -> Cache:
     """`cache` with the remote cache the config names (LPACK_CACHE_REMOTE, [tool.lpack.cache] remote)."""
     if config.cache_remote is None or cache.remote is not None:
         return cache
+    from lpack.remote import open_remote  # noqa: PLC0415 - only a build that shares its cache loads the S3 client
+
     return dataclasses.replace(cache, remote=open_remote(config.cache_remote))
 
 
