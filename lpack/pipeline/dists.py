@@ -89,7 +89,8 @@ def resolve_dists(fn: FunctionConfig, inputs: _inputs.Inputs, work: Path, runner
         return None
     how = f"{len(made)} of {len(entries)} distributions installed into the cache, the others from it"
     if len(made) in (0, len(entries)):
-        how = f"dependencies {'installed into' if made else 'from'} the cache ({len(entries)} distributions)"
+        count = f"{len(entries)} distribution{'s' if len(entries) > 1 else ''}"
+        how = f"dependencies {'installed into' if made else 'from'} the cache ({count})"
     if fetched:
         how += f"; {len(fetched)} fetched from the remote cache"
     resolved = Resolved(

@@ -78,9 +78,10 @@ def gather(
     inputs (and must, with `fn.locked`).
     """
     warnings: list[str] = []
+    plain = locker
     if committed:
         locker = _committed_first(locker, warnings)
-    inputs = _gather(fn, work, runner, locker, warnings if committed else None)
+    inputs = _gather(fn, work, runner, locker, warnings if committed else None, plain=plain)
     if warnings:
         inputs = replace(inputs, warnings=(*inputs.warnings, *warnings))
     return replace(inputs, notes=(fn.dependency_note, *inputs.notes)) if fn.dependency_note else inputs
@@ -97,14 +98,16 @@ def _committed_first(inner: Locker, warnings: list[str]) -> Locker:
     return locked
 
 
-def _gather(fn: FunctionConfig, work: Path, runner: Runner, locker: Locker, warnings: list[str] | None) -> Inputs:
+def _gather(
+    fn: FunctionConfig, work: Path, runner: Runner, locker: Locker, warnings: list[str] | None, *, plain: Locker
+) -> Inputs:
     # Without a file from the config or discovery (a layer, a config built in code): the project's pyproject.
     path = fn.requirements or fn.project_dir / "pyproject.toml"
     if fn.requirements is None and not path.is_file():
         return Inputs(lock=None, direct=frozenset())
     if kind_of(path) == "pyproject":
         return _from_pyproject(fn, path, work, runner, locker)
-    return _from_requirements(fn, path, work, runner, locker, warnings=warnings)
+    return _from_requirements(fn, path, work, runner, locker, warnings=warnings, plain=plain)
 
 
 def _from_pyproject(fn: FunctionConfig, path: Path, work: Path, runner: Runner, locker: Locker) -> Inputs:
@@ -125,7 +128,14 @@ def _from_pyproject(fn: FunctionConfig, path: Path, work: Path, runner: Runner, 
 
 
 def _from_requirements(
-    fn: FunctionConfig, path: Path, work: Path, runner: Runner, locker: Locker, *, warnings: list[str] | None
+    fn: FunctionConfig,
+    path: Path,
+    work: Path,
+    runner: Runner,
+    locker: Locker,
+    *,
+    warnings: list[str] | None,
+    plain: Locker,
 ) -> Inputs:
     if not path.is_file():
         raise ConfigError(
@@ -140,6 +150,12 @@ def _from_requirements(
         # The .in is the user's intent; lock it for this target, as pip-compile would, with hashes.
         lines = _requirement_lines(path)
         return _locked(fn, lines, work, runner, display(path, fn.project_dir), source=path, locker=locker)
+    if not has_hashes(path):
+        # A requirements.txt is the user's lock (`lpack lock` leaves it be, --locked asks nothing of it), but one
+        # without hashes is locked for the target too, into the cache only: its wheels are then installed and
+        # cached one by one, shared with other locks and machines, instead of resolved by every install.
+        lines = _requirement_lines(path)
+        return _locked(fn, lines, work, runner, display(path, fn.project_dir), source=path, locker=plain)
     return Inputs(lock=path, direct=direct_names(path), label=display(path, fn.project_dir))
 
 

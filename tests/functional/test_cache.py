@@ -103,3 +103,21 @@ def test_a_result_from_before_a_deprecation_date_is_not_reused_after_it(
     monkeypatch.setenv("LPACK_TODAY", "2026-11-15")
     [after] = build(load_config(root), runner=FakeUv(), cache=cache).functions
     assert any("python3.10 is deprecated" in w for w in after.warnings)
+
+
+def test_a_requirements_txt_without_hashes_is_locked_and_installed_by_distribution(
+    project: MakeProject, cache: Cache
+) -> None:
+    root = project("with-tests-dir")
+    (root / "requirements.in").rename(root / "requirements.txt")
+    (root / "requirements.txt").write_text("lp-pure-a\n")
+    config = root / "lpack.toml"
+    config.write_text(config.read_text().replace("requirements.in", "requirements.txt"))
+    first, _, notes = _build(root, cache)
+    assert [c[2] for c in first.calls] == ["compile", "install"]
+    assert "locked requirements.txt with hashes" in notes
+    (root / "requirements.txt").write_text("lp-pure-a\nlp-keeps-tests\n")
+    again, _, notes = _build(root, cache)
+    assert "1 of 3 distributions installed into the cache, the others from it" in notes
+    [install] = again.installs
+    assert "--no-deps" in install and "--require-hashes" in install

@@ -111,3 +111,14 @@ def test_locked_sees_a_change_in_a_file_included_two_levels_down(project: MakePr
     (root / "more.in").write_text("lp-pure-a\nlp-pure-b\n")
     stale = lpack("build", root, "--locked")
     assert stale.exit_code == 2 and "no longer matches its inputs" in " ".join(stale.output.split())
+
+
+def test_a_requirements_txt_without_hashes_is_locked_in_the_cache_and_needs_no_committed_lock(
+    project: MakeProject,
+) -> None:
+    root = project("lying-glibc")  # requirements.txt: `lp-lying-glibc==1.0`, no hash
+    report = build_json(root, "--runtime", "python3.12", "--locked")  # the user's file is the lock: nothing to renew
+    [artifact] = report["artifacts"]
+    assert "locked requirements.txt with hashes" in artifact["notes"]
+    assert "dependencies installed into the cache (1 distribution)" in artifact["notes"]
+    assert not (root / "lpack-locks").exists()
