@@ -28,6 +28,33 @@ requirements = "requirements.txt"
 """
 
 
+def rebuild_times(root: Path, runs: int, out: Path | None = None) -> dict[str, list[float]]:
+    """Seconds of each rebuild, alternated `runs` times, in this process; LPACK_CACHE_DIR names the cache to use.
+
+    One untimed build first, so the first no-change rebuild finds its own output (in `out`, else the project's
+    default). app.py is restored afterwards.
+    """
+    from lpack import Overrides, build, load_config  # noqa: PLC0415 (after LPACK_CACHE_DIR is set)
+
+    overrides = Overrides(out_dir=out)
+
+    app = root / "app.py"
+    original = app.read_text()
+    times: dict[str, list[float]] = {"no-change": [], "code-only": []}
+    try:
+        build(load_config(root, overrides))
+        for i in range(runs):
+            for kind, samples in times.items():
+                if kind == "code-only":
+                    app.write_text(f"{original}\nX = {i}\n")
+                start = time.perf_counter()
+                build(load_config(root, overrides))
+                samples.append(time.perf_counter() - start)
+    finally:
+        app.write_text(original)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
@@ -35,24 +62,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lpack-bench-") as tmp:
         os.environ["LPACK_CACHE_DIR"] = str(Path(tmp) / "cache")
-        from lpack import build, load_config  # noqa: PLC0415 (after LPACK_CACHE_DIR is set)
-
         root = Path(tmp) / "project"
         root.mkdir()
         (root / "pyproject.toml").write_text(PYPROJECT)
         (root / "requirements.txt").write_text("\n".join(args.requirements.split()) + "\n")
         (root / "app.py").write_text("def handler(event, context):\n    return 1\n")
-        build(load_config(root))
-        times: dict[str, list[float]] = {"no-change": [], "code-only": []}
-        for i in range(args.runs):
-            for kind, samples in times.items():
-                if kind == "code-only":
-                    with (root / "app.py").open("a") as fh:
-                        fh.write(f"X = {i}\n")
-                start = time.perf_counter()
-                build(load_config(root))
-                samples.append(time.perf_counter() - start)
-        for kind, samples in times.items():
+        for kind, samples in rebuild_times(root, args.runs).items():
             median, low = statistics.median(samples) * 1000, min(samples) * 1000
             print(f"{kind:9}  median {median:6.0f} ms  min {low:6.0f} ms  (n={args.runs})")
 
