@@ -188,7 +188,7 @@ def _pyenv_pythons(version: tuple[int, int]) -> list[Path]:
 def _version_of(python: str) -> tuple[int, int] | None:
     try:
         out = subprocess.run(
-            [python, "-c", "import sys; print(*sys.version_info[:2])"],
+            [python, "-I", "-S", "-c", "import sys; print(*sys.version_info[:2])"],  # no site: half the start-up
             capture_output=True,
             text=True,
             timeout=30,

@@ -92,7 +92,7 @@ def run(
             tree, layer_warnings = layers.finish(fn, tree)
             warnings += layer_warnings
         notify(Event(function=fn.name, stage="emit"))
-        emitted, stored = _emit(fn, tree, settings, used, entries)
+        emitted, stored = _emit(fn, tree, settings, used, entries, made=_made(deps))
         if settings.cache is not None:
             share(fn, settings.cache, deps.entries, grown | stored | _made(deps))
         warnings += [*emitted.warnings, *(f.message for f in emitted.size.findings if f.severity == "warning")]
@@ -180,9 +180,16 @@ def _bytecode(
 
 
 def _emit(
-    fn: FunctionConfig, tree: StagingTree, settings: Settings, used: Sequence[FunctionResult], entries: Entries
+    fn: FunctionConfig,
+    tree: StagingTree,
+    settings: Settings,
+    used: Sequence[FunctionResult],
+    entries: Entries,
+    *,
+    made: set[Path],
 ) -> tuple[Emitted, set[Path]]:
-    """The artifact, and the cache entries whose compressed members grew."""
+    """The artifact, and the cache entries whose compressed members grew. Files of the entries this run made
+    (`made`: installed and hashed minutes ago, by this process) are not hashed again before they are packed."""
     # Zip members the dependency cache already holds compressed are copied, not compressed again.
     cache = settings.cache if entries and fn.format != "image" else None
     members: AbstractContextManager[dict[Path, RawMember]] = (
@@ -190,7 +197,8 @@ def _emit(
     )
     with members as reuse:
         if entries:  # every other file the artifact reads from an entry is checked against its manifest
-            check_entry_files(entries, tree, reuse)
+            fresh = {e.source for entry, files in entries.group(tree).items() if entry in made for e, _ in files}
+            check_entry_files(entries, tree, {**reuse, **dict.fromkeys(fresh)})
         stack = [layers.part(u.name, u.size, u.compatible_runtimes) for u in used]
         hook = settings.before_replace
         emitted = emit_artifact(
