@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_build import run
-from bench_goals import NEW_LOCK, NEW_LOCK_HASHED, WARM_S3
+from bench_goals import NEW_LOCK, NEW_LOCK_HASHED, NEW_LOCK_ONE_NEW, WARM_S3
 from bench_suite import _PROJECTS, PYTHON, lpack, make_project, progress
 
 from lpack.runtimes import get_runtime, uv_platform
@@ -31,6 +31,7 @@ from lpack.runtimes import get_runtime, uv_platform
 # Pulled in by none of the suite's projects, pure Python, pinned so that the new lock is the same from day to day
 # and shares every other wheel with the first.
 EXTRA = "attrs==25.4.0"
+SUPERSET = "tomli==2.2.1"  # one more pure package, for a superset lock that has every wheel of the changed one
 BUCKET, PREFIX = "bench-bucket", "lpack"
 
 Timer = Callable[[str, Callable[[int], object]], None]
@@ -51,25 +52,36 @@ def hashed_lock(root: Path, requirements: str, env: dict[str, str]) -> None:
 
 
 def new_lock(name: str, tmp: Path, env: dict[str, str], runs: int, timed: Timer) -> Path:
-    """Time both new-lock variants; returns the changed (unpinned) project for the references."""
+    """Time the new-lock variants; returns the changed (unpinned) project for the references.
+
+    "Wheels cached": the cache has built the first project and a superset of the changed one (one more package),
+    so the changed lock is new but every wheel in it was installed before. "One wheel new": only the first
+    project was built, so the added package is installed, compiled and compressed in the timed build."""
     changed = make_project(tmp, name, variant="-newlock", requirements=changed_requirements(name))
     first = make_project(tmp, name, variant="-firstlock")
-    _time_new_lock(NEW_LOCK, first, changed, work=tmp / f"{name}-nl", env=env, runs=runs, timed=timed)
+    superset = make_project(tmp, name, variant="-superset", requirements=f"{changed_requirements(name)}{SUPERSET}\n")
+    primers = (first, superset)
+    _time_new_lock(NEW_LOCK, primers, changed, work=tmp / f"{name}-nl", env=env, runs=runs, timed=timed)
     first_hashed = make_project(tmp, name, variant="-firstlock-hashed")
     changed_hashed = make_project(tmp, name, variant="-newlock-hashed")
+    superset_hashed = make_project(tmp, name, variant="-superset-hashed")
     hashed_lock(first_hashed, _PROJECTS[name][0], env)
     hashed_lock(changed_hashed, changed_requirements(name), env)
-    _time_new_lock(
-        NEW_LOCK_HASHED, first_hashed, changed_hashed, work=tmp / f"{name}-nlh", env=env, runs=runs, timed=timed
-    )
+    hashed_lock(superset_hashed, f"{changed_requirements(name)}{SUPERSET}\n", env)
+    primers = (first_hashed, superset_hashed)
+    work = tmp / f"{name}-nlh"
+    _time_new_lock(NEW_LOCK_HASHED, primers, changed_hashed, work=work, env=env, runs=runs, timed=timed)
+    work = tmp / f"{name}-nl1"
+    _time_new_lock(NEW_LOCK_ONE_NEW, (first_hashed,), changed_hashed, work=work, env=env, runs=runs, timed=timed)
     return changed
 
 
 def _time_new_lock(
-    label: str, first: Path, changed: Path, *, work: Path, env: dict[str, str], runs: int, timed: Timer
+    label: str, primers: tuple[Path, ...], changed: Path, *, work: Path, env: dict[str, str], runs: int, timed: Timer
 ) -> None:
     primed = work / "cache"
-    lpack(first, work / "first-out", primed, env)
+    for i, first in enumerate(primers):
+        lpack(first, work / f"primer-out{i}", primed, env)
     # A copy per run, made before the clock starts: a build into the shared cache would leave the changed
     # project's own entries behind, and the next run would measure a rebuild instead.
     for i in range(runs):

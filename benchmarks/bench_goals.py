@@ -27,6 +27,7 @@ SOURCE_ONLY = "lpack, source only"
 # bench_cache's rows.
 NEW_LOCK = "lpack new lock, wheels cached"
 NEW_LOCK_HASHED = "lpack new lock, wheels cached, hashed lock committed"
+NEW_LOCK_ONE_NEW = "lpack new lock, one wheel new, hashed lock committed"
 WARM_S3 = "lpack empty local cache, warm S3"
 
 

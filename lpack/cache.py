@@ -16,7 +16,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -84,8 +84,15 @@ class Remote(Protocol):
 
     read_only: bool
 
-    def fetch_many(self, cache: Cache, kind: Kind, wanted: Sequence[tuple[str, str]]) -> set[str]:
-        """Install the remote's entry for each (key, variant) that has no local entry; the keys installed."""
+    def fetch_many(
+        self,
+        cache: Cache,
+        kind: Kind,
+        wanted: Sequence[tuple[str, str]],
+        verify: Callable[[Path], str | None] | None = None,
+    ) -> set[str]:
+        """Install the remote's entry for each (key, variant) that has no local entry; the keys installed.
+        `verify(unpacked)` says why an entry must not be installed (its files do not match its manifests)."""
         ...
 
     def push_many(self, cache: Cache, kind: Kind, made: Sequence[tuple[str, str, Callable[[str], bool]]]) -> None:
@@ -144,14 +151,15 @@ class Cache:
 
     def obtain_many(self, kind: Kind, keys: Sequence[str], make: Callable[[dict[str, Path]], object]) -> frozenset[str]:
         """Entries for all `keys`: the missing ones made together by `make({key: tmpdir})`, each renamed into
-        place when `make` returns. Returns the keys made by this call. The keys' locks are taken in sorted
-        order, so two builders needing overlapping sets wait for each other instead of deadlocking."""
+        place when `make` returns. Returns the keys made by this call.
+
+        One lock per kind serializes these batches (a lock per key would hold an open file per entry: hundreds
+        for a big lock); an entry another builder renamed into place meanwhile (a remote fetch) is kept."""
         missing = sorted({k for k in keys if self.get(kind, k) is None})
         if not missing:
             return frozenset()
-        with ExitStack() as held:
-            for key in missing:
-                held.enter_context(self.locked(kind, key))
+        made: set[str] = set()
+        with self.locked(kind, "batch"):
             missing = [k for k in missing if self.get(kind, k) is None]  # made by another builder meanwhile
             if not missing:
                 return frozenset()
@@ -163,10 +171,13 @@ class Cache:
                 make(tmps)
                 self._mkdir(self.root / kind)
                 for key, tmp in tmps.items():
-                    tmp.rename(self.path(kind, key))
+                    with self.locked(kind, key):
+                        if self.get(kind, key) is None:
+                            tmp.rename(self.path(kind, key))
+                            made.add(key)
             finally:
                 shutil.rmtree(base, ignore_errors=True)
-        return frozenset(missing)
+        return frozenset(made)
 
     def discard(self, kind: Kind, key: str) -> None:
         """Remove one entry (found damaged): moved aside first, so no reader sees half of it."""

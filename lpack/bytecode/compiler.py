@@ -87,16 +87,17 @@ def compile_tree(
     *,
     root: str,
     python: Path | None = None,
-    keep_existing: bool = False,
+    keep_existing: bool | Callable[[Path], bool] = False,
     out_of: Callable[[Entry], Path] | None = None,
     interpreter: str | None = None,
 ) -> tuple[StagingTree, BytecodeResult]:
     """Add `__pycache__/*.cpython-3X.pyc` for every .py; `root` is where Lambda extracts the tree.
 
     The pyc go under `work`, or under `out_of(entry)` for each source when given (a cache entry's pyc
-    directory). With `keep_existing`, a pyc already there is used as it is: it sits next to sources that
-    never change. `interpreter`, when the caller found one already, is used without asking it its version
-    again: each compiler process reports its cache tag, and a wrong one fails the build.
+    directory). With `keep_existing` (or for the pyc paths it accepts, when a function), a pyc already there
+    is used as it is: it sits next to sources that never change. `interpreter`, when the caller found one
+    already, is used without asking it its version again: each compiler process reports its cache tag, and a
+    wrong one fails the build.
     """
     assert runtime.version is not None
     interpreter = interpreter or find_interpreter(runtime.version, python)
@@ -107,7 +108,8 @@ def compile_tree(
     every = [(e, _pyc_path(e.path, tag)) for e in tree if e.path.endswith(".py")]
     # A legal .py name can be too long for its .pyc (name + ".cpython-312.pyc" over 255 bytes): shipped as source.
     jobs = [(pyc, out_of(e) / pyc if out_of else work / pyc, e) for e, pyc in every if _fits(pyc)]
-    todo = [(out, e) for _, out, e in jobs if not (keep_existing and out.is_file())]
+    keep = keep_existing if callable(keep_existing) else (lambda _out: keep_existing)
+    todo = [(out, e) for _, out, e in jobs if not (keep(out) and out.is_file())]
     plan = [(str(e.source), str(out), f"{root}/{e.path}") for out, e in todo]
     ok, bad = _run_compiler(interpreter, plan, tag)
     ok += len(jobs) - len(todo)

@@ -28,19 +28,25 @@ from lpack import layers
 from lpack.cache import Cache, CorruptEntry, make_key, write_sealed
 from lpack.config.model import FunctionConfig
 from lpack.pipeline.entries import (
+    MEMOS,
     pyc_dir_name,
+    pyc_manifest,
     sealed_json,
     shared_files,
     site_digests,
     site_manifest,
     strings,
+    walk_files,
 )
+from lpack.pipeline.store import members_agree
 from lpack.resolve import _inputs
 from lpack.resolve import keys as _keys
+from lpack.resolve.locks.base import target_environment
 from lpack.resolve.pins import Pin, read_pins, write_lock
 from lpack.resolve.python import install, installer_state
 from lpack.resolve.result import Deps, Resolved
 from lpack.resolve.runner import Runner
+from lpack.staging.tree import file_sha256
 
 log = logging.getLogger("lpack")
 
@@ -53,23 +59,18 @@ def resolve_dists(fn: FunctionConfig, inputs: _inputs.Inputs, work: Path, runner
     """`inputs.lock` installed from (and into) per-distribution entries; None when the lock does not qualify."""
     assert inputs.lock is not None
     pins = read_pins(inputs.lock)
-    if pins is None or not pins.pins:
-        return None
+    if fn.installer == "pip" or pins is None or not pins.pins:
+        return None  # pip's RECORD names scripts outside the target (../../bin): installed whole
+    if cache.get("deps", _keys.deps_key(fn, inputs.lock)) is not None:
+        return None  # installed whole before (it could not be cut, or is not complete): no second try each build
     keys = {pin.name: _keys.dist_key(fn, pin, pins.options) for pin in pins.pins}
     notes: list[str] = []
 
     def make(tmps: dict[str, Path]) -> None:
         todo = [p for p in pins.pins if keys[p.name] in tmps]
-        sub = work / "resolve" / "new-distributions.txt"
-        write_lock(sub, pins.options, todo)
-        scratch = work / "dists"
-        done = install(fn, replace(inputs, lock=sub, notes=()), scratch, runner, no_deps=True)
-        _split(scratch, {p.name: tmps[keys[p.name]] for p in todo})
-        notes.extend(done.notes)
-        for pin in todo:
-            own = [n for n in done.notes if n.startswith(f"{pin.name}:")]
-            meta = {"name": pin.name, "version": pin.version, "installer": done.installer, "notes": own}
-            write_sealed(tmps[keys[pin.name]] / "dist.json", json.dumps(meta).encode())
+        notes.extend(
+            _install_new(fn, inputs, work, runner, options=pins.options, tmps={p: tmps[keys[p.name]] for p in todo})
+        )
 
     fetched = _fetch(fn, cache, list(keys.values()))
     try:
@@ -78,29 +79,54 @@ def resolve_dists(fn: FunctionConfig, inputs: _inputs.Inputs, work: Path, runner
         log.debug("installing the lock whole: %s", why)
         return None
     entries = tuple(cache.path("dists", keys[p.name]) for p in pins.pins)
-    installers: set[str] = set()
-    for pin, entry in zip(pins.pins, entries, strict=True):
-        installer, own = _dist_meta(entry, pin)
-        installers.add(installer)
-        if entry.name not in made:
-            notes.extend(own)
-    if _overlapping(entries):
-        log.debug("installing the lock whole: two distributions install the same file with different content")
+    installers = {
+        _dist_meta(entry, pin, notes if entry.name not in made else None)
+        for pin, entry in zip(pins.pins, entries, strict=True)
+    }
+    gap = _overlapping(entries) or _closure_gap(fn, pins.pins, entries, cache)
+    if gap is not None:  # installed whole: the installer decides, and refuses a lock that is not whole as always
+        log.debug("installing the lock whole: %s", gap)
         return None
-    how = f"{len(made)} of {len(entries)} distributions installed into the cache, the others from it"
-    if len(made) in (0, len(entries)):
-        count = f"{len(entries)} distribution{'s' if len(entries) > 1 else ''}"
-        how = f"dependencies {'installed into' if made else 'from'} the cache ({count})"
-    if fetched:
-        how += f"; {len(fetched)} fetched from the remote cache"
     resolved = Resolved(
         lock=inputs.lock,
         direct=inputs.direct,
         installer="pip" if "pip" in installers else "uv",
-        notes=(*inputs.notes, *dict.fromkeys(notes), how),
+        notes=(*inputs.notes, *dict.fromkeys(notes), _how(len(entries), len(made), len(fetched))),
         warnings=inputs.warnings,
     )
     return Deps(resolved=resolved, directory=work / "deps", entries=entries, made=frozenset(made))
+
+
+def _install_new(
+    fn: FunctionConfig,
+    inputs: _inputs.Inputs,
+    work: Path,
+    runner: Runner,
+    *,
+    options: tuple[str, ...],
+    tmps: dict[Pin, Path],
+) -> tuple[str, ...]:
+    """Install the pins of `tmps` with --no-deps, each into its entry's temporary directory; the install's notes."""
+    sub = work / "resolve" / "new-distributions.txt"
+    write_lock(sub, options, list(tmps))
+    scratch = next(iter(tmps.values())).parent / ".scratch"  # beside the entries: renamed, never copied
+    done = install(fn, replace(inputs, lock=sub, notes=()), scratch, runner, no_deps=True)
+    if done.installer != "uv":  # pip stood in (uv fell short): its INSTALLER and RECORD differ from uv's
+        raise _Unsplittable("pip installed the new distributions")
+    _split(scratch, {p.name: tmp for p, tmp in tmps.items()})
+    for pin, tmp in tmps.items():
+        own = [n for n in done.notes if n.startswith(f"{pin.name}:")]
+        meta = {"name": pin.name, "version": pin.version, "installer": done.installer, "notes": own}
+        write_sealed(tmp / "dist.json", json.dumps(meta).encode())
+    return done.notes
+
+
+def _how(total: int, made: int, fetched: int) -> str:
+    how = f"{made} of {total} distributions installed into the cache, the others from it"
+    if made in (0, total):
+        count = f"{total} distribution{'s' if total > 1 else ''}"
+        how = f"dependencies {'installed into' if made else 'from'} the cache ({count})"
+    return how + (f"; {fetched} fetched from the remote cache" if fetched else "")
 
 
 def _fetch(fn: FunctionConfig, cache: Cache, keys: list[str]) -> set[str]:
@@ -108,7 +134,10 @@ def _fetch(fn: FunctionConfig, cache: Cache, keys: list[str]) -> set[str]:
     missing = [k for k in keys if cache.get("dists", k) is None]
     if cache.remote is None or not missing:
         return set()
-    return cache.remote.fetch_many(cache, "dists", [(k, variant(fn)) for k in missing])
+    return cache.remote.fetch_many(cache, "dists", [(k, variant(fn)) for k in missing], verify=verify_copied)
+
+
+_PUSH_BATCH = 32  # entries locked (an open file each) and pushed at a time
 
 
 def share(fn: FunctionConfig, cache: Cache, entries: tuple[Path, ...], changed: set[Path]) -> None:
@@ -130,11 +159,36 @@ def share(fn: FunctionConfig, cache: Cache, entries: tuple[Path, ...], changed: 
     ]
     if not ready:
         return
-    with ExitStack() as held:  # no build adds pyc or members to them while they are packed
-        for entry in sorted(ready):
-            held.enter_context(cache.locked("dists", entry.name))
-        files = {entry: shared_files(entry, pyc, members) for entry in ready}
-        remote.push_many(cache, "dists", [(e.name, variant(fn), files[e].__contains__) for e in ready])
+    for start in range(0, len(ready), _PUSH_BATCH):
+        batch = sorted(ready)[start : start + _PUSH_BATCH]
+        with ExitStack() as held:  # no build adds pyc or members to them while they are packed
+            for entry in batch:
+                held.enter_context(cache.locked("dists", entry.name))
+            files = {entry: shared_files(entry, pyc, members) for entry in batch}
+            remote.push_many(cache, "dists", [(e.name, variant(fn), files[e].__contains__) for e in batch])
+
+
+def verify_copied(entry: Path) -> str | None:
+    """Why an entry copied from another machine must not be used, or None: every site/ file and every listed
+    pyc hashes to what its manifest says, site/ holds nothing else, and (store.members_agree) every compressed
+    member is the file it stands for. Memos are dropped: this machine computes its own."""
+    site = site_manifest(entry)
+    if site is None:
+        return "manifest.json is missing or damaged"
+    if {f"site/{rel}" for rel in walk_files(entry / "site")} != set(site):
+        return "site/ does not hold exactly the files manifest.json lists"
+    digests = dict(site)
+    for pyc_dir in sorted(entry.glob("pyc-*")):
+        digests.update({f"{pyc_dir.name}/{rel}": want for rel, want in pyc_manifest(pyc_dir).items()})
+    for rel, want in digests.items():
+        path = PurePosixPath(rel)
+        if path.is_absolute() or ".." in path.parts or not (entry / rel).is_file():
+            return f"{rel}: listed, but not a file of the entry"
+        if file_sha256(entry / rel) != want:
+            return f"{rel} does not match its manifest"
+    for memo in MEMOS:
+        (entry / memo).unlink(missing_ok=True)
+    return members_agree(entry, digests)
 
 
 def variant(fn: FunctionConfig) -> str:
@@ -143,23 +197,78 @@ def variant(fn: FunctionConfig) -> str:
     return make_key("variant", repr(fn.runtime.version), fn.bytecode, layers.run_root(fn), fn.compression)[:24]
 
 
-def _dist_meta(entry: Path, pin: Pin) -> tuple[str, list[str]]:
+def _closure_gap(fn: FunctionConfig, pins: tuple[Pin, ...], entries: tuple[Path, ...], cache: Cache) -> str | None:
+    """What the lock lacks that its distributions require on the target (a name not pinned, a pin outside a
+    specifier), or None. --no-deps installs trust the lock to be whole; a whole install would refuse one that
+    is not, so this says so before the pieces are used. A verdict for a set of entries is kept in the cache."""
+    key = make_key("closed", *(e.name for e in entries))
+    if cache.get("results", key) is not None:
+        return None
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415 - only when checking
+    from packaging.version import InvalidVersion, Version  # noqa: PLC0415
+
+    env = target_environment(fn)
+    pinned = {p.name: p.version for p in pins}
+    wanted: dict[str, set[str]] = {p.name: {""} for p in pins}
+    todo = list(zip(pins, entries, strict=True))
+    while todo:
+        pin, entry = todo.pop()
+        for line in _requires(entry, pin):
+            try:
+                req = Requirement(line)
+            except InvalidRequirement:
+                return f"{pin.name}: unreadable Requires-Dist {line!r}"
+            if req.marker is not None and not any(req.marker.evaluate({**env, "extra": e}) for e in wanted[pin.name]):
+                continue
+            name = str(canonicalize_name(req.name))
+            if name not in pinned:
+                return f"{pin.name} requires {name}, which the lock does not pin"
+            try:
+                fits = req.specifier.contains(Version(pinned[name]), prereleases=True)
+            except InvalidVersion:
+                fits = False
+            if not fits:
+                return f"{pin.name} requires {req}, the lock pins {name}=={pinned[name]}"
+            if not set(req.extras) <= wanted[name]:
+                wanted[name] |= set(req.extras)
+                todo += [(p, e) for p, e in zip(pins, entries, strict=True) if p.name == name]
+    cache.obtain("results", key, lambda tmp: write_sealed(tmp / "closed.json", b"{}"))
+    return None
+
+
+def _requires(entry: Path, pin: Pin) -> list[str]:
+    from email.parser import HeaderParser  # noqa: PLC0415 - only when checking
+
+    for meta in (entry / "site").glob("*.dist-info/METADATA"):
+        text = meta.read_text(encoding="utf-8", errors="replace")
+        return HeaderParser().parsestr(text).get_all("Requires-Dist") or []
+    raise CorruptEntry(entry, f"no METADATA for {pin.name}")
+
+
+def _dist_meta(entry: Path, pin: Pin, notes: list[str] | None) -> str:
+    """The entry's installer; its own notes are added to `notes` when given (an entry this run did not make)."""
     meta = sealed_json(entry / "dist.json")
     if site_manifest(entry) is None:
         raise CorruptEntry(entry, "manifest.json is missing or damaged")
     ok = isinstance(meta, dict) and meta.get("name") == pin.name and meta.get("version") == pin.version
     if not ok or meta.get("installer") not in ("uv", "pip") or not strings(meta.get("notes")):
         raise CorruptEntry(entry, "dist.json is missing, damaged or not this distribution's")
-    return str(meta["installer"]), list(meta["notes"])
+    if notes is not None:
+        notes.extend(meta["notes"])
+    return str(meta["installer"])
 
 
-def _overlapping(entries: tuple[Path, ...]) -> bool:
+def _overlapping(entries: tuple[Path, ...]) -> str | None:
+    """Why the entries do not fit together as one tree (a path with two contents, a file where another entry
+    has a directory), or None."""
     seen: dict[str, str] = {}
     for entry in entries:
         for rel, digest in (site_manifest(entry) or {}).items():
             if seen.setdefault(rel, digest) != digest:
-                return True
-    return False
+                return f"two distributions install {rel} with different content"
+    dirs = {parent.as_posix() for rel in seen for parent in PurePosixPath(rel).parents}
+    clash = next((rel for rel in seen if rel in dirs), None)
+    return f"{clash} is a file in one distribution and a directory in another" if clash else None
 
 
 def _split(scratch: Path, targets: dict[str, Path]) -> None:

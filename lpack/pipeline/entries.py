@@ -98,7 +98,9 @@ def pyc_dir_name(version: tuple[int, int], root: str) -> str:
     return "pyc-cpython-{}{}-{}".format(*version, make_key(root)[:12])
 
 
-_SIDE_FILES = ("manifest.json", "dist.json", "site.json", "imports.json", "elf.json")
+# Shared with other machines; the memos (imports.json, elf.json) are not: each machine computes its own.
+_SIDE_FILES = ("manifest.json", "dist.json", "site.json")
+MEMOS = ("imports.json", "elf.json")
 
 
 def shared_files(entry: Path, pyc_dir: str | None, members: str | None) -> frozenset[str]:
@@ -133,10 +135,10 @@ def write_side_file(dest: Path, text: str) -> None:
 
 def site_digests(site: Path) -> dict[str, str]:
     """sha256 of every file under `site` (links followed, as the staging walk follows them), by path from the entry."""
-    return {f"site/{rel}": file_sha256(site / rel) for rel in _walk_files(site)}
+    return {f"site/{rel}": file_sha256(site / rel) for rel in walk_files(site)}
 
 
-def _walk_files(root: Path) -> Iterator[str]:
+def walk_files(root: Path) -> Iterator[str]:
     seen: set[str] = set()
     for base, dirs, files in os.walk(root, followlinks=True):
         real = os.path.realpath(base)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import shutil
-from contextlib import ExitStack
 from pathlib import Path
 from typing import TypeVar
 
@@ -106,7 +106,7 @@ def cached_locker(cache: Cache) -> _inputs.Locker:
         key = _keys.lock_key(fn, lines, infile)
         remote = cache.remote
         if remote is not None and cache.get("locks", key) is None:
-            remote.fetch_many(cache, "locks", [(key, "lock")])
+            remote.fetch_many(cache, "locks", [(key, "lock")], verify=_lock_refused)
         entry, hit = cache.obtain("locks", key, make)
         notes = _lock_notes(entry)
         if notes is None:  # damaged: lock again (the resolver is the only way to a trustworthy lock)
@@ -117,7 +117,8 @@ def cached_locker(cache: Cache) -> _inputs.Locker:
             if notes is None:
                 raise CorruptEntry(entry, "requirements.lock.txt does not match notes.json")
         shutil.copyfile(entry / "requirements.lock.txt", lock)
-        if remote is not None and not hit:
+        if remote is not None and not hit and not _USERINFO.search(lock.read_text(encoding="utf-8", errors="replace")):
+            # A lock naming an index with a login in its URL stays on this machine: it would publish the secret.
             remote.push_many(cache, "locks", [(key, "lock", lambda rel: rel in _LOCK_FILES)])
         return [*notes, f"lock for {what} from the cache"] if hit else notes
 
@@ -125,6 +126,11 @@ def cached_locker(cache: Cache) -> _inputs.Locker:
 
 
 _LOCK_FILES = ("requirements.lock.txt", "notes.json")
+_USERINFO = re.compile(r"://[^/\s@]+@")
+
+
+def _lock_refused(entry: Path) -> str | None:
+    return None if _lock_notes(entry) is not None else "requirements.lock.txt does not match notes.json"
 
 
 def _lock_notes(entry: Path) -> list[str] | None:
@@ -158,7 +164,7 @@ def compile_cached(
     a new lock only its new distributions. Also returns the entries that got new pyc.
 
     A pyc a directory's manifest does not list (left by a killed build, or put there by something else) is
-    compiled again, never shipped; the entries' locks keep two builds from removing each other's new pyc.
+    compiled again, never shipped.
     """
     assert runtime.version is not None
     groups = entries.group(tree)
@@ -167,32 +173,32 @@ def compile_cached(
     name = pyc_dir_name(runtime.version, root)
     tag = "cpython-{}{}".format(*runtime.version)
     entry_of = {e.source: entry for entry, files in groups.items() for e, _ in files}
-    with ExitStack() as held:
-        for entry in sorted(groups):
-            held.enter_context(cache.locked(entry_kind(entry), entry.name))
-        known = {entry: pyc_manifest(entry / name) for entry in groups}
-        todo = [
-            (entry, e)
-            for entry, files in groups.items()
-            for e, _ in files
-            if e.path.endswith(".py") and _pyc_path(e.path, tag) not in known[entry]
-        ]
-        for entry, e in todo:
-            (entry / name / _pyc_path(e.path, tag)).unlink(missing_ok=True)
-        check_entry_files(entries, StagingTree(entries=tuple(e for _, e in todo)), {})  # no pyc of changed source
-        deps, done = compile_tree(
-            cached,
-            runtime,
-            work,
-            root=root,
-            python=python,
-            interpreter=interpreter,
-            keep_existing=True,
-            out_of=lambda e: entry_of[e.source] / name,
-        )
-        grown = {entry for entry, _ in todo}
-        for entry in grown:
-            _record_pyc(entry / name, deps, known[entry])
+    known = {entry: pyc_manifest(entry / name) for entry in groups}
+    todo = [
+        (entry, e)
+        for entry, files in groups.items()
+        for e, _ in files
+        if e.path.endswith(".py") and _pyc_path(e.path, tag) not in known[entry]
+    ]
+    check_entry_files(entries, StagingTree(entries=tuple(e for _, e in todo)), {})  # no pyc of changed source
+    listed = {entry / name / rel for entry, pyc in known.items() for rel in pyc}
+    # No lock is held while compiling: a pyc is replaced atomically, and the same source always gives the same
+    # bytes, so two builds compiling one file at once write one content; each entry's manifest is then merged
+    # under its lock, one entry at a time.
+    deps, done = compile_tree(
+        cached,
+        runtime,
+        work,
+        root=root,
+        python=python,
+        interpreter=interpreter,
+        keep_existing=listed.__contains__,  # an unlisted pyc (a killed build's, another program's) is compiled again
+        out_of=lambda e: entry_of[e.source] / name,
+    )
+    grown = {entry for entry, _ in todo}
+    for entry in sorted(grown):
+        with cache.locked(entry_kind(entry), entry.name):
+            _record_pyc(entry / name, deps, pyc_manifest(entry / name))
     code, more = compile_tree(rest, runtime, work, root=root, python=python, interpreter=interpreter)
     both = dataclasses.replace(more, compiled=done.compiled + more.compiled, failed=done.failed + more.failed)
     return deps.merged(code), both, grown

@@ -197,7 +197,14 @@ def _emit(
     )
     with members as reuse:
         if entries:  # every other file the artifact reads from an entry is checked against its manifest
-            fresh = {e.source for entry, files in entries.group(tree).items() if entry in made for e, _ in files}
+            # Only site/ files: a pyc another process added to a new entry meanwhile is checked like any other.
+            fresh = {
+                e.source
+                for entry, files in entries.group(tree).items()
+                if entry in made
+                for e, rel in files
+                if rel.startswith("site/")
+            }
             check_entry_files(entries, tree, {**reuse, **dict.fromkeys(fresh)})
         stack = [layers.part(u.name, u.size, u.compatible_runtimes) for u in used]
         hook = settings.before_replace

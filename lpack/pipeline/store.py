@@ -9,10 +9,12 @@ its index is removed with a warning, never copied from.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
 import secrets
+import zlib
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -146,6 +148,35 @@ def _parse_index(data: bytes, store: Path) -> dict[str, RawMember] | None:
         }
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def members_agree(entry: Path, digests: dict[str, str]) -> str | None:
+    """Why an entry's stores cannot be trusted (a member that does not inflate to the file the manifests record
+    for its name), or None. For entries copied from elsewhere: the index only proves the store is the one it
+    describes, not that its members are the entry's files."""
+    for store in sorted(entry.glob("members-*.zip")):
+        data = read_sealed(store.with_suffix(".json"))
+        members = _parse_index(data, store) if data is not None else None
+        if members is None:
+            return f"{store.name} does not match its index"
+        with store.open("rb") as fh:
+            for name, member in members.items():
+                fh.seek(member.data_offset)
+                content = _inflate(fh.read(member.compressed_size), member)
+                if content is None or hashlib.sha256(content).hexdigest() != digests.get(name):
+                    return f"{store.name}: {name} is not the file the manifests record"
+    return None
+
+
+def _inflate(raw: bytes, member: RawMember) -> bytes | None:
+    if member.method == 0:
+        return raw
+    inflater = zlib.decompressobj(-15)
+    try:
+        data = inflater.decompress(raw, member.size + 1)  # never more than the member says it holds, plus one
+    except zlib.error:
+        return None
+    return data if len(data) == member.size and inflater.eof else None
 
 
 def _drop(store: Path, why: str) -> None:

@@ -50,12 +50,18 @@ class RemoteCache:
     def off(self) -> bool:
         return self._off is not None
 
-    def fetch_many(self, cache: Cache, kind: Kind, wanted: Sequence[tuple[str, str]]) -> set[str]:
+    def fetch_many(
+        self,
+        cache: Cache,
+        kind: Kind,
+        wanted: Sequence[tuple[str, str]],
+        verify: Callable[[Path], str | None] | None = None,
+    ) -> set[str]:
         todo = list(dict.fromkeys((k, v) for k, v in wanted if self._valid(k, v) and cache.get(kind, k) is None))
         store = self._open() if todo else None
         if store is None:
             return set()
-        done = self._each(todo, lambda item: self._fetch_one(store, cache, kind, item))
+        done = self._each(todo, lambda item: self._fetch_one(store, cache, kind, item, verify))
         return {key for (key, _), ok in zip(todo, done, strict=True) if ok}
 
     def push_many(self, cache: Cache, kind: Kind, made: Sequence[tuple[str, str, Callable[[str], bool]]]) -> None:
@@ -131,7 +137,9 @@ class RemoteCache:
 
     # --- one entry ----------------------------------------------------------------------------------------
 
-    def _fetch_one(self, store: Store, cache: Cache, kind: Kind, item: tuple[str, str]) -> bool:
+    def _fetch_one(
+        self, store: Store, cache: Cache, kind: Kind, item: tuple[str, str], verify: Callable[[Path], str | None] | None
+    ) -> bool:
         key, variant = item
         pointer = store.read_pointer(kind, key, variant)
         if pointer is None:
@@ -145,6 +153,9 @@ class RemoteCache:
                 raise Refused(f"{named}: {err}") from None
             except LpackError as err:
                 raise Refused(f"{named}: {store.blob_key(pointer.sha256)}: {err.msg}") from None
+            why = verify(tmp / "entry") if verify is not None else None
+            if why is not None:  # whole in transit, but not what its own manifests say: never installed
+                raise Refused(f"{named}: {store.blob_key(pointer.sha256)}: {why}")
             with cache.locked(kind, key):
                 if cache.get(kind, key) is not None:
                     return False  # another builder made it meanwhile: theirs stands

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 from importlib import metadata
 from pathlib import Path
 
@@ -98,14 +99,37 @@ def dist_key(fn: FunctionConfig, pin: Pin, options: tuple[str, ...]) -> str:
         pin.version,
         *pin.hashes,
         *options,
-        # Built on this machine from its sdist only where the user vouched for that (resolve._binary.check_built).
-        str(pin.name in {canonicalize_name(n) for n in fn.build_from_source}),
+        # Built on this machine from its sdist only where the user vouched for that (resolve._binary.check_built):
+        # then the machine's platform decides what was built, and machines share it only with their own kind.
+        _built_here(fn, pin.name),
         _target(fn),
-        *_links(fn),
         fn.installer,
         tool_versions(),
-        installer_env(),
+        # No find-links listing (it holds file times): the hashes already name the files. No installer variable
+        # that only says where uv keeps its own cache or how it reports: the same wheel installs the same files.
+        "\n".join(line for line in installer_env().splitlines() if not line.startswith(_LOCAL_ONLY)),
     )
+
+
+# Installer variables that change nothing installed, and differ between machines (paths, output, parallelism).
+_LOCAL_ONLY = (
+    "UV_CACHE_DIR=",
+    "PIP_CACHE_DIR=",
+    "UV_NO_PROGRESS=",
+    "PIP_PROGRESS_BAR=",
+    "UV_CONCURRENT_",
+    "UV_PYTHON_INSTALL_DIR=",
+    "UV_TOOL_DIR=",
+    "PIP_DISABLE_PIP_VERSION_CHECK=",
+    "PIP_NO_WARN_SCRIPT_LOCATION=",
+    "UV_LINK_MODE=",
+)
+
+
+def _built_here(fn: FunctionConfig, name: str) -> str:
+    if name not in {canonicalize_name(n) for n in fn.build_from_source}:
+        return "wheels only"
+    return f"built on {platform.system()} {platform.machine()} {' '.join(platform.libc_ver())}"
 
 
 def lock_reach(fn: FunctionConfig, lock: Path) -> _local.Reached:

@@ -44,8 +44,9 @@ def read_pins(lock: Path) -> Pins | None:
     pins: dict[str, Pin] = {}
     for line in read_lines(lock):
         if line.startswith("-"):
-            if line.split()[0].split("=")[0] not in _INDEX_OPTIONS:
-                return None
+            option, _, value = line.replace("=", " ", 1).partition(" ")
+            if option not in _INDEX_OPTIONS or _relative_path(option, value.strip()):
+                return None  # a relative path is read against the lock's directory: the copy would lose it
             options.append(line)
             continue
         match = _PIN.fullmatch(line)
@@ -57,6 +58,10 @@ def read_pins(lock: Path) -> Pins | None:
         hashes = tuple(sorted(h.lower() for h in _HASH.findall(match.group("hashes"))))
         pins[name] = Pin(name=name, version=match.group("version"), hashes=hashes, line=line)
     return Pins(options=tuple(options), pins=tuple(pins.values()))
+
+
+def _relative_path(option: str, value: str) -> bool:
+    return option not in ("--trusted-host", "--no-index") and "://" not in value and not value.startswith("/")
 
 
 def write_lock(path: Path, options: tuple[str, ...], pins: list[Pin]) -> None:

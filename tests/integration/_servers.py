@@ -12,10 +12,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import boto3
+import pytest
 from botocore.config import Config
 
 READY_SECONDS = 60
@@ -26,6 +28,25 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def dummy_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials through the standard chain; nothing from this machine's AWS config."""
+    for name in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+def running_moto() -> Iterator[Moto]:
+    """A moto server for a module's tests (a fixture body: `yield from running_moto()`)."""
+    server = Moto()
+    server.start()
+    yield server
+    server.stop()
 
 
 def client(service: str, endpoint_url: str) -> Any:

@@ -22,7 +22,7 @@ from lpack.oci.ecr import ecr_credentials, ensure_repository, prepare_ecr_push
 from lpack.publish import SHA256_TAG, PublishTarget, UploadProgress, object_key, publish_layer, upload_artifact
 from tests.conftest import MakeProject
 from tests.integration._helpers import lpack
-from tests.integration._servers import Moto, SeaweedFS, client
+from tests.integration._servers import Moto, SeaweedFS, client, dummy_aws_env, running_moto
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 MIB = 1024 * 1024
@@ -31,22 +31,12 @@ BUCKET = "lpack-layers"
 
 @pytest.fixture(autouse=True)
 def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Dummy credentials through the standard chain; nothing from this machine's AWS config.
-    for name in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    dummy_aws_env(monkeypatch)
 
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[Moto]:
-    server = Moto()
-    server.start()
-    yield server
-    server.stop()
+    yield from running_moto()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import pytest
 from lpack.cache import Cache
 from lpack.remote import RemoteCache, RemoteSettings, store
 from lpack.remote.store import pointer_bytes
-from tests.integration._servers import CuttingProxy, Moto, SeaweedFS, client
+from tests.integration._servers import CuttingProxy, Moto, SeaweedFS, client, dummy_aws_env, running_moto
 
 KEY = "a" * 64
 OTHER = "b" * 64
@@ -32,22 +32,12 @@ FAST = 5.0  # seconds: what a dead server may cost
 
 @pytest.fixture(autouse=True)
 def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Dummy credentials through the standard chain; nothing from this machine's AWS config.
-    for name in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    dummy_aws_env(monkeypatch)
 
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[Moto]:
-    server = Moto()
-    server.start()
-    yield server
-    server.stop()
+    yield from running_moto()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ completed after the artifact is written.
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 from collections.abc import Iterator
@@ -16,11 +15,16 @@ from pathlib import Path
 import pytest
 
 from lpack import build, load_config
+from lpack.archive.writer import write_zip
 from lpack.cache import Cache
+from lpack.pipeline import store
+from lpack.pipeline.dists import variant
 from lpack.pipeline.results import FunctionResult
+from lpack.remote import RemoteCache, RemoteSettings
+from lpack.staging.tree import Entry, StagingTree
 from tests.conftest import MakeProject, copy_project
 from tests.integration._helpers import lpack
-from tests.integration._servers import CuttingProxy, Moto, client
+from tests.integration._servers import CuttingProxy, Moto, client, dummy_aws_env, running_moto
 
 BUCKET = "lpack-shared-cache"
 REMOTE = f"s3://{BUCKET}/ci"
@@ -28,21 +32,12 @@ REMOTE = f"s3://{BUCKET}/ci"
 
 @pytest.fixture(autouse=True)
 def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    dummy_aws_env(monkeypatch)
 
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[Moto]:
-    server = Moto()
-    server.start()
-    yield server
-    server.stop()
+    yield from running_moto()
 
 
 @pytest.fixture
@@ -56,6 +51,11 @@ def moto(moto_server: Moto, monkeypatch: pytest.MonkeyPatch) -> Moto:
 def _objects(moto: Moto) -> dict[str, str]:
     listed = client("s3", moto.url).list_objects_v2(Bucket=BUCKET).get("Contents", [])
     return {o["Key"]: o["ETag"] for o in listed}
+
+
+def variant_of(root: Path) -> str:
+    [fn] = load_config(root).functions
+    return variant(fn)
 
 
 def _machine(root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, tuple[str, ...]]:
@@ -135,6 +135,39 @@ def test_a_lock_made_on_one_machine_is_fetched_by_another_instead_of_resolving_a
     assert "lock for requirements.in from the cache" in fn.notes  # fetched: no resolver run on machine B
     assert any(n.endswith("fetched from the remote cache") for n in fn.notes)
     assert second == first
+
+
+def test_an_entry_whose_members_are_not_its_files_is_refused_and_built_here(
+    project: MakeProject, tmp_path: Path, moto: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project("hello")
+    first, _ = _machine(root, tmp_path / "cache-a", monkeypatch)
+    # A writer (or a writer's bug) puts up an entry whose compressed copy of a module is not the module: its
+    # store and index agree with each other, and the blob with its pointer.
+    [entry] = [e for e in (tmp_path / "cache-a" / "dists").iterdir() if (e / "site" / "lp_pure_a").is_dir()]
+    module = entry / "site" / "lp_pure_a" / "__init__.py"
+    poison = tmp_path / "poison.py"
+    poison.write_bytes(b"raise SystemExit('poisoned')"[: module.stat().st_size].ljust(module.stat().st_size, b"#"))
+    store_zip = entry / "members-default.zip"
+    files = [
+        Entry(
+            path="site/lp_pure_a/__init__.py",
+            source=poison,
+            size=poison.stat().st_size,
+            executable=False,
+            origin="deps",
+        )
+    ]
+    store_zip.unlink()
+    write_zip(StagingTree.of(files), store_zip, compression="default")
+    store._write_index(store_zip)
+    monkeypatch.setenv("LPACK_CACHE_REMOTE", f"{REMOTE}-poisoned")
+    remote = RemoteCache(RemoteSettings(url=f"{REMOTE}-poisoned", read_only=False))
+    remote.push_many(Cache(root=tmp_path / "cache-a"), "dists", [(entry.name, variant_of(root), lambda _r: True)])
+    other = copy_project("hello", tmp_path / "machine-b")
+    result = build(load_config(other), cache=Cache(root=tmp_path / "cache-b"))
+    assert any("refused" in n for n in result.notes), result.notes
+    assert result.functions[0].artifact.path.read_bytes() == first  # the module as the wheel has it
 
 
 def test_a_server_dying_mid_transfer_leaves_a_local_build_of_the_same_bytes(

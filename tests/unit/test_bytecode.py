@@ -74,7 +74,7 @@ def test_an_interpreter_that_crashes_while_compiling_is_one_error_line(tmp_path:
     # Answers the version question like the host, then fails on the compiler script (a broken install).
     fake = tmp_path / "python-broken"
     version = "{} {}".format(*sys.version_info[:2])
-    fake.write_text(f'#!/bin/sh\ncase "$2" in *version_info*) echo "{version}";; *) exit 3;; esac\n')
+    fake.write_text(f'#!/bin/sh\ncase "$*" in *version_info*) echo "{version}";; *) exit 3;; esac\n')
     fake.chmod(0o755)
     tree = _tree(tmp_path, {"app.py": ("code", "x = 1\n")})
     with pytest.raises(AuditError, match=r"python-broken failed while compiling bytecode \(exit 3\)"):

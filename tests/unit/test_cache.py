@@ -138,3 +138,22 @@ def test_sealed_data_reads_back_only_unchanged(tmp_path: Path) -> None:
     write_sealed(tmp_path / "f", b"x")
     assert read_sealed(tmp_path / "f") == b"x"
     assert read_sealed(tmp_path / "missing") is None
+
+
+def test_obtain_many_makes_each_missing_entry_once_and_keeps_one_that_appeared_meanwhile(tmp_path: Path) -> None:
+    cache = Cache(root=tmp_path / "c")
+    cache.obtain("dists", "b", lambda e: (e / "who").write_text("other builder"))
+    made: list[list[str]] = []
+
+    def make(tmps: dict[str, Path]) -> None:
+        made.append(sorted(tmps))
+        for tmp in tmps.values():
+            (tmp / "who").write_text("batch")
+        # Another builder (a remote fetch) puts `c` into place while this batch installs: its entry stands.
+        cache.obtain("dists", "c", lambda e: (e / "who").write_text("fetched"))
+
+    assert cache.obtain_many("dists", ["a", "b", "c", "a"], make) == {"a"}
+    assert made == [["a", "c"]]  # b was there; each key once
+    assert [(cache.path("dists", k) / "who").read_text() for k in "abc"] == ["batch", "other builder", "fetched"]
+    assert cache.obtain_many("dists", ["a", "b", "c"], make) == frozenset() and len(made) == 1
+    assert list((tmp_path / "c" / "tmp").iterdir()) == []

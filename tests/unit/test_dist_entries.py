@@ -31,6 +31,7 @@ def test_a_hash_pinned_lock_reads_as_one_pin_per_distribution(tmp_path: Path) ->
     pins = read_pins(lock)
     assert pins is not None
     assert pins.options == ("--index-url https://pypi.org/simple",)
+    assert read_pins(_lock(tmp_path, "--find-links /srv/wheels\n--no-index\n")) is not None  # absolute: kept
     assert [(p.name, p.version, p.hashes) for p in pins.pins] == [
         ("foo-bar", "1.2", (HASH_A, HASH_B)),  # canonical name, hashes sorted: the key does not follow the order
         ("six", "1.16.0", (HASH_A,)),
@@ -49,6 +50,9 @@ def test_a_hash_pinned_lock_reads_as_one_pin_per_distribution(tmp_path: Path) ->
         "-r other.txt",
         "--no-binary :all:",
         f"six @ https://example.invalid/six.whl --hash=sha256:{HASH_A}",
+        "--find-links wheels",  # relative to the lock's directory: a copy of the line elsewhere would lose it
+        "-f ./wheels",
+        "--index-url=simple",
     ],
 )
 def test_anything_but_plain_pins_and_index_options_installs_the_lock_whole(tmp_path: Path, line: str) -> None:
@@ -132,5 +136,15 @@ def test_two_distributions_with_one_path_of_different_content_overlap(tmp_path: 
             entry / "manifest.json", json.dumps({"site/ns/__init__.py": digest, f"site/{name}.py": digest}).encode()
         )
         entries.append(entry)
-    assert not dists._overlapping((entries[0], entries[1]))  # the same file twice: one content, no conflict
-    assert dists._overlapping(tuple(entries))
+    assert dists._overlapping((entries[0], entries[1])) is None  # the same file twice: one content, no conflict
+    assert dists._overlapping(tuple(entries)) == "two distributions install site/ns/__init__.py with different content"
+
+
+def test_a_file_in_one_distribution_where_another_has_a_directory_overlaps(tmp_path: Path) -> None:
+    entries = []
+    for name, rel in (("a", "site/x"), ("b", "site/x/y.py")):
+        entry = tmp_path / "dists" / name
+        entry.mkdir(parents=True)
+        write_sealed(entry / "manifest.json", json.dumps({rel: "1" * 64}).encode())
+        entries.append(entry)
+    assert dists._overlapping(tuple(entries)) == "site/x is a file in one distribution and a directory in another"
