@@ -83,7 +83,7 @@ def resolve_dists(fn: FunctionConfig, inputs: _inputs.Inputs, work: Path, runner
         _dist_meta(entry, pin, notes if entry.name not in made else None)
         for pin, entry in zip(pins.pins, entries, strict=True)
     }
-    gap = _overlapping(entries) or _closure_gap(fn, pins.pins, entries, cache)
+    gap = _fits_together(fn, pins.pins, entries, cache)
     if gap is not None:  # installed whole: the installer decides, and refuses a lock that is not whole as always
         log.debug("installing the lock whole: %s", gap)
         return None
@@ -197,13 +197,22 @@ def variant(fn: FunctionConfig) -> str:
     return make_key("variant", repr(fn.runtime.version), fn.bytecode, layers.run_root(fn), fn.compression)[:24]
 
 
-def _closure_gap(fn: FunctionConfig, pins: tuple[Pin, ...], entries: tuple[Path, ...], cache: Cache) -> str | None:
-    """What the lock lacks that its distributions require on the target (a name not pinned, a pin outside a
-    specifier), or None. --no-deps installs trust the lock to be whole; a whole install would refuse one that
-    is not, so this says so before the pieces are used. A verdict for a set of entries is kept in the cache."""
-    key = make_key("closed", *(e.name for e in entries))
+def _fits_together(fn: FunctionConfig, pins: tuple[Pin, ...], entries: tuple[Path, ...], cache: Cache) -> str | None:
+    """Why these entries do not make one installed tree of the lock (_overlapping, _closure_gap), or None; a
+    None is kept in the cache for this set of entries (a rebuild reads one directory, not every manifest)."""
+    key = make_key("fits", *(e.name for e in entries))
     if cache.get("results", key) is not None:
         return None
+    gap = _overlapping(entries) or _closure_gap(fn, pins, entries)
+    if gap is None:
+        cache.obtain("results", key, lambda tmp: write_sealed(tmp / "fits.json", b"{}"))
+    return gap
+
+
+def _closure_gap(fn: FunctionConfig, pins: tuple[Pin, ...], entries: tuple[Path, ...]) -> str | None:
+    """What the lock lacks that its distributions require on the target (a name not pinned, a pin outside a
+    specifier), or None. --no-deps installs trust the lock to be whole; a whole install would refuse one that
+    is not, so this says so before the pieces are used."""
     from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415 - only when checking
     from packaging.version import InvalidVersion, Version  # noqa: PLC0415
 
@@ -232,7 +241,6 @@ def _closure_gap(fn: FunctionConfig, pins: tuple[Pin, ...], entries: tuple[Path,
             if not set(req.extras) <= wanted[name]:
                 wanted[name] |= set(req.extras)
                 todo += [(p, e) for p, e in zip(pins, entries, strict=True) if p.name == name]
-    cache.obtain("results", key, lambda tmp: write_sealed(tmp / "closed.json", b"{}"))
     return None
 
 
@@ -266,7 +274,7 @@ def _overlapping(entries: tuple[Path, ...]) -> str | None:
         for rel, digest in (site_manifest(entry) or {}).items():
             if seen.setdefault(rel, digest) != digest:
                 return f"two distributions install {rel} with different content"
-    dirs = {parent.as_posix() for rel in seen for parent in PurePosixPath(rel).parents}
+    dirs = {rel[:i] for rel in seen for i, c in enumerate(rel) if c == "/"}
     clash = next((rel for rel in seen if rel in dirs), None)
     return f"{clash} is a file in one distribution and a directory in another" if clash else None
 
