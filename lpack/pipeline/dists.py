@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from packaging.utils import canonicalize_name
 
 from lpack import layers
-from lpack.cache import Cache, CorruptEntry, make_key, write_sealed
+from lpack.cache import Cache, CorruptEntry, make_key, read_sealed, write_sealed
 from lpack.config.model import FunctionConfig
 from lpack.pipeline.entries import (
     MEMOS,
@@ -201,8 +201,11 @@ def _fits_together(fn: FunctionConfig, pins: tuple[Pin, ...], entries: tuple[Pat
     """Why these entries do not make one installed tree of the lock (_overlapping, _closure_gap), or None; a
     None is kept in the cache for this set of entries (a rebuild reads one directory, not every manifest)."""
     key = make_key("fits", *(e.name for e in entries))
-    if cache.get("results", key) is not None:
+    kept = cache.get("results", key)
+    if kept is not None and read_sealed(kept / "fits.json") == b"{}":
         return None
+    if kept is not None:  # damaged: checked again, and kept anew when it holds
+        cache.discard("results", key)
     gap = _overlapping(entries) or _closure_gap(fn, pins, entries)
     if gap is None:
         cache.obtain("results", key, lambda tmp: write_sealed(tmp / "fits.json", b"{}"))
