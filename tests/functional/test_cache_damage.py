@@ -60,6 +60,7 @@ KINDS = {
     "compressed members": "dists/*/members-*.zip",
     "members index": "dists/*/members-*.json",
     "result": "results/*/result.json",
+    "fits-together verdict": "results/*/fits.json",
     "interpreter memo": "interpreters/*",
 }
 
