@@ -22,21 +22,11 @@ from lpack.oci.ecr import ecr_credentials, ensure_repository, prepare_ecr_push
 from lpack.publish import SHA256_TAG, PublishTarget, UploadProgress, object_key, publish_layer, upload_artifact
 from tests.conftest import MakeProject
 from tests.integration._helpers import lpack
-from tests.integration._servers import Moto, SeaweedFS, client, dummy_aws_env, running_moto
+from tests.integration._servers import Moto, SeaweedFS, client
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 MIB = 1024 * 1024
 BUCKET = "lpack-layers"
-
-
-@pytest.fixture(autouse=True)
-def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    dummy_aws_env(monkeypatch)
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[Moto]:
-    yield from running_moto()
 
 
 @pytest.fixture

@@ -22,22 +22,12 @@ import pytest
 from lpack.cache import Cache
 from lpack.remote import RemoteCache, RemoteSettings, store
 from lpack.remote.store import pointer_bytes
-from tests.integration._servers import CuttingProxy, Moto, SeaweedFS, client, dummy_aws_env, running_moto
+from tests.integration._servers import CuttingProxy, SeaweedFS, client
 
 KEY = "a" * 64
 OTHER = "b" * 64
 VARIANT = "v1"
 FAST = 5.0  # seconds: what a dead server may cost
-
-
-@pytest.fixture(autouse=True)
-def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    dummy_aws_env(monkeypatch)
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[Moto]:
-    yield from running_moto()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,20 +23,10 @@ from lpack.remote import RemoteCache, RemoteSettings
 from lpack.staging.tree import Entry, StagingTree
 from tests.conftest import MakeProject, copy_project
 from tests.integration._helpers import lpack
-from tests.integration._servers import CuttingProxy, Moto, client, dummy_aws_env, running_moto
+from tests.integration._servers import CuttingProxy, Moto, client
 
 BUCKET = "lpack-shared-cache"
 REMOTE = f"s3://{BUCKET}/ci"
-
-
-@pytest.fixture(autouse=True)
-def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    dummy_aws_env(monkeypatch)
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[Moto]:
-    yield from running_moto()
 
 
 @pytest.fixture
