@@ -195,10 +195,9 @@ class Cache:
 
     def discard_entry(self, entry: Path) -> None:
         """discard() for an entry given by its path (from CorruptEntry)."""
-        kind = next((k for k in KINDS if k == entry.parent.name), None)
-        if kind is None or entry.parent.parent != self.root.resolve():
+        if entry.parent.parent != self.root.resolve():
             raise damaged(entry, "it is not an entry of this cache")
-        self.discard(kind, entry.name)
+        self.discard(entry_kind(entry), entry.name)
 
     def write_file(self, dest: Path, write: Callable[[Path], None]) -> None:
         """Replace `dest` (inside an entry) atomically with what `write(tmp_path)` produces."""

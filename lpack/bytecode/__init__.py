@@ -12,6 +12,7 @@ from lpack.bytecode.compiler import (
     CompileFailure,
     check_own_code,
     compile_tree,
+    pyc_path,
     sourceless,
 )
 from lpack.bytecode.interpreters import Interpreter, find_interpreter, provide_interpreter
@@ -24,5 +25,6 @@ __all__ = [
     "compile_tree",
     "find_interpreter",
     "provide_interpreter",
+    "pyc_path",
     "sourceless",
 ]

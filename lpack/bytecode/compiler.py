@@ -105,7 +105,7 @@ def compile_tree(
         reason = f"no python{runtime.version[0]}.{runtime.version[1]} found to compile bytecode (pass --python)"
         return tree, BytecodeResult(compiled=0, failed=0, interpreter=None, reason=reason)
     tag = f"cpython-{runtime.version[0]}{runtime.version[1]}"
-    every = [(e, _pyc_path(e.path, tag)) for e in tree if e.path.endswith(".py")]
+    every = [(e, pyc_path(e.path, tag)) for e in tree if e.path.endswith(".py")]
     # A legal .py name can be too long for its .pyc (name + ".cpython-312.pyc" over 255 bytes): shipped as source.
     jobs = [(pyc, out_of(e) / pyc if out_of else work / pyc, e) for e, pyc in every if _fits(pyc)]
     keep = keep_existing if callable(keep_existing) else (lambda _out: keep_existing)
@@ -135,7 +135,7 @@ def sourceless(tree: StagingTree, runtime: runtimes.Runtime) -> StagingTree:
     drop: list[str] = []
     moved: list[Entry] = []
     for e in tree:
-        pyc = by_path.get(_pyc_path(e.path, tag)) if e.origin == "deps" and e.path.endswith(".py") else None
+        pyc = by_path.get(pyc_path(e.path, tag)) if e.origin == "deps" and e.path.endswith(".py") else None
         if pyc is not None:
             drop += [e.path, pyc.path]
             moved.append(dataclasses.replace(pyc, path=f"{e.path}c"))
@@ -202,7 +202,8 @@ def _fits(pyc: str) -> bool:
     return len(pyc.rpartition("/")[2].encode()) <= _NAME_MAX
 
 
-def _pyc_path(py: str, tag: str) -> str:
+def pyc_path(py: str, tag: str) -> str:
+    """Where a module's pyc goes: dir/__pycache__/name.<tag>.pyc."""
     head, _, name = py.rpartition("/")
     return f"{head + '/' if head else ''}__pycache__/{name[:-3]}.{tag}.pyc"
 

@@ -29,8 +29,8 @@ from lpack.cache import Cache, CorruptEntry, make_key, read_sealed, write_sealed
 from lpack.config.model import FunctionConfig
 from lpack.pipeline.entries import (
     MEMOS,
+    entry_digests,
     pyc_dir_name,
-    pyc_manifest,
     sealed_json,
     shared_files,
     site_digests,
@@ -172,14 +172,11 @@ def verify_copied(entry: Path) -> str | None:
     """Why an entry copied from another machine must not be used, or None: every site/ file and every listed
     pyc hashes to what its manifest says, site/ holds nothing else, and (store.members_agree) every compressed
     member is the file it stands for. Memos are dropped: this machine computes its own."""
-    site = site_manifest(entry)
-    if site is None:
+    digests = entry_digests(entry)
+    if digests is None:
         return "manifest.json is missing or damaged"
-    if {f"site/{rel}" for rel in walk_files(entry / "site")} != set(site):
+    if {f"site/{rel}" for rel in walk_files(entry / "site")} != {rel for rel in digests if rel.startswith("site/")}:
         return "site/ does not hold exactly the files manifest.json lists"
-    digests = dict(site)
-    for pyc_dir in sorted(entry.glob("pyc-*")):
-        digests.update({f"{pyc_dir.name}/{rel}": want for rel, want in pyc_manifest(pyc_dir).items()})
     for rel, want in digests.items():
         path = PurePosixPath(rel)
         if path.is_absolute() or ".." in path.parts or not (entry / rel).is_file():

@@ -106,10 +106,11 @@ MEMOS = ("imports.json", "elf.json")
 def shared_files(entry: Path, pyc_dir: str | None, members: str | None) -> frozenset[str]:
     """What of an entry another machine can use, by path inside it: the site/ files and the pyc its manifests
     list (never a file being written beside them), its sealed side files, and one compression mode's members."""
-    found = set(site_manifest(entry) or {})
-    if pyc_dir is not None and (entry / pyc_dir / "manifest.json").is_file():
-        found |= {f"{pyc_dir}/{rel}" for rel in pyc_manifest(entry / pyc_dir)} | {f"{pyc_dir}/manifest.json"}
+    shared = ("site/", f"{pyc_dir}/") if pyc_dir is not None else ("site/",)
+    found = {rel for rel in entry_digests(entry) or {} if rel.startswith(shared)}
     names = [*_SIDE_FILES, *((f"{members}.zip", f"{members}.json") if members else ())]
+    if pyc_dir is not None:
+        names.append(f"{pyc_dir}/manifest.json")
     return frozenset(found | {name for name in names if (entry / name).is_file()})
 
 
@@ -154,35 +155,37 @@ def walk_files(root: Path) -> Iterator[str]:
 
 def site_manifest(entry: Path) -> dict[str, str] | None:
     """The sha256 of each site/ file the entry recorded, or None when its manifest is missing or damaged."""
-    data = sealed_json(entry / "manifest.json")
+    return _digests_file(entry / "manifest.json")
+
+
+def pyc_manifest(pyc_dir: Path) -> dict[str, str]:
+    """The sha256 of each pyc a pyc directory recorded; empty when none is recorded (they are compiled again)."""
+    return _digests_file(pyc_dir / "manifest.json") or {}
+
+
+def _digests_file(path: Path) -> dict[str, str] | None:
+    data = sealed_json(path)
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         return None
     return {str(k): v for k, v in data.items()}
 
 
-def entry_digests(entry: Path) -> dict[str, str]:
+def entry_digests(entry: Path) -> dict[str, str] | None:
     """What every file of a dependency entry must hash to, by path from the entry: site/ files, then each pyc
-    directory's. Empty when the manifest is missing or damaged."""
+    directory's. None when the site manifest is missing or damaged."""
     found = site_manifest(entry)
     if found is None:
-        return {}
+        return None
     for pyc_dir in entry.glob("pyc-*"):
         found.update({f"{pyc_dir.name}/{k}": v for k, v in pyc_manifest(pyc_dir).items()})
     return found
-
-
-def pyc_manifest(pyc_dir: Path) -> dict[str, str]:
-    data = sealed_json(pyc_dir / "manifest.json")
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        return {}
-    return {str(k): v for k, v in data.items()}
 
 
 def check_entry_files(entries: Entries, tree: StagingTree, reused: Mapping[Path, object]) -> None:
     """Raise CorruptEntry unless every file `tree` reads from an entry (members not copied from a store) still
     hashes to what its entry recorded: a flipped byte never reaches an artifact."""
     for entry, files in entries.group(e for e in tree if e.source not in reused).items():
-        digests = entry_digests(entry)
+        digests = entry_digests(entry) or {}
         for e, rel in files:
             want = digests.get(rel)
             if want is None:

@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from lpack import runtimes
 from lpack.audit import elf
-from lpack.bytecode import BytecodeResult, Interpreter, compile_tree, provide_interpreter
+from lpack.bytecode import BytecodeResult, Interpreter, compile_tree, provide_interpreter, pyc_path
 from lpack.cache import Cache, CorruptEntry, entry_kind, read_sealed, write_sealed
 from lpack.config.model import FunctionConfig
 from lpack.pipeline import stored
@@ -178,7 +178,7 @@ def compile_cached(
         (entry, e)
         for entry, files in groups.items()
         for e, _ in files
-        if e.path.endswith(".py") and _pyc_path(e.path, tag) not in known[entry]
+        if e.path.endswith(".py") and pyc_path(e.path, tag) not in known[entry]
     ]
     check_entry_files(entries, StagingTree(entries=tuple(e for _, e in todo)), {})  # no pyc of changed source
     listed = {entry / name / rel for entry, pyc in known.items() for rel in pyc}
@@ -202,12 +202,6 @@ def compile_cached(
     code, more = compile_tree(rest, runtime, work, root=root, python=python, interpreter=interpreter)
     both = dataclasses.replace(more, compiled=done.compiled + more.compiled, failed=done.failed + more.failed)
     return deps.merged(code), both, grown
-
-
-def _pyc_path(py: str, tag: str) -> str:
-    # bytecode.compile_tree's naming: dir/__pycache__/name.cpython-3X.pyc
-    head, _, name = py.rpartition("/")
-    return f"{head + '/' if head else ''}__pycache__/{name[:-3]}.{tag}.pyc"
 
 
 def _record_pyc(pyc_dir: Path, tree: StagingTree, known: dict[str, str]) -> None:
