@@ -92,9 +92,10 @@ def run(
             tree, layer_warnings = layers.finish(fn, tree)
             warnings += layer_warnings
         notify(Event(function=fn.name, stage="emit"))
-        emitted, stored = _emit(fn, tree, settings, used, entries, made=_made(deps))
+        made = {e for e in deps.entries if e.name in deps.made}
+        emitted, stored = _emit(fn, tree, settings, used, entries, made=made)
         if settings.cache is not None:
-            share(fn, settings.cache, deps.entries, grown | stored | _made(deps))
+            share(fn, settings.cache, deps.entries, grown | stored | made)
         warnings += [*emitted.warnings, *(f.message for f in emitted.size.findings if f.severity == "warning")]
     notify(Event(function=fn.name, stage="done", detail=str(emitted.artifact.path)))
     return _result(fn, deps, emitted, pruned=pruned, bytecode=bytecode, audited=audited, warnings=warnings, notes=notes)
@@ -197,15 +198,7 @@ def _emit(
     )
     with members as reuse:
         if entries:  # every other file the artifact reads from an entry is checked against its manifest
-            # Only site/ files: a pyc another process added to a new entry meanwhile is checked like any other.
-            fresh = {
-                e.source
-                for entry, files in entries.group(tree).items()
-                if entry in made
-                for e, rel in files
-                if rel.startswith("site/")
-            }
-            check_entry_files(entries, tree, {**reuse, **dict.fromkeys(fresh)})
+            check_entry_files(entries, tree, reuse, made=made)
         stack = [layers.part(u.name, u.size, u.compatible_runtimes) for u in used]
         hook = settings.before_replace
         emitted = emit_artifact(
@@ -222,10 +215,6 @@ def _emit(
         return emitted, set()
     artifact = emitted.artifact.path
     return emitted, _store.remember_members(cache, entries, tree, artifact=artifact, mode=fn.compression, reused=reuse)
-
-
-def _made(deps: Deps) -> set[Path]:
-    return {e for e in deps.entries if e.name in deps.made}
 
 
 def _result(
