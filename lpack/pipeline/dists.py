@@ -94,7 +94,8 @@ def resolve_dists(fn: FunctionConfig, inputs: _inputs.Inputs, work: Path, runner
         notes=(*inputs.notes, *dict.fromkeys(notes), _how(len(entries), len(made), len(fetched))),
         warnings=inputs.warnings,
     )
-    return Deps(resolved=resolved, directory=work / "deps", entries=entries, made=frozenset(made))
+    fresh = frozenset(e for e in entries if e.name in made)
+    return Deps(resolved=resolved, directory=work / "deps", entries=entries, made=fresh)
 
 
 def _install_new(
@@ -130,11 +131,11 @@ def _how(total: int, made: int, fetched: int) -> str:
 
 
 def _fetch(fn: FunctionConfig, cache: Cache, keys: list[str]) -> set[str]:
-    """The entries the remote cache has of those missing here, installed into the local cache first."""
-    missing = [k for k in keys if cache.get("dists", k) is None]
-    if cache.remote is None or not missing:
+    """The entries the remote cache has of those missing here (fetch_many skips the others), installed into the
+    local cache first."""
+    if cache.remote is None:
         return set()
-    return cache.remote.fetch_many(cache, "dists", [(k, variant(fn)) for k in missing], verify=verify_copied)
+    return cache.remote.fetch_many(cache, "dists", [(k, variant(fn)) for k in keys], verify=verify_copied)
 
 
 _PUSH_BATCH = 32  # entries locked (an open file each) and pushed at a time
@@ -159,8 +160,9 @@ def share(fn: FunctionConfig, cache: Cache, entries: tuple[Path, ...], changed: 
     ]
     if not ready:
         return
+    ready.sort()
     for start in range(0, len(ready), _PUSH_BATCH):
-        batch = sorted(ready)[start : start + _PUSH_BATCH]
+        batch = ready[start : start + _PUSH_BATCH]
         with ExitStack() as held:  # no build adds pyc or members to them while they are packed
             for entry in batch:
                 held.enter_context(cache.locked("dists", entry.name))

@@ -79,7 +79,7 @@ def resolve_cached(fn: FunctionConfig, work: Path, runner: Runner, cache: Cache)
         notes=(*inputs.notes, *notes, how),
         warnings=inputs.warnings,
     )
-    made = frozenset() if hit else frozenset({entry.name})
+    made = frozenset() if hit else frozenset({entry})
     return Deps(resolved=resolved, directory=entry / "site", entries=(entry,), made=made)
 
 
@@ -105,7 +105,7 @@ def cached_locker(cache: Cache) -> _inputs.Locker:
 
         key = _keys.lock_key(fn, lines, infile)
         remote = cache.remote
-        if remote is not None and cache.get("locks", key) is None:
+        if remote is not None:  # asks the server only when this cache has no such lock
             remote.fetch_many(cache, "locks", [(key, "lock")], verify=_lock_refused)
         entry, hit = cache.obtain("locks", key, make)
         notes = _lock_notes(entry)

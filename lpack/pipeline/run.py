@@ -92,10 +92,9 @@ def run(
             tree, layer_warnings = layers.finish(fn, tree)
             warnings += layer_warnings
         notify(Event(function=fn.name, stage="emit"))
-        made = {e for e in deps.entries if e.name in deps.made}
-        emitted, stored = _emit(fn, tree, settings, used, entries, made=made)
+        emitted, stored = _emit(fn, tree, settings, used, entries, made=deps.made)
         if settings.cache is not None:
-            share(fn, settings.cache, deps.entries, grown | stored | made)
+            share(fn, settings.cache, deps.entries, grown | stored | deps.made)
         warnings += [*emitted.warnings, *(f.message for f in emitted.size.findings if f.severity == "warning")]
     notify(Event(function=fn.name, stage="done", detail=str(emitted.artifact.path)))
     return _result(fn, deps, emitted, pruned=pruned, bytecode=bytecode, audited=audited, warnings=warnings, notes=notes)
@@ -187,7 +186,7 @@ def _emit(
     used: Sequence[FunctionResult],
     entries: Entries,
     *,
-    made: set[Path],
+    made: frozenset[Path],
 ) -> tuple[Emitted, set[Path]]:
     """The artifact, and the cache entries whose compressed members grew. Files of the entries this run made
     (`made`: installed and hashed minutes ago, by this process) are not hashed again before they are packed."""

@@ -52,4 +52,4 @@ class Deps:
     resolved: Resolved
     directory: Path  # when `entries` is empty
     entries: tuple[Path, ...] = ()
-    made: frozenset[str] = frozenset()  # keys of the entries this build installed (not found in the cache)
+    made: frozenset[Path] = frozenset()  # those of `entries` this build installed (not found in the cache)
