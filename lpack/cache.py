@@ -158,7 +158,6 @@ class Cache:
         missing = sorted({k for k in keys if self.get(kind, k) is None})
         if not missing:
             return frozenset()
-        made: set[str] = set()
         with self.locked(kind, "batch"):
             missing = [k for k in missing if self.get(kind, k) is None]  # made by another builder meanwhile
             if not missing:
@@ -169,15 +168,19 @@ class Cache:
                 for tmp in tmps.values():
                     tmp.mkdir()
                 make(tmps)
-                self._mkdir(self.root / kind)
-                for key, tmp in tmps.items():
-                    with self.locked(kind, key):
-                        if self.get(kind, key) is None:
-                            tmp.rename(self.path(kind, key))
-                            made.add(key)
+                return frozenset(key for key, tmp in tmps.items() if self.place(kind, key, tmp))
             finally:
                 shutil.rmtree(base, ignore_errors=True)
-        return frozenset(made)
+
+    def place(self, kind: Kind, key: str, made: Path) -> bool:
+        """Rename the finished directory `made` (inside the cache) into place as the entry for `key`, unless
+        another builder put one there first: theirs stands. Whether `made` was placed."""
+        with self.locked(kind, key):
+            if self.get(kind, key) is not None:
+                return False
+            self._mkdir(self.root / kind)
+            made.rename(self.path(kind, key))
+        return True
 
     def discard(self, kind: Kind, key: str) -> None:
         """Remove one entry (found damaged): moved aside first, so no reader sees half of it."""

@@ -156,11 +156,8 @@ class RemoteCache:
             why = verify(tmp / "entry") if verify is not None else None
             if why is not None:  # whole in transit, but not what its own manifests say: never installed
                 raise Refused(f"{named}: {store.blob_key(pointer.sha256)}: {why}")
-            with cache.locked(kind, key):
-                if cache.get(kind, key) is not None:
-                    return False  # another builder made it meanwhile: theirs stands
-                cache.ensure(kind)
-                (tmp / "entry").rename(cache.path(kind, key))
+            if not cache.place(kind, key, tmp / "entry"):
+                return False  # another builder made it meanwhile: theirs stands
         with self._lock:
             self._fetched += 1
             self._fetched_bytes += size
