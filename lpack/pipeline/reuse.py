@@ -37,7 +37,6 @@ from lpack.pipeline.entries import (
     strings,
 )
 from lpack.pipeline.results import FunctionResult
-from lpack.pipeline.store import inside
 from lpack.prune.python import file_imports
 from lpack.resolve import _inputs
 from lpack.resolve import keys as _keys
@@ -196,16 +195,22 @@ def compile_cached(
         out_of=lambda e: entry_of[e.source] / name,
     )
     grown = {entry for entry, _ in todo}
+    compiled = entries.group(e for e in deps if e.origin == "bytecode")  # the pyc, by entry (rel: "<name>/...")
     for entry in sorted(grown):
         with cache.locked(entry_kind(entry), entry.name):
-            _record_pyc(entry / name, deps, pyc_manifest(entry / name))
+            _record_pyc(entry / name, compiled.get(entry, []), pyc_manifest(entry / name))
     code, more = compile_tree(rest, runtime, work, root=root, python=python, interpreter=interpreter)
     both = dataclasses.replace(more, compiled=done.compiled + more.compiled, failed=done.failed + more.failed)
     return deps.merged(code), both, grown
 
 
-def _record_pyc(pyc_dir: Path, tree: StagingTree, known: dict[str, str]) -> None:
-    new = {rel: file_sha256(e.source) for e in tree if (rel := inside(pyc_dir, e.source)) and rel not in known}
+def _record_pyc(pyc_dir: Path, files: list[tuple[Entry, str]], known: dict[str, str]) -> None:
+    prefix = f"{pyc_dir.name}/"
+    new = {
+        rel: file_sha256(e.source)
+        for e, in_entry in files
+        if (rel := in_entry.removeprefix(prefix)) != in_entry and rel not in known
+    }
     if new:
         try:
             write_sealed(pyc_dir / "manifest.json", json.dumps({**known, **new}, sort_keys=True).encode())
