@@ -77,10 +77,7 @@ def run(
         warnings += found
         # Layers too: their .so files load into the function, and /opt/python is no site directory either.
         notify(Event(function=fn.name, stage="audit"))
-        elf_memo = _reuse.elf_memo(entries) if entries else None
-        tree, audited = audit_artifact(fn, tree, elf_of=(lambda e: _reuse.elf_info(elf_memo(e))) if elf_memo else None)
-        if elf_memo is not None:
-            elf_memo.save()
+        tree, audited = _audit(fn, tree, entries)
         warnings += [f.describe() for f in audited.warnings]
         notify(Event(function=fn.name, stage="bytecode"))
         tree, bytecode, grown = _bytecode(fn, lang, tree, work / "pyc", entries=entries, cache=settings.cache)
@@ -151,6 +148,15 @@ def _prune(
     if memo is not None:
         memo.save()
     return tree, pruned
+
+
+def _audit(fn: FunctionConfig, tree: StagingTree, entries: Entries) -> tuple[StagingTree, AuditReport]:
+    if not entries:
+        return audit_artifact(fn, tree)
+    memo = _reuse.elf_memo(entries)  # the ELF facts of cached files, remembered beside them
+    tree, audited = audit_artifact(fn, tree, elf_of=lambda e: _reuse.elf_info(memo(e)))
+    memo.save()
+    return tree, audited
 
 
 def _bytecode(
