@@ -2,7 +2,7 @@
 of its wheels with earlier builds installs, compiles and compresses only the new ones.
 
 A hash-pinned lock (lpack's own, or a committed one of the same shape, resolve.pins) is split into its pins;
-each pin's key covers the files its hashes allow and the target (resolve.keys.dist_key). The missing pins are
+each pin's key covers the files its hashes allow and the target (resolve.keys.dist_keys). The missing pins are
 installed together with --no-deps into a scratch directory, and each distribution's files (its dist-info's
 RECORD says which) are moved into its own entry: nothing else is installed, nothing is left unclaimed. Any
 surprise (a file no RECORD claims, two distributions claiming one file, a distribution that was not asked
@@ -63,7 +63,7 @@ def resolve_dists(fn: FunctionConfig, inputs: _inputs.Inputs, work: Path, runner
         return None  # pip's RECORD names scripts outside the target (../../bin): installed whole
     if cache.get("deps", _keys.deps_key(fn, inputs.lock)) is not None:
         return None  # installed whole before (it could not be cut, or is not complete): no second try each build
-    keys = {pin.name: _keys.dist_key(fn, pin, pins.options) for pin in pins.pins}
+    keys = _keys.dist_keys(fn, pins)
     notes: list[str] = []
 
     def make(tmps: dict[str, Path]) -> None:

@@ -22,7 +22,7 @@ from lpack.config.load import read_toml
 from lpack.config.model import FunctionConfig
 from lpack.resolve import _local
 from lpack.resolve.committed import committed_path
-from lpack.resolve.pins import Pin
+from lpack.resolve.pins import Pins
 from lpack.resolve.runner import index_args
 from lpack.staging.tree import StagingTree, file_sha256
 
@@ -89,19 +89,12 @@ def deps_key(fn: FunctionConfig, lock: Path) -> str:
     )
 
 
-def dist_key(fn: FunctionConfig, pin: Pin, options: tuple[str, ...]) -> str:
-    """One installed distribution depends on its pin (the files its hashes allow), where files come from, the
-    target (which of the allowed files fits), the installer and its version. Not on the rest of the lock: it
-    is installed with --no-deps."""
-    return make_key(
-        "dist",
-        pin.name,
-        pin.version,
-        *pin.hashes,
-        *options,
-        # Built on this machine from its sdist only where the user vouched for that (resolve._binary.check_built):
-        # then the machine's platform decides what was built, and machines share it only with their own kind.
-        _built_here(fn, pin.name),
+def dist_keys(fn: FunctionConfig, pins: Pins) -> dict[str, str]:
+    """The key of each pin's installed distribution, by name. One depends on its pin (the files its hashes
+    allow), where files come from, the target (which of the allowed files fits), the installer and its
+    version. Not on the rest of the lock: it is installed with --no-deps."""
+    shared = (
+        *pins.options,
         _target(fn),
         fn.installer,
         tool_versions(),
@@ -109,6 +102,16 @@ def dist_key(fn: FunctionConfig, pin: Pin, options: tuple[str, ...]) -> str:
         # that only says where uv keeps its own cache or how it reports: the same wheel installs the same files.
         "\n".join(line for line in installer_env().splitlines() if not line.startswith(_LOCAL_ONLY)),
     )
+    vouched = {canonicalize_name(n) for n in fn.build_from_source}
+    # Built on this machine from its sdist only where the user vouched for that (resolve._binary.check_built):
+    # then the machine's platform decides what was built, and machines share it only with their own kind.
+    here = f"built on {platform.system()} {platform.machine()} {' '.join(platform.libc_ver())}"
+    return {
+        pin.name: make_key(
+            "dist", pin.name, pin.version, *pin.hashes, here if pin.name in vouched else "wheels only", *shared
+        )
+        for pin in pins.pins
+    }
 
 
 # Installer variables that change nothing installed, and differ between machines (paths, output, parallelism).
@@ -124,12 +127,6 @@ _LOCAL_ONLY = (
     "PIP_NO_WARN_SCRIPT_LOCATION=",
     "UV_LINK_MODE=",
 )
-
-
-def _built_here(fn: FunctionConfig, name: str) -> str:
-    if name not in {canonicalize_name(n) for n in fn.build_from_source}:
-        return "wheels only"
-    return f"built on {platform.system()} {platform.machine()} {' '.join(platform.libc_ver())}"
 
 
 def lock_reach(fn: FunctionConfig, lock: Path) -> _local.Reached:
